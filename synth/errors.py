@@ -1,0 +1,17 @@
+"""Errors and warnings that the package raises on purpose.
+
+Every user-facing failure (a bad parameter, a broken file, a missing device) is one of these,
+with a message that names the offending value and what would be accepted instead.
+"""
+
+
+class ParameterError(ValueError):
+    """A parameter is missing, unknown, non-finite or out of its allowed range."""
+
+
+class DatasetError(RuntimeError):
+    """A dataset on disk is incomplete, corrupt, or does not match the requested config."""
+
+
+class ModesDroppedWarning(UserWarning):
+    """Some modes were dropped because they would be unstable or lie too close to Nyquist."""

@@ -1,0 +1,81 @@
+"""Per-mode coefficients of the SAV scheme's linear part: frequency warping and mode dropping.
+
+The scheme's linear part (DESIGN.md section 3) advances a mode (q, p) with decay rate sigma_s
+and frequency omega_s. Its two discrete poles satisfy (a = k sigma_s, b = k^2 omega_s^2)
+
+    |z|^2 = (1 - a) / (1 + a),     2 |z| cos(arg z) = (2 - b) / (1 + a).
+
+Unwarped, the scheme uses the physical omega and sigma and so rings slightly sharp, with
+error O((k omega)^2). Warped, sigma_s and omega_s are chosen so the poles equal the exact ones,
+exp(k (-sigma +- i sqrt(omega^2 - sigma^2))):
+
+    sigma_s = tanh(k sigma) / k
+    omega_s^2 = 4 (sinh^2(k sigma / 2) + sin^2(k omega_d / 2)) / (k^2 cosh(k sigma))
+
+so every mode rings at its physical damped frequency and decays at its physical rate. With
+sigma = 0 this is the DESIGN.md warping omega_s = (2 / k) sin(omega k / 2). Stability needs
+k omega_s < 2, which the warped map guarantees below Nyquist. A mode is dropped when it
+would break that bound or lies above 0.45 fs; modes are sorted by frequency, so the kept
+modes are always a prefix 0..n_keep-1.
+"""
+
+import math
+
+from numba import njit
+
+from synth.kernels.potentials import KERNEL
+
+NYQUIST_FRACTION = 0.45  # highest kept mode frequency, as a fraction of the sampling rate
+
+
+@njit(**KERNEL)
+def scheme_modes(omega, sigma, k, warp, omega2_s, sigma_s):
+    """Fill the scheme's omega_s^2 and sigma_s, shape (M,), and return how many modes are kept.
+
+    omega, sigma: physical angular frequencies (rad/s) and decay rates (1/s), shape (M,),
+    increasing with m; k: time step (s); warp: match the exact poles. Entries of dropped
+    modes are set to zero.
+    """
+    n_modes = omega.shape[0]
+    omega_max = NYQUIST_FRACTION * 2.0 * math.pi / k
+    n_keep = n_modes
+    for m in range(n_modes):
+        w, s = omega[m], sigma[m]
+        if w > omega_max or (not warp and k * w >= 2.0):
+            n_keep = m
+            break
+        if warp:
+            a = k * s
+            d2 = w * w - s * s
+            if d2 >= 0.0:
+                osc = math.sin(0.5 * k * math.sqrt(d2)) ** 2
+            else:  # overdamped: cos becomes cosh
+                osc = -math.sinh(0.5 * k * math.sqrt(-d2)) ** 2
+            omega2_s[m] = 4.0 * (math.sinh(0.5 * a) ** 2 + osc) / (k * k * math.cosh(a))
+            sigma_s[m] = math.tanh(a) / k
+        else:
+            omega2_s[m] = w * w
+            sigma_s[m] = s
+    for m in range(n_keep, n_modes):
+        omega2_s[m] = 0.0
+        sigma_s[m] = 0.0
+    return n_keep
+
+
+@njit(**KERNEL)
+def sav_coefficients(omega2_s, sigma_s, k, n_keep, decay, stiff, gain):
+    """Fill the per-mode update coefficients of the SAV step, shape (M,).
+
+    decay = (1 - k sigma_s) / (1 + k sigma_s), stiff = k omega_s^2 / (1 + k sigma_s),
+    gain = k / (1 + k sigma_s); zero for dropped modes (m >= n_keep).
+    """
+    for m in range(omega2_s.shape[0]):
+        if m < n_keep:
+            d = 1.0 + k * sigma_s[m]
+            decay[m] = (1.0 - k * sigma_s[m]) / d
+            stiff[m] = k * omega2_s[m] / d
+            gain[m] = k / d
+        else:
+            decay[m] = 0.0
+            stiff[m] = 0.0
+            gain[m] = 0.0

@@ -1,0 +1,118 @@
+"""Nonlinear potentials V(q) >= 0 and their exact gradients, as Numba kernels.
+
+A potential is an integer kind plus `tables`, a tuple of four C-contiguous 2-D arrays whose
+meaning depends on the kind (`synth.physics.potentials` builds them; unused slots hold a
+(1, 1) placeholder). One dispatch function serves every kind, so the SAV step stays a single
+cached kernel whatever the string's nonlinearity.
+
+- LINEAR: V = 0.
+- KIRCHHOFF_CARRIER: V = (1/8) (sum beta_m^2 q_m^2)^2; tables[0][0] = beta^2, shape (M,).
+- EXACT (geometric string): slopes xi_n = u_x(x_n) at the N = M + 1 midpoints
+  x_n = (n + 1/2) / N, V = (1/N) sum G(xi_n) with G(xi) = (sqrt(1 + xi^2) - 1)^2, and
+  dV/dq_m = (1/N) sum_n T[m, n] G'(xi_n), where T[m, n] = sqrt(2) beta_m cos(beta_m x_n) is
+  the orthonormal DCT of DESIGN.md scaled by sqrt(N). Mode m has parity (-1)^(m+1) under
+  x -> 1 - x, so only the first H2 = ceil(N/2) points are transformed:
+  tables = (T[odd mode numbers, :H2].T, T[even mode numbers, :H2].T, T[:, :H2], unused),
+  shapes (H2, ceil(M/2)), (H2, floor(M/2)), (M, H2), so both directions are contiguous dots.
+  Rows may be zero-padded to whole cache lines (`synth.kernels.aligned`).
+
+Scratch rows 0..3 (width >= M + 1) are used here; callers may use rows 4 and up.
+"""
+
+import numpy as np
+from numba import njit
+
+LINEAR, KIRCHHOFF_CARRIER, EXACT, GRADNET = 0, 1, 2, 3
+# Options of every kernel. Reassociation lets reductions vectorise; nnan/ninf stay off so guards
+# still see NaN and inf. The numpy error model drops Python's zero-division check, whose branch
+# stops loops with a division from vectorising. Every function a kernel calls must carry the
+# same options: LLVM drops the caller's fast-math attributes when it inlines a callee without.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
+KERNEL = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+SCRATCH_ROWS = 8
+_XI, _SUM, _DIFF, _ODD_Q, _EVEN_Q = 0, 1, 2, 3, 2  # scratch rows (_EVEN_Q is free before _DIFF)
+
+
+@njit(**KERNEL)
+def _exact(q, n_act, tables, scratch, grad, want_grad):
+    # Scratch is indexed by row rather than sliced: a row view costs two atomic refcount updates.
+    dt = q.dtype.type
+    one, two = dt(1.0), dt(2.0)
+    fwd_odd, fwd_even, bwd = tables[0], tables[1], tables[2]
+    n_points = q.shape[0] + 1
+    half_up = (n_points + 1) // 2
+    half_down = n_points // 2
+    n_odd = (n_act + 1) // 2
+    n_even = n_act // 2
+    for i in range(n_odd):
+        scratch[_ODD_Q, i] = q[2 * i]
+    for i in range(n_even):
+        scratch[_EVEN_Q, i] = q[2 * i + 1]
+    for j in range(half_up):
+        odd = dt(0.0)
+        for i in range(n_odd):
+            odd += fwd_odd[j, i] * scratch[_ODD_Q, i]
+        even = dt(0.0)
+        for i in range(n_even):
+            even += fwd_even[j, i] * scratch[_EVEN_Q, i]
+        scratch[_XI, j] = even + odd
+        if j < half_down:
+            scratch[_XI, n_points - 1 - j] = even - odd
+    # G and G' at every point; the slopes are overwritten by G'(xi).
+    total = dt(0.0)
+    for n in range(n_points):
+        x = scratch[_XI, n]
+        s = np.sqrt(one + x * x)
+        r = one / (s * (one + s))
+        a = x * x * s * r  # sqrt(1 + x^2) - 1 without cancellation
+        total += a * a
+        scratch[_XI, n] = two * x * x * x * r  # G'(x) = 2 x (1 - 1 / sqrt(1 + x^2))
+    inv_n = one / dt(n_points)
+    if want_grad:
+        for j in range(half_down):
+            scratch[_SUM, j] = scratch[_XI, j] + scratch[_XI, n_points - 1 - j]
+            scratch[_DIFF, j] = scratch[_XI, j] - scratch[_XI, n_points - 1 - j]
+        if half_up > half_down:  # the middle point of an odd grid
+            scratch[_SUM, half_down] = scratch[_XI, half_down]
+            scratch[_DIFF, half_down] = dt(0.0)
+        for m in range(0, n_act, 2):  # odd mode numbers: antisymmetric about x = 1/2
+            acc = dt(0.0)
+            for j in range(half_up):
+                acc += bwd[m, j] * scratch[_DIFF, j]
+            grad[m] = acc * inv_n
+        for m in range(1, n_act, 2):  # even mode numbers: symmetric
+            acc = dt(0.0)
+            for j in range(half_up):
+                acc += bwd[m, j] * scratch[_SUM, j]
+            grad[m] = acc * inv_n
+    return total * inv_n
+
+
+@njit(**KERNEL, inline="always")
+def _kirchhoff_carrier(q, n_act, beta2, grad, want_grad):
+    dt = q.dtype.type
+    stretch = dt(0.0)
+    for m in range(n_act):
+        stretch += beta2[0, m] * q[m] * q[m]
+    if want_grad:
+        c = dt(0.5) * stretch
+        for m in range(n_act):
+            grad[m] = c * beta2[0, m] * q[m]
+    return dt(0.125) * stretch * stretch
+
+
+@njit(**KERNEL, inline="always")
+def potential(kind, q, n_act, tables, scratch, grad, want_grad):
+    """V(q) for the first n_act modes of q, shape (M,); if want_grad, also dV/dq into grad[:n_act].
+
+    kind selects the potential (module constants) and tables holds its weights; scratch is a
+    (SCRATCH_ROWS, >= M + 1) work array. Modes n_act..M-1 are treated as zero.
+    """
+    if kind == EXACT:
+        return _exact(q, n_act, tables, scratch, grad, want_grad)
+    if kind == KIRCHHOFF_CARRIER:
+        return _kirchhoff_carrier(q, n_act, tables[0], grad, want_grad)
+    if want_grad:
+        for m in range(n_act):
+            grad[m] = q.dtype.type(0.0)
+    return q.dtype.type(0.0)
