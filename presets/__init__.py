@@ -1,0 +1,1 @@
+"""Shipped presets (*.safetensors) and the recipes that trained them."""
