@@ -207,7 +207,7 @@ def energy_is_non_increasing(sim):
     amplitude=st.one_of(st.just(0.0), st.floats(0.0, 1e5), st.just(1e7)),
     t_e=st.floats(1e-4, 3e-3),
 )
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_discrete_energy_never_grows_after_the_excitation(**params):
     spec = SimulationSpec.from_dict({**params, "duration": 0.01})
     with warnings.catch_warnings():
