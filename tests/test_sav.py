@@ -1,6 +1,10 @@
 """The SAV solver: closed forms, warping, tuning, convergence, energy, drift, reference parity."""
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +265,28 @@ def test_float32_kernel_tracks_the_float64_one():
     w32 = run_block(params, np.float32, 4800)[0]
     assert np.isfinite(w32).all()
     assert np.abs(w32 - w64).max() < 1e-3 * np.abs(w64).max()
+
+
+def test_block_kernel_allocates_nothing_per_step():
+    # Numba counts heap allocations made by compiled code only when NUMBA_NRT_STATS is set
+    # before it loads, hence the subprocess. Passing arrays in from Python costs one meminfo
+    # each per call; the steps themselves must add nothing, so 16 and 4096 steps cost the same.
+    script = """
+import numpy as np
+from numba.core.runtime import rtsys
+from test_sav import PAPER, run_block
+for name in ("exact", "kc", "linear"):
+    params = [{**PAPER, "nonlinearity": name}] * 3
+    run_block(params, np.float64, 16, block=16)  # compiles, and starts the runtime's counters
+    counts = []
+    for steps in (16, 16, 4096):
+        before = rtsys.get_allocation_stats().alloc
+        run_block(params, np.float64, steps, block=steps)
+        counts.append(rtsys.get_allocation_stats().alloc - before)
+    print(name, counts[1] == counts[2])
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=Path(__file__).parent, timeout=600,
+                            env={**os.environ, "NUMBA_NRT_STATS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["exact", "True", "kc", "True", "linear", "True"]
