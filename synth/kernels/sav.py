@@ -138,48 +138,22 @@ def _run(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
 
 
 @njit(**KERNEL)
-def _run_linear(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed, exc_amp,
-                exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec, p_rec,
-                psi_rec):
-    return _run(LINEAR, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
-                p_rec, psi_rec)
-
-
-@njit(**KERNEL)
-def _run_kirchhoff_carrier(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                           exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record,
-                           q_rec, p_rec, psi_rec):
-    return _run(KIRCHHOFF_CARRIER, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
-                elapsed, exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record,
-                q_rec, p_rec, psi_rec)
-
-
-@njit(**KERNEL)
-def _run_exact(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed, exc_amp,
-               exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec, p_rec,
-               psi_rec):
-    return _run(EXACT, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
-                p_rec, psi_rec)
-
-
-@njit(**KERNEL)
 def _advance(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed, exc_amp,
              exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec, p_rec,
              psi_rec):
-    """Dispatch to the sample loop specialised for `kind`, so each hot loop stays simple."""
+    """Branch once per block to a sample loop compiled for a constant kind, so each hot loop
+    is specialised and simple."""
     if kind == EXACT:
-        return _run_exact(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                          exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record,
-                          q_rec, p_rec, psi_rec)
+        return _run(EXACT, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
+                    exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
+                    p_rec, psi_rec)
     if kind == KIRCHHOFF_CARRIER:
-        return _run_kirchhoff_carrier(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
-                                      elapsed, exc_amp, exc_len, exc_shape, k, lambda0, tables,
-                                      scratch, out, record, q_rec, p_rec, psi_rec)
-    return _run_linear(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                       exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record,
-                       q_rec, p_rec, psi_rec)
+        return _run(KIRCHHOFF_CARRIER, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
+                    elapsed, exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out,
+                    record, q_rec, p_rec, psi_rec)
+    return _run(LINEAR, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
+                exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
+                p_rec, psi_rec)
 
 
 @njit(**KERNEL)
