@@ -8,7 +8,7 @@ from reference_sav import ExactPotential, KirchhoffCarrierPotential
 
 from synth.errors import ParameterError
 from synth.kernels.potentials import potential as potential_kernel
-from synth.physics.potentials import make_potential
+from synth.physics.potentials import Potential, make_potential
 
 
 def modal_displacement(seed, n_modes, scale):
@@ -31,9 +31,10 @@ def test_exact_potential_matches_the_dct_formula(n_modes, scale, seed):
 
 @pytest.mark.parametrize("name", ["exact", "kc"])
 @pytest.mark.parametrize("n_modes", [1, 2, 7, 40, 75])
-def test_gradient_matches_central_differences(name, n_modes):
+@pytest.mark.parametrize("scale", [0.05, 2.0])  # small slopes (G ~ xi^4/4) and large ones
+def test_gradient_matches_central_differences(name, n_modes, scale):
     potential = make_potential(name, n_modes)
-    q = modal_displacement(n_modes, n_modes, 0.05)
+    q = modal_displacement(n_modes, n_modes, scale)
     grad = potential.gradient(q)
     h = 1e-6 * np.abs(q).max()
     numeric = np.array([(potential.value(q + h * e) - potential.value(q - h * e)) / (2 * h)
@@ -94,10 +95,24 @@ def test_float32_tables_agree_with_float64(name):
     assert np.allclose(p32.gradient(q), grad, rtol=1e-3, atol=1e-4 * np.abs(grad).max())
 
 
+def test_padded_state_rows_do_not_change_the_exact_potential():
+    potential = make_potential("exact", 21)
+    q = modal_displacement(2, 21, 0.5)
+    padded = np.zeros(32)
+    padded[:21] = q
+    grad = np.zeros(32)
+    value = potential_kernel(potential.kind, padded, 21, potential.tables, potential.scratch(),
+                             grad, True)
+    assert value == pytest.approx(potential.value(q), rel=1e-14)
+    assert np.allclose(grad[:21], potential.gradient(q), rtol=1e-13)
+
+
 def test_unknown_potential_and_bad_shapes_are_refused():
     with pytest.raises(ParameterError, match="nonlinearity"):
         make_potential("cubic", 10)
     with pytest.raises(ParameterError, match="n_modes"):
         make_potential("exact", 0)
+    with pytest.raises(ParameterError, match="unknown potential kind"):
+        Potential("mystery", 99, 4, make_potential("exact", 4).tables)
     with pytest.raises(ParameterError, match="shape"):
         make_potential("exact", 10).value(np.zeros(9))

@@ -36,7 +36,8 @@ def test_writes_the_documented_arrays(tmp_path, capsys):
     np.testing.assert_array_equal(data["w"], sim.w)
     # Sample 0 is the state after one step from rest: the pluck has barely started.
     assert 0.0 < np.abs(data["q"][:, 0]).max() < 1e-6
-    assert json.loads(str(data["meta"]))["spec"]["n_modes"] == 30
+    meta = json.loads(str(data["meta"]))
+    assert meta["spec"]["n_modes"] == 30 and meta["potential"] == "exact"
 
 
 def test_warp_and_wav_output(tmp_path, capsys):
@@ -64,8 +65,15 @@ def test_stdin_and_python_dash_m(tmp_path):
     ({"amplitude": float("inf")}, "amplitude must be finite"),
     ({"x_e": 1.0}, "x_e must lie strictly inside (0, 1)"),
     ({"x_o": -0.2}, "x_o must lie strictly inside (0, 1)"),
-    ({"n_modes": 0}, "n_modes must be a whole number >= 1"),
-    ({"n_modes": 7.5}, "n_modes must be a whole number >= 1"),
+    ({"n_modes": 0}, "n_modes must be a whole number from 1"),
+    ({"n_modes": 7.5}, "n_modes must be a whole number from 1"),
+    ({"n_modes": "75"}, "n_modes must be a whole number from 1"),
+    ({"n_modes": None}, "n_modes must be a whole number from 1"),
+    ({"n_modes": [3]}, "n_modes must be a whole number from 1"),
+    ({"n_modes": 10**6}, "n_modes must be a whole number from 1"),
+    ({"nu": 1e154}, "nu must be <= 1e+06"),
+    ({"amplitude": 1e300}, "amplitude must be <= 1e+12"),
+    ({"kappa": True}, "kappa must be a number"),
     ({"fs": 0}, "fs must be > 0"),
     ({"fs": -48000}, "fs must be > 0"),
     ({"duration": 0.0}, "duration must be > 0"),

@@ -130,9 +130,13 @@ def test_tuning_puts_the_damped_first_mode_on_the_frequency(frequency, kappa, si
     assert damped / (2 * math.pi) == pytest.approx(frequency, rel=1e-12)
 
 
-def test_tuning_refuses_a_string_too_stiff_for_the_note():
+def test_tuning_refuses_a_string_too_stiff_for_the_note_and_bad_values():
     with pytest.raises(ParameterError, match="too stiff"):
         gamma_for_frequency(20.0, kappa=100.0)
+    with pytest.raises(ParameterError, match="kappa must be finite"):
+        gamma_for_frequency(100.0, kappa=float("nan"))
+    with pytest.raises(ParameterError, match="sigma0 must be >= 0"):
+        gamma_for_frequency(100.0, kappa=1.0, sigma0=-1.0)
 
 
 def test_tuned_keeps_everything_but_gamma():

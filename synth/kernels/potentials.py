@@ -6,7 +6,7 @@ meaning depends on the kind (`synth.physics.potentials` builds them; unused slot
 cached kernel whatever the string's nonlinearity.
 
 - LINEAR: V = 0.
-- KIRCHHOFF_CARRIER: V = (1/8) (sum beta_m^2 q_m^2)^2; tables[0][0] = beta^2, shape (M,).
+- KIRCHHOFF_CARRIER: V = (1/8) (sum beta_m^2 q_m^2)^2; tables[0][0, :M] = beta^2.
 - EXACT (geometric string): slopes xi_n = u_x(x_n) at the N = M + 1 midpoints
   x_n = (n + 1/2) / N, V = (1/N) sum G(xi_n) with G(xi) = (sqrt(1 + xi^2) - 1)^2, and
   dV/dq_m = (1/N) sum_n T[m, n] G'(xi_n), where T[m, n] = sqrt(2) beta_m cos(beta_m x_n) is
@@ -39,7 +39,7 @@ def _exact(q, n_act, tables, scratch, grad, want_grad):
     dt = q.dtype.type
     one, two = dt(1.0), dt(2.0)
     fwd_odd, fwd_even, bwd = tables[0], tables[1], tables[2]
-    n_points = q.shape[0] + 1
+    n_points = bwd.shape[0] + 1  # from the tables, so padded state rows are safe
     half_up = (n_points + 1) // 2
     half_down = n_points // 2
     n_odd = (n_act + 1) // 2
@@ -105,8 +105,9 @@ def _kirchhoff_carrier(q, n_act, beta2, grad, want_grad):
 def potential(kind, q, n_act, tables, scratch, grad, want_grad):
     """V(q) for the first n_act modes of q, shape (M,); if want_grad, also dV/dq into grad[:n_act].
 
-    kind selects the potential (module constants) and tables holds its weights; scratch is a
-    (SCRATCH_ROWS, >= M + 1) work array. Modes n_act..M-1 are treated as zero.
+    kind selects the potential (module constants; callers validate it, and any other value
+    acts as LINEAR) and tables holds its weights; scratch is a (SCRATCH_ROWS, >= M + 1) work
+    array. Modes n_act..M-1 are treated as zero.
     """
     if kind == EXACT:
         return _exact(q, n_act, tables, scratch, grad, want_grad)

@@ -185,8 +185,8 @@ def sav_record(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
     """Advance one string len(w_rec) steps, recording every state; return the final psi.
 
     q, p: state (M,), updated in place; q_rec, p_rec: (N, M) and psi_rec, w_rec: (N,), row n
-    being the state after n + 1 steps (all of the state's dtype). Other arguments as in
-    `sav_block`, for a single string.
+    being the state after n + 1 steps (float32 or float64, whatever the state's dtype). Other
+    arguments as in `sav_block`, for a single string.
     """
     return _advance(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, exc_elapsed,
                     exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, w_rec, True, q_rec,

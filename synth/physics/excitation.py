@@ -34,22 +34,14 @@ class Excitation:
             raise ParameterError(f"excitation must be one of {sorted(SHAPES)}, got {self.kind!r}")
         object.__setattr__(self, "position", check_position("x_e", self.position))
         object.__setattr__(self, "amplitude", check_finite("amplitude", self.amplitude,
-                                                           minimum=0.0))
+                                                           minimum=0.0, maximum=1e12))
         object.__setattr__(self, "duration", check_finite("t_e", self.duration, minimum=0.0,
-                                                          strict=True))
+                                                          strict=True, maximum=10.0))
 
     @property
     def shape(self) -> int:
         """The kernel's shape code (PLUCK or STRIKE)."""
         return SHAPES[self.kind]
-
-    def force(self, t: np.ndarray) -> np.ndarray:
-        """f(t) at times t (s), same shape as t."""
-        t = np.asarray(t, dtype=np.float64)
-        phase = t / self.duration
-        inside = (phase >= 0.0) & (phase <= 1.0)
-        return np.where(inside, 0.5 * self.amplitude * (1.0 - np.cos(self.shape * np.pi * phase)),
-                        0.0)
 
     def weights(self, n_modes: int) -> np.ndarray:
         """Phi_m(x_e): how strongly the force drives each mode, shape (M,)."""

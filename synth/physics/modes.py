@@ -7,16 +7,24 @@ decay rate sigma_m = sigma0 + sigma1 beta_m^2 (1/s); it rings at sqrt(omega_m^2 
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from synth.errors import ParameterError
 from synth.physics.strings import StringParams
 
+MAX_MODES = 4096
+
 
 def check_mode_count(n_modes: int) -> int:
-    """Return n_modes as int if it is a whole number >= 1, else raise ParameterError."""
-    if isinstance(n_modes, bool) or not float(n_modes).is_integer() or n_modes < 1:
-        raise ParameterError(f"n_modes must be a whole number >= 1, got {n_modes!r}")
+    """Return n_modes as int if it is a whole number in 1..MAX_MODES, else raise ParameterError."""
+    if (isinstance(n_modes, bool) or not isinstance(n_modes, numbers.Real)
+            or not math.isfinite(n_modes) or not float(n_modes).is_integer()
+            or not 1 <= n_modes <= MAX_MODES):
+        raise ParameterError(f"n_modes must be a whole number from 1 to {MAX_MODES}, "
+                             f"got {n_modes!r}")
     return int(n_modes)
 
 

@@ -17,6 +17,7 @@ from synth.kernels.aligned import aligned_table, aligned_zeros, padded
 from synth.physics.modes import check_mode_count, wavenumbers
 
 KINDS = {"linear": kernels.LINEAR, "kc": kernels.KIRCHHOFF_CARRIER, "exact": kernels.EXACT}
+KNOWN_KINDS = (*KINDS.values(), kernels.GRADNET)
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +32,12 @@ class Potential:
     kind: int
     n_modes: int
     tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+    def __post_init__(self) -> None:
+        if self.kind not in KNOWN_KINDS:
+            raise ParameterError(f"unknown potential kind {self.kind!r} for {self.name!r}")
+        if len(self.tables) != 4 or any(t.ndim != 2 for t in self.tables):
+            raise ParameterError(f"potential {self.name!r} needs four 2-D tables")
 
     @property
     def dtype(self) -> np.dtype:
@@ -89,9 +96,7 @@ def _slope_transform(n_modes: int) -> np.ndarray:
     half_up = (n_points + 1) // 2
     mode = np.arange(1, n_modes + 1)[:, np.newaxis]
     point = np.arange(half_up)[np.newaxis, :]
-    # Reduce the phase exactly in integers so the middle point of an odd grid gives exact zeros.
-    phase = (mode * (2 * point + 1)) % (4 * n_points)
-    table = np.sqrt(2.0) * (mode * np.pi) * np.cos(np.pi * phase / (2 * n_points))
+    table = np.sqrt(2.0) * (mode * np.pi) * np.cos(np.pi * mode * (2 * point + 1) / (2 * n_points))
     if n_points % 2 == 1:
-        table[0::2, -1] = 0.0  # odd mode numbers vanish at x = 1/2
+        table[0::2, -1] = 0.0  # odd mode numbers vanish exactly at the middle point x = 1/2
     return table

@@ -19,7 +19,7 @@ from synth.kernels.linear import NYQUIST_FRACTION, sav_coefficients, scheme_mode
 from synth.kernels.sav import EPS, LAMBDA0, sav_record
 from synth.physics.excitation import Excitation
 from synth.physics.modes import angular_frequencies, check_mode_count, decay_rates, mode_shapes
-from synth.physics.potentials import Potential, make_potential
+from synth.physics.potentials import KINDS, Potential, make_potential
 from synth.physics.strings import StringParams, check_finite, check_position
 
 REQUIRED_KEYS = ("gamma", "kappa", "nu", "sigma0", "sigma1", "x_e", "x_o", "amplitude", "t_e",
@@ -89,8 +89,8 @@ class SimulationSpec:
                               data["sigma1"])
         excitation = Excitation(data["excitation"], data["x_e"], data["amplitude"], data["t_e"])
         nonlinearity = data["nonlinearity"]
-        if nonlinearity not in ("exact", "kc", "linear"):
-            raise ParameterError("nonlinearity must be 'exact', 'kc' or 'linear', got "
+        if nonlinearity not in KINDS:
+            raise ParameterError(f"nonlinearity must be one of {sorted(KINDS)}, got "
                                  f"{nonlinearity!r}")
         return cls(string, excitation, data["x_o"], data["fs"], data["duration"],
                    data["n_modes"], nonlinearity, data.get("warp", False))
@@ -130,7 +130,7 @@ def linear_part(string: StringParams, n_modes: int, fs: float, warp: bool) -> Li
                   f"unstable without warping (k omega = {k * omega[n_active]:.3f} >= 2)")
         warnings.warn(ModesDroppedWarning(
             f"kept {n_active} of {n_modes} modes: mode {n_active + 1} at {f_first:.0f} Hz and "
-            f"above are {reason}"), stacklevel=3)
+            f"above are {reason}"), stacklevel=2)
     decay, stiff, gain = np.zeros(n_modes), np.zeros(n_modes), np.zeros(n_modes)
     sav_coefficients(omega2_s, sigma_s, k, n_active, decay, stiff, gain)
     return LinearPart(n_active, omega2_s, sigma_s, decay, stiff, gain)
@@ -179,12 +179,14 @@ class Simulation:
         return np.abs(self.psi - np.sqrt(2.0 * self.potential_values() + EPS))
 
     def save(self, path) -> None:
-        """Write q, p (M, N), psi, w (N,) in float64 and a JSON `meta` string to an .npz file."""
-        meta = {"spec": self.spec.to_dict(), "n_active": self.n_active,
-                "format": "neural-strings-simulation/1"}
-        np.savez(path, q=self.q.astype(np.float64), p=self.p.astype(np.float64),
-                 psi=self.psi.astype(np.float64), w=self.w.astype(np.float64),
-                 meta=np.array(json.dumps(meta)))
+        """Write q, p (M, N), psi, w (N,) in float64 and a JSON `meta` string, in .npz format,
+        to exactly `path`."""
+        meta = {"spec": self.spec.to_dict(), "potential": self.potential.name,
+                "n_active": self.n_active, "format": "neural-strings-simulation/1"}
+        with open(path, "wb") as file:
+            np.savez(file, q=self.q.astype(np.float64), p=self.p.astype(np.float64),
+                     psi=self.psi.astype(np.float64), w=self.w.astype(np.float64),
+                     meta=np.array(json.dumps(meta)))
 
 
 def simulate(spec: SimulationSpec, q0: np.ndarray | None = None, p0: np.ndarray | None = None,
@@ -216,8 +218,9 @@ def simulate(spec: SimulationSpec, q0: np.ndarray | None = None, p0: np.ndarray 
                1.0 / spec.fs, spec.lambda0, potential.kind, potential.tables,
                potential.scratch(), q_t, p_t, psi_t, w)
     if not (np.isfinite(w).all() and np.isfinite(psi_t).all()):
-        raise RuntimeError("the simulation produced non-finite values; this is a bug, since "
-                           "the scheme is stable by construction (please report the spec)")
+        # The scheme's energy is bounded by the work the force does, so this is float range:
+        raise ParameterError("the simulation left the float64 range; lower the amplitude or "
+                             "nu (the scheme is stable, but its energy is not representable)")
     return Simulation(spec, q_t, p_t, psi_t, w, linear, potential)
 
 
@@ -232,6 +235,6 @@ def _initial(name: str, value, n_modes: int, n_active: int) -> np.ndarray:
     if np.any(value[n_active:] != 0.0):
         warnings.warn(ModesDroppedWarning(f"{name} has energy in dropped modes "
                                           f"{n_active + 1}..{n_modes}; it is ignored"),
-                      stacklevel=3)
+                      stacklevel=2)
         value[n_active:] = 0.0
     return value

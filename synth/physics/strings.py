@@ -28,18 +28,25 @@ from dataclasses import asdict, dataclass
 from synth.errors import ParameterError
 
 LN_1000 = 3.0 * math.log(10.0)  # sigma * T60 for a 60 dB decay
-POTENTIAL_NAMES = ("exact", "kc", "linear")
+# Sanity limits of the normalised parameters: far beyond any string, low enough that float64
+# arithmetic (omega^2, nu^2 V) stays in range.
+LIMITS = {"gamma": 1e6, "kappa": 1e6, "nu": 1e6, "sigma0": 1e6, "sigma1": 1e3}
 
 
 def check_finite(name: str, value: float, *, minimum: float | None = None,
-                 strict: bool = False) -> float:
-    """Return `value` as float, or raise ParameterError naming it if non-finite or too small."""
+                 strict: bool = False, maximum: float | None = None) -> float:
+    """Return `value` as float, or raise ParameterError naming it if it is not a finite number
+    in range (above `minimum`, or at least it unless strict; at most `maximum`)."""
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be a number, got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):
         raise ParameterError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(value):
         raise ParameterError(f"{name} must be finite, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{name} must be <= {maximum:g}, got {value!r}")
     if minimum is not None:
         if strict and value <= minimum:
             raise ParameterError(f"{name} must be > {minimum:g}, got {value!r}")
@@ -73,9 +80,10 @@ class StringParams:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gamma", check_finite("gamma", self.gamma, minimum=0.0,
-                                                       strict=True))
+                                                       strict=True, maximum=LIMITS["gamma"]))
         for name in ("kappa", "nu", "sigma0", "sigma1"):
-            object.__setattr__(self, name, check_finite(name, getattr(self, name), minimum=0.0))
+            object.__setattr__(self, name, check_finite(name, getattr(self, name), minimum=0.0,
+                                                        maximum=LIMITS[name]))
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -219,9 +227,14 @@ def gamma_for_frequency(frequency: float, kappa: float, sigma0: float = 0.0,
     """gamma that puts the first mode's damped frequency at `frequency` Hz.
 
     Solves sqrt(omega_1^2 - sigma_1^2) = 2 pi f with omega_1^2 = gamma^2 pi^2 + kappa^2 pi^4
-    and sigma_1 = sigma0 + sigma1 pi^2, so a stiff or lossy string stays in tune.
+    and sigma_1 = sigma0 + sigma1 pi^2, so a stiff or lossy string stays in tune. (DESIGN.md
+    states omega_1 = 2 pi f; damping lowers the ringing frequency by up to ~0.1 cent on low
+    notes, so the damped frequency is what is matched here.)
     """
     frequency = check_finite("frequency", frequency, minimum=0.0, strict=True)
+    kappa = check_finite("kappa", kappa, minimum=0.0)
+    sigma0 = check_finite("sigma0", sigma0, minimum=0.0)
+    sigma1 = check_finite("sigma1", sigma1, minimum=0.0)
     sigma_1 = sigma0 + sigma1 * math.pi**2
     omega1_sq = (2.0 * math.pi * frequency) ** 2 + sigma_1**2
     gamma_sq = (omega1_sq - kappa**2 * math.pi**4) / math.pi**2
