@@ -15,3 +15,11 @@ class DatasetError(RuntimeError):
 
 class ModesDroppedWarning(UserWarning):
     """Some modes were dropped because they would be unstable or lie too close to Nyquist."""
+
+
+class PresetError(RuntimeError):
+    """A preset file is missing, corrupt, of another version, or describes an invalid model."""
+
+
+class AudioError(RuntimeError):
+    """No usable audio device, or the stream could not be opened or was lost."""

@@ -28,6 +28,27 @@ from synth.kernels.potentials import KERNEL
 NYQUIST_FRACTION = 0.45  # highest kept mode frequency, as a fraction of the sampling rate
 
 
+@njit(**KERNEL, inline="always")
+def warped_mode(omega, sigma, k):
+    """(omega_s^2, sigma_s) that make the scheme's poles those of the damped oscillator with
+    angular frequency omega (rad/s) and decay rate sigma (1/s), at time step k (s)."""
+    a = k * sigma
+    d2 = omega * omega - sigma * sigma
+    if d2 >= 0.0:
+        osc = math.sin(0.5 * k * math.sqrt(d2)) ** 2
+    else:  # overdamped: cos becomes cosh
+        osc = -math.sinh(0.5 * k * math.sqrt(-d2)) ** 2
+    omega2_s = 4.0 * (math.sinh(0.5 * a) ** 2 + osc) / (k * k * math.cosh(a))
+    return omega2_s, math.tanh(a) / k
+
+
+@njit(**KERNEL, inline="always")
+def mode_coefficients(omega2_s, sigma_s, k):
+    """(decay, stiff, gain) of one mode: (1 - k s)/(1 + k s), k w^2/(1 + k s), k/(1 + k s)."""
+    d = 1.0 + k * sigma_s
+    return (1.0 - k * sigma_s) / d, k * omega2_s / d, k / d
+
+
 @njit(**KERNEL)
 def scheme_modes(omega, sigma, k, warp, omega2_s, sigma_s):
     """Fill the scheme's omega_s^2 and sigma_s, shape (M,), and return how many modes are kept.
@@ -45,14 +66,7 @@ def scheme_modes(omega, sigma, k, warp, omega2_s, sigma_s):
             n_keep = m
             break
         if warp:
-            a = k * s
-            d2 = w * w - s * s
-            if d2 >= 0.0:
-                osc = math.sin(0.5 * k * math.sqrt(d2)) ** 2
-            else:  # overdamped: cos becomes cosh
-                osc = -math.sinh(0.5 * k * math.sqrt(-d2)) ** 2
-            omega2_s[m] = 4.0 * (math.sinh(0.5 * a) ** 2 + osc) / (k * k * math.cosh(a))
-            sigma_s[m] = math.tanh(a) / k
+            omega2_s[m], sigma_s[m] = warped_mode(w, s, k)
         else:
             omega2_s[m] = w * w
             sigma_s[m] = s
@@ -64,17 +78,11 @@ def scheme_modes(omega, sigma, k, warp, omega2_s, sigma_s):
 
 @njit(**KERNEL)
 def sav_coefficients(omega2_s, sigma_s, k, n_keep, decay, stiff, gain):
-    """Fill the per-mode update coefficients of the SAV step, shape (M,).
-
-    decay = (1 - k sigma_s) / (1 + k sigma_s), stiff = k omega_s^2 / (1 + k sigma_s),
-    gain = k / (1 + k sigma_s); zero for dropped modes (m >= n_keep).
-    """
+    """Fill the per-mode update coefficients of the SAV step, shape (M,), using
+    `mode_coefficients`; zero for dropped modes (m >= n_keep)."""
     for m in range(omega2_s.shape[0]):
         if m < n_keep:
-            d = 1.0 + k * sigma_s[m]
-            decay[m] = (1.0 - k * sigma_s[m]) / d
-            stiff[m] = k * omega2_s[m] / d
-            gain[m] = k / d
+            decay[m], stiff[m], gain[m] = mode_coefficients(omega2_s[m], sigma_s[m], k)
         else:
             decay[m] = 0.0
             stiff[m] = 0.0

@@ -15,6 +15,10 @@ cached kernel whatever the string's nonlinearity.
   tables = (T[odd mode numbers, :H2].T, T[even mode numbers, :H2].T, T[:, :H2], unused),
   shapes (H2, ceil(M/2)), (H2, floor(M/2)), (M, H2), so both directions are contiguous dots.
   Rows may be zero-padded to whole cache lines (`synth.kernels.aligned`).
+- GRADNET (the paper's C-GradNet, DESIGN.md section 6): with z = Wp q + b and
+  Wp = diag(exp(s_in)) W (H, M), V = sum_j e_j A(z_j), A(z) = z max(z, 0.01 z) / 2,
+  e = exp(s_out), and grad V = Wp^T (e * LeakyReLU(z)); V >= 0 and convex.
+  tables = (Wp (H, M), Wp^T (M, H), [b; e] (2, H), unused).
 
 Scratch rows 0..3 (width >= M + 1) are used here; callers may use rows 4 and up.
 """
@@ -30,6 +34,7 @@ LINEAR, KIRCHHOFF_CARRIER, EXACT, GRADNET = 0, 1, 2, 3
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 KERNEL = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
 SCRATCH_ROWS = 8
+LEAK = 0.01  # negative slope of the GradNet's LeakyReLU
 _XI, _SUM, _DIFF, _ODD_Q, _EVEN_Q = 0, 1, 2, 3, 2  # scratch rows (_EVEN_Q is free before _DIFF)
 
 
@@ -101,6 +106,36 @@ def _kirchhoff_carrier(q, n_act, beta2, grad, want_grad):
     return dt(0.125) * stretch * stretch
 
 
+@njit(**KERNEL)
+def gradnet(q, n_act, tables, scratch, grad, want_grad):
+    """V of a C-GradNet (see the module docstring) and, if want_grad, its gradient; scratch
+    row 0 holds the hidden layer (width >= H)."""
+    # Forward as an axpy over the hidden units and backward as dots over them: both inner
+    # loops run over H, long enough to vectorise well in float32.
+    dt = q.dtype.type
+    weights_t, vectors = tables[1], tables[2]
+    n_hidden = tables[0].shape[0]
+    for j in range(n_hidden):
+        scratch[_XI, j] = vectors[0, j]
+    for m in range(n_act):
+        c = q[m]
+        for j in range(n_hidden):
+            scratch[_XI, j] += weights_t[m, j] * c
+    total = dt(0.0)
+    for j in range(n_hidden):
+        z = scratch[_XI, j]
+        slope = dt(1.0) if z > dt(0.0) else dt(LEAK)
+        total += vectors[1, j] * dt(0.5) * slope * z * z
+        scratch[_XI, j] = vectors[1, j] * slope * z  # e_j LeakyReLU(z_j)
+    if want_grad:
+        for m in range(n_act):
+            acc = dt(0.0)
+            for j in range(n_hidden):
+                acc += weights_t[m, j] * scratch[_XI, j]
+            grad[m] = acc
+    return total
+
+
 @njit(**KERNEL, inline="always")
 def potential(kind, q, n_act, tables, scratch, grad, want_grad):
     """V(q) for the first n_act modes of q, shape (M,); if want_grad, also dV/dq into grad[:n_act].
@@ -111,6 +146,8 @@ def potential(kind, q, n_act, tables, scratch, grad, want_grad):
     """
     if kind == EXACT:
         return _exact(q, n_act, tables, scratch, grad, want_grad)
+    if kind == GRADNET:
+        return gradnet(q, n_act, tables, scratch, grad, want_grad)
     if kind == KIRCHHOFF_CARRIER:
         return _kirchhoff_carrier(q, n_act, tables[0], grad, want_grad)
     if want_grad:

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit
 
-from synth.kernels.potentials import EXACT, KERNEL, KIRCHHOFF_CARRIER, LINEAR, potential
+from synth.kernels.potentials import EXACT, GRADNET, KERNEL, KIRCHHOFF_CARRIER, LINEAR, potential
 
 EPS = 1e-12  # regularises sqrt(2 V + eps) at rest
 LAMBDA0 = 1e3  # drift-control rate (1/s), the paper's value
@@ -145,6 +145,10 @@ def _advance(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elap
     is specialised and simple."""
     if kind == EXACT:
         return _run(EXACT, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
+                    exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
+                    p_rec, psi_rec)
+    if kind == GRADNET:
+        return _run(GRADNET, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
                     exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
                     p_rec, psi_rec)
     if kind == KIRCHHOFF_CARRIER:

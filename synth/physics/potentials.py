@@ -100,3 +100,28 @@ def _slope_transform(n_modes: int) -> np.ndarray:
     if n_points % 2 == 1:
         table[0::2, -1] = 0.0  # odd mode numbers vanish exactly at the middle point x = 1/2
     return table
+
+
+def gradnet_potential(weight: np.ndarray, bias: np.ndarray, log_scale_in: np.ndarray,
+                      log_scale_out: np.ndarray, dtype=np.float64) -> Potential:
+    """A learned C-GradNet potential from its raw parameters (DESIGN.md section 6).
+
+    weight W (H, M), bias b, log_scale_in s_in and log_scale_out s_out (H,):
+    V(q) = sum_j exp(s_out_j) A(exp(s_in_j) (W q)_j + b_j), A(z) = z max(z, 0.01 z) / 2.
+    """
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.ndim != 2:
+        raise ParameterError(f"GradNet weight must be 2-D (hidden, modes), got {weight.shape}")
+    n_hidden, n_modes = weight.shape
+    vectors = [np.asarray(v, dtype=np.float64) for v in (bias, log_scale_in, log_scale_out)]
+    for name, vector in zip(("bias", "log_scale_in", "log_scale_out"), vectors, strict=True):
+        if vector.shape != (n_hidden,):
+            raise ParameterError(f"GradNet {name} must have shape ({n_hidden},), got "
+                                 f"{vector.shape}")
+    if not all(np.isfinite(a).all() for a in (weight, *vectors)):
+        raise ParameterError("GradNet parameters must be finite")
+    bias, log_in, log_out = vectors
+    scaled = np.exp(log_in)[:, None] * weight  # Wp = diag(exp(s_in)) W
+    tables = (scaled, scaled.T, np.stack([bias, np.exp(log_out)]), np.zeros((1, 1)))
+    return Potential("gradnet", kernels.GRADNET, check_mode_count(n_modes),
+                     tuple(aligned_table(t, dtype) for t in tables))

@@ -1,0 +1,222 @@
+"""Playing the engine on an audio device through PortAudio (sounddevice).
+
+`AudioStream(engine, device, blocksize)` opens an output stream at the engine's rate and
+plays it until stopped. The default callback is compiled (`synth.callback`): PortAudio calls
+it on its own thread, it never takes the GIL and never allocates, so a busy Python thread
+(a GUI) cannot starve the audio. `callback="python"` uses a sounddevice Python callback
+instead, a fallback that needs no private sounddevice handles but competes for the GIL.
+
+Control events from other threads are stamped one block ahead of the audio clock, estimated
+from the cycle counter, so they land sample-accurately with a constant latency.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import sounddevice
+
+from synth.engine.block import process_block
+from synth.engine.engine import Engine
+from synth.engine.state import (
+    CALLBACKS,
+    CLOCK,
+    CLOCK_AT_CALLBACK,
+    FS,
+    LATE,
+    LOAD_AVG,
+    LOAD_LAST,
+    LOAD_MAX,
+    TSC_AT_CALLBACK,
+    TSC_HZ,
+    UNDERRUNS,
+    EngineState,
+    pointer_table,
+)
+from synth.errors import AudioError
+from synth.native import cycles, tsc_frequency
+
+CALLBACKS_KINDS = ("native", "python")
+
+
+def output_devices() -> list[dict]:
+    """The output devices PortAudio sees: index, name, host API, channels, default rate."""
+    apis = sounddevice.query_hostapis()
+    return [{"index": i, "name": d["name"], "hostapi": apis[d["hostapi"]]["name"],
+             "channels": d["max_output_channels"], "samplerate": d["default_samplerate"]}
+            for i, d in enumerate(sounddevice.query_devices()) if d["max_output_channels"] > 0]
+
+
+def choose_device(device: int | str | None) -> dict:
+    """The output device with this index or name substring, or the default one."""
+    devices = output_devices()
+    if not devices:
+        raise AudioError(
+            "no audio output device found. On Linux install libportaudio2 and run a sound "
+            "server (PipeWire, PulseAudio or JACK, e.g. `jackd -d dummy` headless); or "
+            "render offline with `neural-strings render`")
+    if device is None:
+        default = sounddevice.default.device[1]
+        if default is None or default < 0:
+            try:
+                default = sounddevice.query_devices(kind="output")["index"]
+            except sounddevice.PortAudioError:
+                default = devices[0]["index"]
+        device = default
+    if isinstance(device, int) or (isinstance(device, str) and device.isdigit()):
+        matches = [d for d in devices if d["index"] == int(device)]
+    else:
+        matches = [d for d in devices if device.lower() in d["name"].lower()]
+    if not matches:
+        names = "; ".join(f"{d['index']}: {d['name']}" for d in devices)
+        raise AudioError(f"no output device matches {device!r}; available: {names}")
+    return matches[0]
+
+
+class AudioStream:
+    """Plays `engine` on an output device until stopped (also a context manager).
+
+    device: index, name substring or None (default device); blocksize: frames per callback
+    (at most engine.max_block); callback: "native" (compiled, GIL-free) or "python"; latency:
+    the suggested output latency in seconds (None: the device's low latency).
+    """
+
+    def __init__(self, engine: Engine, device: int | str | None = None, blocksize: int = 128,
+                 callback: str = "native", latency: float | None = None) -> None:
+        if callback not in CALLBACKS_KINDS:
+            raise AudioError(f"callback must be one of {CALLBACKS_KINDS}, got {callback!r}")
+        if not 16 <= blocksize <= engine.max_block:
+            raise AudioError(f"blocksize must be from 16 to the engine's max_block "
+                             f"({engine.max_block}), got {blocksize}")
+        self.engine = engine
+        self.device = choose_device(device)
+        self.blocksize = blocksize
+        self.callback = callback
+        self.channels = min(2, self.device["channels"])
+        self.latency = latency
+        self._stream = None
+        self._slot = np.zeros(2, np.int64)  # address of the pointer table, channel count
+        self._table = None
+        self._retired: list = []  # states swapped out, kept alive until the callback moves on
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> AudioStream:
+        engine = self.engine
+        engine.warm_up()
+        engine.state.constants[TSC_HZ] = tsc_frequency()
+        engine.event_time = self._event_time
+        engine.on_state_change = self._swap
+        try:
+            if self.callback == "native":
+                self._start_native()
+            else:
+                self._start_python()
+        except (sounddevice.PortAudioError, AudioError) as error:
+            engine.on_state_change = None
+            raise AudioError(f"cannot play on {self.device['name']!r} at {engine.fs:g} Hz, "
+                             f"{self.blocksize} frames: {error}") from None
+        return self
+
+    def _start_native(self) -> None:
+        from synth import portaudio
+        from synth.callback import audio_callback
+
+        self._install(self.engine.state)
+        self._slot[1] = self.channels
+        latency = self.latency if self.latency is not None else \
+            sounddevice.query_devices(self.device["index"])["default_low_output_latency"]
+        self._stream = portaudio.open_output(
+            self.device["index"], self.channels, self.engine.fs, self.blocksize, latency,
+            audio_callback.address, self._slot.ctypes.data)
+        portaudio.start(self._stream)
+
+    def _start_python(self) -> None:
+        self._stream = sounddevice.OutputStream(
+            samplerate=self.engine.fs, blocksize=self.blocksize, device=self.device["index"],
+            channels=self.channels, dtype="float32", latency=self.latency or "low",
+            callback=self._python_callback)
+        self._stream.start()
+
+    def stop(self) -> None:
+        """Stop and close the stream; the engine keeps its state."""
+        if self._stream is None:
+            return
+        if self.callback == "native":
+            from synth import portaudio
+
+            portaudio.stop(self._stream)
+        else:
+            self._stream.stop()
+            self._stream.close()
+        self._stream = None
+        self.engine.on_state_change = None
+        self._retired.clear()
+
+    def __enter__(self) -> AudioStream:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def active(self) -> bool:
+        """False once the stream stopped or its device went away."""
+        if self._stream is None:
+            return False
+        if self.callback == "native":
+            from synth import portaudio
+
+            return portaudio.is_active(self._stream)
+        return bool(self._stream.active)
+
+    # ------------------------------------------------------------------ state handling
+    def _install(self, state: EngineState) -> None:
+        table = pointer_table(state)
+        self._retired.append((self._table, state))
+        self._table = table
+        self._slot[0] = table.ctypes.data  # one aligned 8-byte store: the callback's switch
+
+    def _swap(self, state: EngineState) -> None:
+        """Called by Engine.load_preset: hand the new state to the running callback."""
+        state.constants[TSC_HZ] = self.engine.state.constants[TSC_HZ] or tsc_frequency()
+        with self._lock:
+            if self.callback == "native":
+                callbacks = self.engine.state.telemetry[CALLBACKS]
+                self._install(state)
+                deadline = time.monotonic() + 0.5
+                while (state.telemetry[CALLBACKS] < callbacks + 2 and self.active
+                       and time.monotonic() < deadline):
+                    time.sleep(0.002)  # wait until the callback has moved to the new state
+                self._retired = self._retired[-1:]
+
+    # ------------------------------------------------------------------ timing
+    def _event_time(self) -> int:
+        """The sample at which a control event arriving now should sound: one block after
+        the estimated current position of the audio clock."""
+        t = self.engine.state.telemetry
+        if t[CALLBACKS] == 0:
+            return int(t[CLOCK])
+        elapsed = (cycles() - t[TSC_AT_CALLBACK]) / self.engine.state.constants[TSC_HZ]
+        estimate = t[CLOCK_AT_CALLBACK] + min(max(elapsed, 0.0), 1.0) * self.engine.fs
+        return max(int(estimate) + self.blocksize, int(t[CLOCK]))
+
+    def _python_callback(self, outdata, frames, time_info, status) -> None:
+        state = self.engine.state
+        t = state.telemetry
+        start = cycles()
+        t[CALLBACKS] += 1.0
+        if status.output_underflow:
+            t[UNDERRUNS] += 1.0
+        t[TSC_AT_CALLBACK] = start
+        t[CLOCK_AT_CALLBACK] = t[CLOCK]
+        for first in range(0, frames, self.engine.max_block):
+            process_block(state, outdata[first:first + self.engine.max_block])
+        load = (cycles() - start) / (state.constants[TSC_HZ] * frames / state.constants[FS])
+        t[LOAD_LAST] = load
+        t[LOAD_AVG] += 0.01 * (load - t[LOAD_AVG])
+        t[LOAD_MAX] = max(t[LOAD_MAX], load)
+        if load > 1.0:
+            t[LATE] += 1.0

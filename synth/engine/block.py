@@ -1,0 +1,466 @@
+"""One block of audio for all voices: events, voices, parameter smoothing, mixing, limiting.
+
+`process_block(st, out)` is the whole audio path. The real-time callback and offline
+rendering both call it, so a render reproduces real time exactly. It is compiled code that
+takes no locks, allocates nothing and raises nothing: bad values are clamped, a voice that
+turns non-finite is silenced and reset, and the output is limited below full scale.
+
+Per block: parameters move toward their targets and, if the string changed, every voice's
+coefficients are ramped across the block; the block is split at each event's sample so notes
+start exactly when asked; voices are mixed with their envelopes; a peak limiter and the
+master gain produce the output, which is also copied into the scope ring.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from synth.engine import events, params
+from synth.engine import models as model
+from synth.engine.state import (
+    A4,
+    ACTIVE,
+    AGE,
+    AMP_MAX,
+    BLOCKS,
+    CAPACITY,
+    CEILING,
+    CLOCK,
+    CURRENT,
+    ENV,
+    ENV_STEP,
+    FADE_STEPS,
+    FADING,
+    GAIN_NOW,
+    GAMMA2,
+    GAMMA_REF,
+    HELD,
+    HI_LANE,
+    IDLE,
+    KAPPA,
+    LIMITER_ENV,
+    LOUD_LANE,
+    LOUD_NOTE,
+    LOUD_OMEGA1,
+    LOUD_P1,
+    LOUD_PEAK,
+    LOUD_Q1,
+    MAXIMUM,
+    METER_HEAD,
+    MINIMUM,
+    NEXT_AGE,
+    NONFINITE,
+    NOTE,
+    NU,
+    OUTPUT_GAIN,
+    PEAK,
+    POLYPHONY,
+    QUIET,
+    RAMPING,
+    REDUCTION,
+    RELEASE,
+    RELEASED,
+    RESETS,
+    SCOPE_WRITE,
+    SEQ,
+    SIGMA0,
+    SIGMA1,
+    SILENCE,
+    SMOOTH_TIME,
+    SMOOTHING,
+    STATUS,
+    STOLEN,
+    SUSTAINED,
+    TARGET,
+    VOICE_PEAK,
+    K,
+)
+from synth.kernels.potentials import KERNEL
+from synth.kernels.sav import PLUCK, STRIKE
+
+LN_1000 = 3.0 * math.log(10.0)
+QUIET_BLOCKS = 3  # a released voice below the silence level this many blocks is freed
+TINY = 1e-20  # a held voice this quiet is set exactly to rest (no denormals)
+
+
+# ------------------------------------------------------------------ the string of a voice
+@njit(**KERNEL)
+def _tuned_gamma2(st, note):
+    """gamma^2 that puts the note's first mode on pitch, given today's stiffness and damping
+    (tension 1, no bend); a note too high for a very stiff string gets the lowest gamma."""
+    cur = st.params[CURRENT]
+    f = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0)
+    kappa = st.constants[KAPPA] * cur[params.STIFFNESS]
+    decay = cur[params.DECAY]
+    sigma_1 = st.constants[SIGMA0] / decay \
+        + st.constants[SIGMA1] * math.pi ** 2 / (decay * cur[params.BRIGHTNESS])
+    gamma2 = ((2.0 * math.pi * f) ** 2 + sigma_1 * sigma_1 - kappa * kappa * math.pi ** 4) \
+        / math.pi ** 2
+    return max(gamma2, 1e-6)
+
+
+@njit(**KERNEL)
+def _retune(st, v, n_ramp):
+    """Apply the current live parameters to lane v's string."""
+    cur = st.params[CURRENT]
+    semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
+    gamma2 = st.voice_f[GAMMA2, v] * cur[params.TENSION] * 2.0 ** (semitones / 6.0)
+    kappa = st.constants[KAPPA] * cur[params.STIFFNESS]
+    sigma0 = st.constants[SIGMA0] / cur[params.DECAY]
+    sigma1 = st.constants[SIGMA1] / (cur[params.DECAY] * cur[params.BRIGHTNESS])
+    if st.voice_int[STATUS, v] == RELEASED:
+        sigma0 += LN_1000 / cur[params.DAMPER]
+    nu = st.constants[NU] * cur[params.NONLINEARITY]
+    model.retune_voice(st, v, gamma2, kappa, sigma0, sigma1, nu * nu,
+                       cur[params.PICKUP_POSITION], n_ramp)
+
+
+# ------------------------------------------------------------------ voices
+@njit(**KERNEL)
+def _free_lane(st):
+    """The lowest idle lane, or else the fading lane furthest along (cut short), or -1."""
+    best, best_env = -1, 2.0
+    for v in range(st.config[CAPACITY]):
+        status = st.voice_int[STATUS, v]
+        if status == IDLE:
+            return v
+        if status == FADING and st.voice_f[ENV, v] < best_env:
+            best, best_env = v, st.voice_f[ENV, v]
+    return best
+
+
+@njit(**KERNEL)
+def _fade(st, v, steps):
+    st.voice_int[STATUS, v] = FADING
+    st.voice_f[ENV_STEP, v] = -max(st.voice_f[ENV, v], 1e-3) / steps
+
+
+@njit(**KERNEL)
+def _steal(st):
+    """Fade out the oldest released voice, or else the oldest held one."""
+    victim, victim_age, victim_rank = -1, 0, 3
+    for v in range(st.config[CAPACITY]):
+        status = st.voice_int[STATUS, v]
+        rank = 0 if status == RELEASED else (1 if status == HELD else 3)
+        age = st.voice_int[AGE, v]
+        if rank < victim_rank or (rank == victim_rank and rank < 3 and age < victim_age):
+            victim, victim_age, victim_rank = v, age, rank
+    if victim >= 0:
+        _fade(st, victim, st.constants[FADE_STEPS])
+        st.telemetry[STOLEN] += 1.0
+
+
+@njit(**KERNEL)
+def _note_on(st, note, velocity):
+    if velocity <= 0:
+        _note_off(st, note)
+        return
+    cur = st.params[CURRENT]
+    lane = -1
+    for v in range(st.config[CAPACITY]):  # the same note again re-plucks its ringing string
+        status = st.voice_int[STATUS, v]
+        if st.voice_int[NOTE, v] == note and (status == HELD or status == RELEASED):
+            lane = v
+            break
+    if lane < 0:
+        sounding = 0
+        for v in range(st.config[CAPACITY]):
+            status = st.voice_int[STATUS, v]
+            if status == HELD or status == RELEASED:
+                sounding += 1
+        if sounding >= st.config[POLYPHONY]:
+            _steal(st)
+        lane = _free_lane(st)
+        if lane < 0:
+            return
+        model.reset_voice(st, lane)
+        st.voice_f[GAMMA2, lane] = _tuned_gamma2(st, note)
+    st.voice_int[STATUS, lane] = HELD
+    st.voice_int[NOTE, lane] = note
+    st.voice_int[AGE, lane] = st.config[NEXT_AGE]
+    st.config[NEXT_AGE] += 1
+    st.voice_int[SUSTAINED, lane] = 0
+    st.voice_int[QUIET, lane] = 0
+    st.voice_f[ENV, lane] = 1.0
+    st.voice_f[ENV_STEP, lane] = 0.0
+    _retune(st, lane, 0)
+    # Force grows with velocity through the curve, and with gamma so that every note is
+    # displaced (and bent by the nonlinearity) about as much as the reference note.
+    sensitivity = cur[params.VELOCITY_SENSITIVITY]
+    curve = (min(velocity, 127) / 127.0) ** (3.0 * sensitivity)
+    scale = math.sqrt(st.voice_f[GAMMA2, lane]) / st.constants[GAMMA_REF]
+    shape = STRIKE if cur[params.EXCITATION] >= 0.5 else PLUCK
+    length = cur[params.EXCITATION_WIDTH] * 1e-3 / st.constants[K]  # ms to steps
+    model.excite_voice(st, lane, st.constants[AMP_MAX] * curve * scale, length, shape,
+                       cur[params.PLUCK_POSITION])
+    st.config[HI_LANE] = max(st.config[HI_LANE], lane + 1)
+
+
+@njit(**KERNEL)
+def _release(st, v):
+    st.voice_int[STATUS, v] = RELEASED
+    st.voice_int[SUSTAINED, v] = 0
+    _retune(st, v, 0)
+
+
+@njit(**KERNEL)
+def _note_off(st, note):
+    pedal = st.params[CURRENT, params.SUSTAIN] >= 0.5
+    for v in range(st.config[CAPACITY]):
+        if st.voice_int[NOTE, v] == note and st.voice_int[STATUS, v] == HELD:
+            if pedal:
+                st.voice_int[SUSTAINED, v] = 1
+            else:
+                _release(st, v)
+
+
+@njit(**KERNEL)
+def _all_notes_off(st):
+    pedal = st.params[CURRENT, params.SUSTAIN] >= 0.5
+    for v in range(st.config[CAPACITY]):
+        if st.voice_int[STATUS, v] == HELD:
+            if pedal:
+                st.voice_int[SUSTAINED, v] = 1
+            else:
+                _release(st, v)
+
+
+@njit(**KERNEL)
+def _all_sound_off(st):
+    for v in range(st.config[CAPACITY]):
+        if st.voice_int[STATUS, v] != IDLE:
+            _fade(st, v, st.constants[FADE_STEPS])
+
+
+@njit(**KERNEL)
+def _set_sustain(st, down):
+    was_down = st.params[CURRENT, params.SUSTAIN] >= 0.5
+    value = 1.0 if down else 0.0
+    st.params[TARGET, params.SUSTAIN] = value
+    st.params[CURRENT, params.SUSTAIN] = value
+    if was_down and not down:
+        for v in range(st.config[CAPACITY]):
+            if st.voice_int[STATUS, v] == HELD and st.voice_int[SUSTAINED, v] == 1:
+                _release(st, v)
+
+
+@njit(**KERNEL)
+def _control(st, number, value):
+    value = min(max(value, 0), 127)
+    if number == 64:
+        _set_sustain(st, value >= 64)
+    elif number == 120:
+        _all_sound_off(st)
+    elif number == 121:  # reset all controllers
+        st.params[TARGET, params.PITCH_BEND] = 0.0
+        _set_sustain(st, False)
+    elif number == 123:
+        _all_notes_off(st)
+    elif 0 <= number < 128 and st.cc_map[number] >= 0:
+        i = st.cc_map[number]
+        lo, hi = st.params[MINIMUM, i], st.params[MAXIMUM, i]
+        st.params[TARGET, i] = lo + (hi - lo) * value / 127.0
+
+
+@njit(**KERNEL)
+def _apply_event(st, kind, a, b):
+    if kind == events.NOTE_ON:
+        if 0 <= a < 128:
+            _note_on(st, a, b)
+    elif kind == events.NOTE_OFF:
+        if 0 <= a < 128:
+            _note_off(st, a)
+    elif kind == events.CONTROL:
+        _control(st, a, b)
+    elif kind == events.PITCH_BEND:
+        st.params[TARGET, params.PITCH_BEND] = min(max((a - 8192) / 8192.0, -1.0), 1.0)
+    elif kind == events.ALL_NOTES_OFF:
+        _all_notes_off(st)
+    elif kind == events.ALL_SOUND_OFF:
+        _all_sound_off(st)
+
+
+# ------------------------------------------------------------------ parameters
+@njit(**KERNEL)
+def _smooth_parameters(st, frames):
+    """Move every parameter toward its target for this block; True if the string changed."""
+    fs = 1.0 / st.constants[K]
+    alpha = 1.0 - math.exp(-frames / (st.constants[SMOOTH_TIME] * fs))
+    changed = False
+    for i in range(st.params.shape[1]):
+        lo, hi = st.params[MINIMUM, i], st.params[MAXIMUM, i]
+        target = min(max(st.params[TARGET, i], lo), hi)
+        if not np.isfinite(target):
+            target = st.params[CURRENT, i]
+        current = st.params[CURRENT, i]
+        mode = st.params[SMOOTHING, i]
+        if i == params.SUSTAIN:
+            if (target >= 0.5) != (current >= 0.5):
+                _set_sustain(st, target >= 0.5)
+            continue
+        if mode == params.SMOOTH_LOG and current > 0.0 and target > 0.0:
+            new = math.exp(math.log(current) + alpha * (math.log(target) - math.log(current)))
+        elif mode == params.SMOOTH_NONE:
+            new = target
+        else:
+            new = current + alpha * (target - current)
+        if abs(new - target) <= 1e-6 * (hi - lo):
+            new = target
+        if new != current:
+            st.params[CURRENT, i] = new
+            if (i == params.TENSION or i == params.STIFFNESS or i == params.DECAY
+                    or i == params.BRIGHTNESS or i == params.NONLINEARITY
+                    or i == params.PICKUP_POSITION or i == params.PITCH_BEND
+                    or i == params.BEND_RANGE or i == params.DAMPER):
+                changed = True
+    return changed
+
+
+# ------------------------------------------------------------------ rendering
+@njit(**KERNEL)
+def _render(st, start, stop):
+    """Advance every voice from sample `start` to `stop` of the block and mix it."""
+    n = stop - start
+    hi = st.config[HI_LANE]
+    if n <= 0 or hi == 0:
+        return
+    model.advance(st, n, hi)
+    for v in range(hi):
+        status = st.voice_int[STATUS, v]
+        if status == IDLE:
+            continue
+        finite = model.voice_is_finite(st, v)
+        for i in range(n):
+            if not np.isfinite(st.lane_out[i, v]):
+                finite = False
+        if not finite:  # the guard: silence and reset, never let it reach the mix
+            model.reset_voice(st, v)
+            st.voice_int[STATUS, v] = IDLE
+            st.telemetry[RESETS] += 1.0
+            continue
+        env, step = st.voice_f[ENV, v], st.voice_f[ENV_STEP, v]
+        peak = st.voice_f[VOICE_PEAK, v]
+        for i in range(n):
+            x = st.lane_out[i, v]
+            st.mix[start + i] += env * x
+            env = max(env + step, 0.0)
+            peak = max(peak, abs(x))
+        st.voice_f[ENV, v] = env
+        st.voice_f[VOICE_PEAK, v] = peak
+
+
+@njit(**KERNEL)
+def _housekeeping(st):
+    """Free finished voices, settle silent held ones, publish the loudest, count voices."""
+    hi = st.config[HI_LANE]
+    new_hi, active, loudest, loudest_peak = 0, 0, -1, 0.0
+    for v in range(hi):
+        status = st.voice_int[STATUS, v]
+        peak = st.voice_f[VOICE_PEAK, v]
+        if status == FADING and st.voice_f[ENV, v] <= 0.0:
+            status = IDLE
+        elif status == RELEASED:
+            if peak < st.constants[SILENCE]:
+                st.voice_int[QUIET, v] += 1
+                if st.voice_int[QUIET, v] >= QUIET_BLOCKS:
+                    status = IDLE
+            else:
+                st.voice_int[QUIET, v] = 0
+        elif status == HELD and peak < TINY:
+            model.settle_voice(st, v)
+        if status == IDLE:
+            if st.voice_int[STATUS, v] != IDLE:
+                model.reset_voice(st, v)
+                st.voice_int[STATUS, v] = IDLE
+        else:
+            new_hi = v + 1
+            active += 1
+            if peak > loudest_peak:
+                loudest, loudest_peak = v, peak
+        st.voice_f[VOICE_PEAK, v] = 0.0
+    st.config[HI_LANE] = new_hi
+    st.telemetry[ACTIVE] = active
+    meters = st.meters
+    meters[SEQ] += 1.0  # odd while writing: readers retry
+    meters[LOUD_LANE] = loudest
+    if loudest >= 0:
+        meters[LOUD_NOTE] = st.voice_int[NOTE, loudest]
+        meters[LOUD_PEAK] = loudest_peak
+        meters[LOUD_Q1], meters[LOUD_P1], meters[LOUD_OMEGA1] = model.publish_modes(
+            st, loudest, meters[METER_HEAD:])
+    else:
+        for i in range(LOUD_NOTE, meters.shape[0]):
+            meters[i] = 0.0
+    meters[SEQ] += 1.0
+
+
+@njit(**KERNEL)
+def _output(st, out):
+    """Master gain (ramped across the block), peak limiter, all channels, scope ring."""
+    frames, channels = out.shape
+    target_gain = st.constants[OUTPUT_GAIN] * 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
+    gain, step = st.constants[GAIN_NOW], (target_gain - st.constants[GAIN_NOW]) / frames
+    envelope, release, ceiling = st.constants[LIMITER_ENV], st.constants[RELEASE], \
+        st.constants[CEILING]
+    write = st.config[SCOPE_WRITE]
+    size = st.scope.shape[0]
+    peak, reduction = 0.0, 1.0
+    for i in range(frames):
+        gain += step
+        x = st.mix[i] * gain
+        if not np.isfinite(x):
+            x = 0.0
+            st.telemetry[NONFINITE] += 1.0
+        level = abs(x)
+        envelope = max(level, envelope * release)
+        g = ceiling / envelope if envelope > ceiling else 1.0
+        y = min(max(x * g, -1.0), 1.0)
+        reduction = min(reduction, g)
+        peak = max(peak, abs(y))
+        for c in range(channels):
+            out[i, c] = y
+        st.scope[write] = y
+        write = (write + 1) % size
+    st.config[SCOPE_WRITE] = write
+    st.constants[GAIN_NOW] = target_gain
+    st.constants[LIMITER_ENV] = envelope
+    st.telemetry[PEAK] = peak
+    st.telemetry[REDUCTION] = reduction
+
+
+@njit(**KERNEL)
+def process_block(st, out):
+    """Render one block into out (frames, channels) float32 and advance the engine clock."""
+    frames = out.shape[0]
+    clock = np.int64(st.telemetry[CLOCK])
+    if _smooth_parameters(st, frames):
+        for v in range(st.config[HI_LANE]):
+            if st.voice_int[STATUS, v] != IDLE:
+                _retune(st, v, frames)
+        st.config[RAMPING] = 1
+    for i in range(frames):
+        st.mix[i] = 0.0
+    ring, index = st.ring, st.ring_index
+    size = ring.shape[0]
+    position = 0
+    while position < frames:
+        now = clock + position
+        stop = frames
+        while index[events.READ] < index[events.WRITE]:
+            record = ring[index[events.READ] % size]
+            if record[events.TIME] > now:
+                if record[events.TIME] < clock + frames:
+                    stop = record[events.TIME] - clock
+                break
+            _apply_event(st, record[events.TYPE], record[events.A], record[events.B])
+            index[events.READ] += 1
+        _render(st, position, stop)
+        position = stop
+    if st.config[RAMPING] != 0:
+        model.end_ramps(st, st.config[CAPACITY])
+        st.config[RAMPING] = 0
+    _housekeeping(st)
+    _output(st, out)
+    st.telemetry[CLOCK] = clock + frames
+    st.telemetry[BLOCKS] += 1.0

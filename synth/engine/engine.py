@@ -1,0 +1,234 @@
+"""The engine's public API: play notes, move parameters, get audio and telemetry.
+
+`Engine` owns an `EngineState` and is what the audio stream, MIDI input, offline renderer and
+GUI talk to. Control calls (notes, controllers, parameters) may come from any thread: they
+only write targets and push events. Audio comes from `process` (offline) or from the
+real-time callback that `synth.audio` attaches; both run `block.process_block`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from synth.engine import events, params
+from synth.engine.block import process_block
+from synth.engine.events import EventQueue
+from synth.engine.state import (
+    ACTIVE,
+    BLOCKS,
+    CALLBACKS,
+    CLOCK,
+    CURRENT,
+    LATE,
+    LOAD_AVG,
+    LOAD_LAST,
+    LOAD_MAX,
+    LOUD_LANE,
+    LOUD_NOTE,
+    LOUD_OMEGA1,
+    LOUD_P1,
+    LOUD_PEAK,
+    LOUD_Q1,
+    METER_HEAD,
+    NONFINITE,
+    PEAK,
+    REDUCTION,
+    RESETS,
+    SCOPE_WRITE,
+    SEQ,
+    STOLEN,
+    TARGET,
+    UNDERRUNS,
+    EngineState,
+    build_state,
+)
+from synth.errors import ParameterError
+from synth.presets import Preset, find_preset, load_preset
+
+MAX_POLYPHONY = 256
+
+
+class Engine:
+    """A polyphonic player of one preset at sample rate fs.
+
+    preset: a Preset, a path, a preset name, or None for the default. polyphony: voices that
+    may sound at once (more notes steal the oldest). max_block: the largest block `process`
+    or a stream may ask for. dtype: float32 (real time) or float64 (reference).
+    """
+
+    def __init__(self, preset: Preset | str | os.PathLike | None = None, fs: float = 48000,
+                 polyphony: int = 16, max_block: int = 1024, channels: int = 2,
+                 dtype=np.float32) -> None:
+        if not (isinstance(polyphony, int) and 1 <= polyphony <= MAX_POLYPHONY):
+            raise ParameterError(f"polyphony must be a whole number from 1 to {MAX_POLYPHONY}, "
+                                 f"got {polyphony!r}")
+        if not (isinstance(max_block, int) and 1 <= max_block <= 1 << 16):
+            raise ParameterError(f"max_block must be a whole number from 1 to 65536, got "
+                                 f"{max_block!r}")
+        if not (np.isfinite(fs) and 8000 <= fs <= 384000):
+            raise ParameterError(f"fs must be between 8000 and 384000 Hz, got {fs!r}")
+        self.fs = float(fs)
+        self.polyphony = polyphony
+        self.max_block = max_block
+        self.channels = channels
+        self.dtype = np.dtype(dtype)
+        self.preset = _resolve(preset)
+        self.state: EngineState = build_state(self.preset, self.fs, max_block, polyphony,
+                                              self.dtype)
+        self.queue = EventQueue(self.state.ring, self.state.ring_index)
+        self._buffer = np.zeros((max_block, channels), np.float32)
+        self._swap_lock = threading.Lock()
+        # When a real-time stream runs, it supplies the sample at which a control event that
+        # arrives now should take effect; offline, events land at the start of the next block.
+        self.event_time: Callable[[], int] = lambda: int(self.state.telemetry[CLOCK])
+        self.on_state_change: Callable[[EngineState], None] | None = None
+
+    # ------------------------------------------------------------ notes and controllers
+    def note_on(self, note: int, velocity: int = 100, time: int | None = None) -> bool:
+        """Start (or re-pluck) MIDI note 0..127 with velocity 1..127; False if the queue
+        was full."""
+        return self._push(events.NOTE_ON, time, _midi("note", note), _midi("velocity", velocity))
+
+    def note_off(self, note: int, time: int | None = None) -> bool:
+        return self._push(events.NOTE_OFF, time, _midi("note", note))
+
+    def control_change(self, number: int, value: int, time: int | None = None) -> bool:
+        """A MIDI controller: 64 sustain, 120 all sound off, 121 reset, 123 all notes off,
+        and any number assigned to a parameter (CC1 and CC74 by default)."""
+        return self._push(events.CONTROL, time, _midi("controller", number),
+                          _midi("value", value))
+
+    def pitch_bend(self, value: float, time: int | None = None) -> bool:
+        """Bend by value in [-1, 1] times the bend range."""
+        value = min(max(params.check_value("pitch bend", value), -1.0), 1.0)
+        return self._push(events.PITCH_BEND, time, min(round(8192 + value * 8192), 16383))
+
+    def all_notes_off(self, time: int | None = None) -> bool:
+        return self._push(events.ALL_NOTES_OFF, time)
+
+    def all_sound_off(self, time: int | None = None) -> bool:
+        return self._push(events.ALL_SOUND_OFF, time)
+
+    def _push(self, kind: int, time: int | None, a: int = 0, b: int = 0) -> bool:
+        return self.queue.push(kind, self.event_time() if time is None else int(time), a, b)
+
+    # ------------------------------------------------------------ parameters
+    def set_param(self, name: str, value: float) -> float:
+        """Set a live parameter's target (smoothed by the engine); returns the value used
+        after clamping to the parameter's range."""
+        p = params.param(name)
+        value = p.clamp(params.check_value(name, value))
+        self.state.params[TARGET, p.id] = value
+        return value
+
+    def get_param(self, name: str, smoothed: bool = False) -> float:
+        """A parameter's target, or with smoothed=True the value the audio thread uses now."""
+        p = params.param(name)
+        return float(self.state.params[CURRENT if smoothed else TARGET, p.id])
+
+    def assign_cc(self, number: int, name: str | None) -> None:
+        """Let MIDI controller `number` drive parameter `name` over its range (None: free)."""
+        number = _midi("controller", number)
+        if number in (64, 120, 121, 123):
+            raise ParameterError(f"CC{number} has a fixed meaning and cannot be reassigned")
+        if name is None:
+            self.state.cc_map[number] = -1
+            return
+        if name not in params.ASSIGNABLE:
+            raise ParameterError(f"{name!r} cannot be driven by a controller; choose one of "
+                                 f"{', '.join(params.ASSIGNABLE)}")
+        self.state.cc_map[number] = params.param(name).id
+
+    # ------------------------------------------------------------ audio
+    def process(self, frames: int) -> np.ndarray:
+        """Render the next `frames` samples offline; returns (frames, channels) float32."""
+        out = np.empty((frames, self.channels), np.float32)
+        for start in range(0, frames, self.max_block):
+            block = out[start:start + self.max_block]
+            process_block(self.state, block)
+        return out
+
+    def warm_up(self) -> None:
+        """Compile every kernel now (first call ~seconds, later from cache) on a throwaway
+        state, so the first real block is on time."""
+        scratch = build_state(self.preset, self.fs, self.max_block, self.polyphony, self.dtype)
+        queue = EventQueue(scratch.ring, scratch.ring_index)
+        queue.push(events.NOTE_ON, 0, 60, 100)
+        queue.push(events.CONTROL, 64, 1, 64)
+        queue.push(events.NOTE_OFF, 128, 60, 0)
+        process_block(scratch, np.zeros((min(self.max_block, 256), self.channels), np.float32))
+
+    def load_preset(self, preset: Preset | str | os.PathLike) -> Preset:
+        """Switch to another preset; the current live parameters carry over. On a bad file
+        this raises PresetError and whatever was playing continues untouched."""
+        preset = _resolve(preset)
+        state = build_state(preset, self.fs, self.max_block, self.polyphony, self.dtype)
+        old = self.state
+        for p in params.PARAMS.values():
+            if p.name not in ("pluck_position", "pickup_position", "excitation",
+                              "excitation_width"):
+                state.params[:2, p.id] = old.params[:2, p.id]
+        state.cc_map[:] = old.cc_map
+        state.telemetry[:] = old.telemetry
+        with self._swap_lock:
+            self.preset = preset
+            self.state = state
+            self.queue = EventQueue(state.ring, state.ring_index)
+            if self.on_state_change is not None:
+                self.on_state_change(state)
+        return preset
+
+    # ------------------------------------------------------------ telemetry
+    @property
+    def clock(self) -> int:
+        """Samples rendered so far."""
+        return int(self.state.telemetry[CLOCK])
+
+    def stats(self) -> dict:
+        """Counters the audio thread keeps: voices, load (fraction of the block period),
+        underruns, resets of non-finite voices, steals, dropped events."""
+        t = self.state.telemetry
+        return {"voices": int(t[ACTIVE]), "blocks": int(t[BLOCKS]), "callbacks": int(t[CALLBACKS]),
+                "underruns": int(t[UNDERRUNS]), "late_callbacks": int(t[LATE]),
+                "load": float(t[LOAD_LAST]), "load_avg": float(t[LOAD_AVG]),
+                "load_max": float(t[LOAD_MAX]), "voice_resets": int(t[RESETS]),
+                "nonfinite_samples": int(t[NONFINITE]), "stolen": int(t[STOLEN]),
+                "peak": float(t[PEAK]), "limiter_gain": float(t[REDUCTION]),
+                "dropped_events": self.queue.dropped}
+
+    def scope(self, n: int = 2048) -> np.ndarray:
+        """The latest n output samples (oldest first)."""
+        n = min(n, len(self.state.scope))
+        end = int(self.state.config[SCOPE_WRITE])
+        return np.roll(self.state.scope, -end)[-n:].copy()
+
+    def meters(self) -> dict | None:
+        """The loudest voice: its note, peak, first-mode phase (q1, p1/omega1, omega1) and
+        energy per mode; None when nothing sounds. Read without locking (seqlock)."""
+        meters = self.state.meters
+        for _ in range(100):
+            before = meters[SEQ]
+            copy = meters.copy()
+            if before == meters[SEQ] and int(before) % 2 == 0:
+                break
+        if copy[LOUD_LANE] < 0:
+            return None
+        return {"note": int(copy[LOUD_NOTE]), "peak": float(copy[LOUD_PEAK]),
+                "q1": float(copy[LOUD_Q1]), "p1": float(copy[LOUD_P1]),
+                "omega1": float(copy[LOUD_OMEGA1]), "energies": copy[METER_HEAD:]}
+
+
+def _resolve(preset) -> Preset:
+    if isinstance(preset, Preset):
+        return preset
+    return load_preset(find_preset(preset))
+
+
+def _midi(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < 128:
+        raise ParameterError(f"{name} must be a whole number from 0 to 127, got {value!r}")
+    return int(value)
