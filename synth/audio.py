@@ -36,7 +36,7 @@ from synth.engine.state import (
     pointer_table,
 )
 from synth.errors import AudioError
-from synth.native import cycles, tsc_frequency
+from synth.native import cycles
 
 CALLBACKS_KINDS = ("native", "python")
 
@@ -106,7 +106,6 @@ class AudioStream:
     def start(self) -> AudioStream:
         engine = self.engine
         engine.warm_up()
-        engine.state.constants[TSC_HZ] = tsc_frequency()
         engine.event_time = self._event_time
         engine.on_state_change = self._swap
         try:
@@ -181,7 +180,6 @@ class AudioStream:
 
     def _swap(self, state: EngineState) -> None:
         """Called by Engine.load_preset: hand the new state to the running callback."""
-        state.constants[TSC_HZ] = self.engine.state.constants[TSC_HZ] or tsc_frequency()
         with self._lock:
             if self.callback == "native":
                 callbacks = self.engine.state.telemetry[CALLBACKS]
@@ -200,8 +198,10 @@ class AudioStream:
         if t[CALLBACKS] == 0:
             return int(t[CLOCK])
         elapsed = (cycles() - t[TSC_AT_CALLBACK]) / self.engine.state.constants[TSC_HZ]
-        estimate = t[CLOCK_AT_CALLBACK] + min(max(elapsed, 0.0), 1.0) * self.engine.fs
-        return max(int(estimate) + self.blocksize, int(t[CLOCK]))
+        # The audio clock only moves with callbacks: if they stalled, wall time ran ahead of
+        # it, so never reach further than two blocks past the last one.
+        ahead = min(max(elapsed * self.engine.fs, 0.0), 2.0 * self.blocksize)
+        return max(int(t[CLOCK_AT_CALLBACK] + ahead) + self.blocksize, int(t[CLOCK]))
 
     def _python_callback(self, outdata, frames, time_info, status) -> None:
         state = self.engine.state

@@ -29,6 +29,7 @@ from synth.engine.state import (
     UNDERRUNS,
     EngineState,
 )
+from synth.kernels.potentials import KERNEL
 from synth.native import address_as_pointer, cycles, pointer_as_address
 from synth.portaudio import CONTINUE, OUTPUT_UNDERFLOW
 
@@ -84,7 +85,7 @@ def _state(t):
         _f32_2(t, 24), _f64_1(t, 25), _f32_1(t, 26), _f64_1(t, 27))
 
 
-@njit(cache=True)
+@njit(**KERNEL)
 def run_callback(output_address, frames, status_flags, slot):
     """Everything the callback does, given the output buffer's address and the slot."""
     table = carray(address_as_pointer(slot[0]), (N_FIELDS, 5), np.int64)
@@ -100,8 +101,8 @@ def run_callback(output_address, frames, status_flags, slot):
     max_block = st.lane_out.shape[0]
     for first in range(0, frames, max_block):
         process_block(st, out[first:min(first + max_block, frames)])
-    seconds = frames / st.constants[FS]
-    load = (cycles() - start) / (st.constants[TSC_HZ] * seconds)
+    budget = st.constants[TSC_HZ] * frames / st.constants[FS]  # cycles in one block period
+    load = (cycles() - start) / budget if budget > 0.0 else 0.0
     telemetry[LOAD_LAST] = load
     telemetry[LOAD_AVG] += LOAD_SMOOTHING * (load - telemetry[LOAD_AVG])
     telemetry[LOAD_MAX] = max(telemetry[LOAD_MAX], load)

@@ -13,10 +13,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from synth.errors import DatasetError, ParameterError
+import numpy as np
 
-USER_ERRORS = (ParameterError, DatasetError, FileNotFoundError, IsADirectoryError,
-               PermissionError)
+from synth.errors import AudioError, DatasetError, ParameterError, PresetError
+
+USER_ERRORS = (ParameterError, DatasetError, PresetError, AudioError, FileNotFoundError,
+               IsADirectoryError, PermissionError)
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -46,6 +48,83 @@ def _dataset(args: argparse.Namespace) -> None:
     directory = generate(config, root=args.root, jobs=args.jobs, overwrite=args.overwrite,
                          progress=not args.quiet)
     print(f"dataset {config.name}: {config.count} strings in {directory}")
+
+
+def _play(args: argparse.Namespace) -> None:
+    import time
+
+    from synth.audio import AudioStream, choose_device
+    from synth.engine.engine import Engine
+    from synth.midi import MidiInput
+
+    device = choose_device(args.device)
+    rate = args.rate or device["samplerate"]
+    engine = Engine(args.preset, fs=rate, polyphony=args.polyphony,
+                    max_block=max(1024, args.block))
+    print(f"preset {engine.preset.name!r} ({engine.preset.kind}), {args.polyphony} voices, "
+          f"{rate:g} Hz, {args.block} frames on {device['name']!r}")
+    midi = None
+    stream = AudioStream(engine, device=device["index"], blocksize=args.block,
+                         callback=args.callback)
+    stream.start()
+    try:
+        try:
+            midi = MidiInput(engine, api=args.midi_api, ports=args.midi_port,
+                             report=lambda text: print(text, flush=True))
+            print(f"MIDI: play into {midi.port_name!r} ({midi.api_name})")
+        except (RuntimeError, ValueError) as error:
+            print(f"warning: no MIDI input: {error}", file=sys.stderr)
+        print("playing; Ctrl-C to stop", flush=True)
+        while True:
+            time.sleep(args.status_every)
+            if not stream.active:
+                raise AudioError(f"the audio device {device['name']!r} stopped or went away")
+            s = engine.stats()
+            print(f"voices {s['voices']:3d}  load {100 * s['load_avg']:5.1f}% "
+                  f"(max {100 * s['load_max']:5.1f}%)  underruns {s['underruns']}  "
+                  f"resets {s['voice_resets']}", flush=True)
+    finally:
+        if midi is not None:
+            midi.close()
+        stream.stop()
+
+
+def _render(args: argparse.Namespace) -> None:
+    from synth.audiofile import write_wav
+    from synth.engine.engine import Engine
+    from synth.render import demo_events, midi_file_events, render
+
+    if args.demo == (args.midi is not None):
+        raise ParameterError("give either a MIDI file or --demo, not both or neither")
+    engine = Engine(args.preset, fs=args.rate, polyphony=args.polyphony,
+                    max_block=max(1024, args.block))
+    timeline = demo_events(args.rate) if args.demo else midi_file_events(args.midi, args.rate)
+    audio = render(engine, timeline, tail=args.tail, block=args.block,
+                   progress=not args.quiet)
+    write_wav(args.out, audio, args.rate)
+    stats = engine.stats()
+    print(f"wrote {args.out}: {len(audio) / args.rate:.1f} s with {engine.preset.name!r}, "
+          f"peak {20 * np.log10(max(float(np.abs(audio).max()), 1e-9)):.1f} dBFS, "
+          f"{stats['stolen']} voices stolen, {stats['voice_resets']} reset")
+
+
+def _devices(args: argparse.Namespace) -> None:
+    from synth.audio import output_devices
+    from synth.midi import input_ports
+
+    print("audio outputs:")
+    devices = output_devices()
+    for d in devices:
+        print(f"  {d['index']:3d}  {d['name']}  ({d['hostapi']}, {d['channels']} ch, "
+              f"{d['samplerate']:g} Hz)")
+    if not devices:
+        print("  none (is libportaudio2 installed and a sound server running?)")
+    print("MIDI inputs:")
+    for api, ports in input_ports().items():
+        if isinstance(ports, str):
+            print(f"  {api}: {ports}")
+        else:
+            print(f"  {api}: " + (", ".join(repr(p) for p in ports) or "no ports"))
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -89,6 +168,41 @@ def build_parser() -> argparse.ArgumentParser:
                       help="replace a different dataset of the same name")
     data.add_argument("--quiet", action="store_true", help="no progress bar")
     data.set_defaults(handler=_dataset)
+
+    play = commands.add_parser(
+        "play", help="play from MIDI on an audio device, headless",
+        description="Open a virtual MIDI input (ALSA, else JACK), connect the hardware MIDI "
+                    "inputs, and play the preset on an audio device until Ctrl-C.")
+    play.add_argument("--preset", help="preset name or .safetensors file (default: "
+                                       "nylon-guitar)")
+    play.add_argument("--device", help="audio output: index or name part (default: system)")
+    play.add_argument("--rate", type=float, help="sample rate in Hz (default: the device's)")
+    play.add_argument("--block", type=int, default=128, help="frames per callback (128)")
+    play.add_argument("--polyphony", type=int, default=16, help="voices at once (16)")
+    play.add_argument("--midi-api", default="auto", choices=["auto", "alsa", "jack"])
+    play.add_argument("--midi-port", action="append",
+                      help="connect only MIDI inputs whose name contains this (repeatable)")
+    play.add_argument("--callback", default="native", choices=["native", "python"],
+                      help="compiled GIL-free callback (default) or a Python one")
+    play.add_argument("--status-every", type=float, default=2.0, help=argparse.SUPPRESS)
+    play.set_defaults(handler=_play)
+
+    render = commands.add_parser(
+        "render", help="render a MIDI file (or --demo) to WAV offline",
+        description="Render with the same engine and kernels as real time.")
+    render.add_argument("midi", metavar="IN.mid", nargs="?", help="MIDI file")
+    render.add_argument("out", metavar="OUT.wav")
+    render.add_argument("--demo", action="store_true", help="render a built-in phrase")
+    render.add_argument("--preset", help="preset name or file (default: nylon-guitar)")
+    render.add_argument("--rate", type=int, default=48000, help="sample rate (48000)")
+    render.add_argument("--block", type=int, default=128, help="engine block (128)")
+    render.add_argument("--polyphony", type=int, default=32, help="voices at once (32)")
+    render.add_argument("--tail", type=float, default=3.0, help="seconds after the end (3)")
+    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.set_defaults(handler=_render)
+
+    devices = commands.add_parser("devices", help="list audio outputs and MIDI inputs")
+    devices.set_defaults(handler=_devices)
 
     bench = commands.add_parser(
         "bench", help="benchmark against the naive way, in one run",

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from llvmlite import ir
@@ -64,8 +65,9 @@ def cycles():
     return _read_cycle_counter()
 
 
+@functools.cache
 def tsc_frequency(seconds: float = 0.05) -> float:
-    """Cycles per second of `cycles()`, measured against time.perf_counter."""
+    """Cycles per second of `cycles()`, measured once per process against perf_counter."""
     cycles()  # compile
     start_clock, start_cycles = time.perf_counter(), cycles()
     while time.perf_counter() - start_clock < seconds:

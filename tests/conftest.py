@@ -1,9 +1,13 @@
 """Shared test set-up: tests/ importable (for the NumPy reference), hypothesis profiles."""
 
 import os
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -13,3 +17,63 @@ sys.path.insert(0, str(Path(__file__).parent))
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
+
+JACK_RATE, JACK_PERIOD = 48000, 128
+
+
+def die_with_parent() -> None:
+    """For subprocesses the tests start: get SIGTERM when the test process dies, so a killed
+    test run cannot leave a JACK server or an engine behind (Linux prctl)."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test that needs a missing facility; under CI a skip is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A private JACK dummy server (48 kHz, 128 frames) for the session; yields its name.
+
+    PortAudio (in subprocesses), python-rtmidi and JACK-Client find it through
+    JACK_DEFAULT_SERVER, which this fixture sets.
+    """
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        skip_or_fail("jackd is not installed (Debian package jackd2)")
+    name = f"ns-test-{os.getpid()}"
+    server = subprocess.Popen(
+        [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", str(JACK_RATE), "-p",
+         str(JACK_PERIOD)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=die_with_parent)
+    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            skip_or_fail(f"jackd exited: {server.stderr.read()[-500:]}")
+        probe = subprocess.run(["jack_lsp", "-s", name], capture_output=True, text=True)
+        if probe.returncode == 0 and "system:playback" in probe.stdout:
+            break
+        time.sleep(0.2)
+    else:
+        server.kill()
+        skip_or_fail("jackd did not come up within 15 s")
+    yield name
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

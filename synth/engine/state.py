@@ -17,6 +17,7 @@ from synth.engine import events, params
 from synth.kernels import lanes
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.sav import LAMBDA0
+from synth.native import tsc_frequency
 from synth.presets import Preset
 
 # config (int64)
@@ -115,6 +116,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     constants[FADE_STEPS] = max(1.0, FADE_SECONDS * fs)
     constants[SILENCE] = SILENCE_LEVEL / preset.output_gain
     constants[SMOOTH_TIME] = SMOOTHING_SECONDS
+    constants[TSC_HZ] = tsc_frequency()
     constants[CEILING] = CEILING_LEVEL
     constants[RELEASE] = np.exp(-1.0 / (LIMITER_RELEASE_SECONDS * fs))
     constants[GAIN_NOW] = preset.output_gain

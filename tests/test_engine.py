@@ -1,0 +1,219 @@
+"""The engine, offline: pitch, glide, damper, sustain, bend, voices, live parameters, guards."""
+
+import ctypes
+
+import numpy as np
+import pytest
+from engine_helpers import cents, fundamental, note_hz, rms
+
+from synth.engine import Engine, events
+from synth.engine.block import process_block
+from synth.engine.state import RESETS, pointer_table
+from synth.errors import ParameterError
+from synth.render import Event, demo_events, render, render_events
+
+FS = 48000
+
+
+@pytest.fixture(scope="module")
+def nylon():
+    engine = Engine("nylon-guitar", fs=FS, polyphony=8, max_block=128)
+    engine.warm_up()
+    return engine.preset
+
+
+def play(preset, timeline, seconds, **kwargs):
+    engine = Engine(preset, fs=FS, max_block=128, **kwargs)
+    return engine, render_events(engine, timeline, int(seconds * FS))[:, 0]
+
+
+def test_a_soft_note_sounds_at_its_pitch(nylon):
+    for note in (43, 55, 67):
+        _, x = play(nylon, [Event(0, events.NOTE_ON, note, 20)], 1.5)
+        f = fundamental(x[int(0.2 * FS):], FS, note_hz(note))
+        assert abs(cents(f, note_hz(note))) < 1.5, (note, f)
+
+
+def test_a_hard_note_starts_sharp_and_glides_down():
+    _, x = play("slack-steel", [Event(0, events.NOTE_ON, 40, 127)], 2.0)
+    early = fundamental(x[int(0.01 * FS):int(0.11 * FS)], FS, note_hz(40), width=0.2)
+    late = fundamental(x[int(1.0 * FS):int(2.0 * FS)], FS, note_hz(40), width=0.2)
+    assert cents(early, note_hz(40)) > 40.0
+    assert abs(cents(late, note_hz(40))) < 8.0
+    _, soft = play("slack-steel", [Event(0, events.NOTE_ON, 40, 20)], 0.2)
+    assert abs(cents(fundamental(soft[int(0.01 * FS):], FS, note_hz(40), 0.2),
+                     note_hz(40))) < 10.0
+
+
+def test_note_off_engages_the_damper_unless_sustain_holds(nylon):
+    on, off = Event(0, events.NOTE_ON, 55, 90), Event(FS // 2, events.NOTE_OFF, 55)
+    _, damped = play(nylon, [on, off], 1.5)
+    _, free = play(nylon, [on], 1.5)
+    pedal = [Event(0, events.CONTROL, 64, 127), on, off]
+    _, sustained = play(nylon, pedal, 1.5)
+    late = slice(int(1.0 * FS), int(1.5 * FS))
+    assert rms(damped[late]) < 1e-3 * rms(free[late])
+    assert rms(sustained[late]) == pytest.approx(rms(free[late]), rel=1e-5)
+    # Releasing the pedal releases the note.
+    _, released = play(nylon, [*pedal, Event(int(0.7 * FS), events.CONTROL, 64, 0)], 1.5)
+    assert rms(released[late]) < 1e-3 * rms(free[late])
+
+
+def test_pitch_bend_moves_the_pitch_by_its_range(nylon):
+    timeline = [Event(0, events.NOTE_ON, 55, 40), Event(0, events.PITCH_BEND, 16383)]
+    engine, x = play(nylon, timeline, 1.5)
+    f = fundamental(x[int(0.3 * FS):], FS, note_hz(57))
+    assert cents(f, note_hz(55)) == pytest.approx(200.0, abs=3.0)
+    engine.set_param("bend_range", 12)
+    engine.pitch_bend(-1.0)
+    f = fundamental(engine.process(FS)[int(0.3 * FS):, 0], FS, note_hz(43), 0.1)
+    assert cents(f, note_hz(55)) == pytest.approx(-1200.0, abs=8.0)
+
+
+def test_tension_moves_pitch_with_its_square_root_smoothly(nylon):
+    engine, _ = play(nylon, [Event(0, events.NOTE_ON, 55, 40)], 0.3)
+    engine.set_param("tension", 4.0)
+    x = engine.process(FS)[:, 0]
+    f = fundamental(x[int(0.4 * FS):], FS, 2 * note_hz(55))
+    assert cents(f, note_hz(55)) == pytest.approx(1200.0, abs=10.0)  # stiffness stays fixed
+    jumps = np.abs(np.diff(x))
+    assert jumps.max() < 5 * np.percentile(jumps, 99.9)  # a glide, not a click
+
+
+def test_polyphony_limit_steals_the_oldest_with_a_fade(nylon):
+    timeline = [Event(i * 480, events.NOTE_ON, 40 + i, 80) for i in range(12)]
+    engine, x = play(nylon, timeline, 0.5, polyphony=4)
+    stats = engine.stats()
+    assert stats["stolen"] == 8 and stats["voices"] == 4
+    assert np.isfinite(x).all()
+    jumps = np.abs(np.diff(x))
+    assert jumps.max() < 0.2  # stolen voices fade instead of cutting
+
+
+def test_replaying_a_ringing_note_replucks_its_string(nylon):
+    engine, _ = play(nylon, [Event(0, events.NOTE_ON, 55, 80),
+                             Event(FS // 4, events.NOTE_ON, 55, 80)], 0.5)
+    assert engine.stats()["voices"] == 1
+
+
+def test_all_sound_off_silences_within_milliseconds(nylon):
+    timeline = [Event(0, events.NOTE_ON, n, 100) for n in (48, 52, 55)]
+    timeline.append(Event(FS // 2, events.ALL_SOUND_OFF))
+    engine, x = play(nylon, timeline, 0.6)
+    assert np.abs(x[FS // 2 + int(0.006 * FS):]).max() == 0.0
+    assert engine.stats()["voices"] == 0
+
+
+def test_live_parameters_are_clamped_and_validated(nylon):
+    engine = Engine(nylon, fs=FS)
+    assert engine.set_param("tension", 100.0) == 4.0
+    assert engine.set_param("pickup_position", -3.0) == pytest.approx(0.02)
+    with pytest.raises(ParameterError, match="unknown parameter 'tensoin'"):
+        engine.set_param("tensoin", 1.0)
+    with pytest.raises(ParameterError, match="finite"):
+        engine.set_param("gain", float("nan"))
+    with pytest.raises(ParameterError, match="note"):
+        engine.note_on(128)
+    with pytest.raises(ParameterError, match="fixed meaning"):
+        engine.assign_cc(64, "gain")
+
+
+def test_cc_drives_its_assigned_parameter(nylon):
+    engine = Engine(nylon, fs=FS)
+    engine.assign_cc(20, "decay")
+    engine.control_change(20, 127)
+    engine.control_change(1, 0)  # CC1 drives the nonlinearity by default
+    engine.process(256)
+    assert engine.get_param("decay") == 20.0
+    assert engine.get_param("nonlinearity") == 0.0
+
+
+def test_a_parameter_that_pushes_modes_past_nyquist_drops_them(nylon):
+    engine, _ = play(nylon, [Event(0, events.NOTE_ON, 96, 127)], 0.1, polyphony=2)
+    engine.set_param("tension", 4.0)
+    engine.set_param("stiffness", 8.0)
+    x = engine.process(FS // 2)
+    assert np.isfinite(x).all() and engine.stats()["voice_resets"] == 0
+
+
+def test_a_voice_that_turns_non_finite_is_silenced_and_reset(nylon):
+    engine, _ = play(nylon, [Event(0, events.NOTE_ON, 55, 80),
+                             Event(0, events.NOTE_ON, 59, 80)], 0.1)
+    engine.state.q[3, 0] = np.nan
+    x = engine.process(4800)
+    assert np.isfinite(x).all()
+    assert engine.state.telemetry[RESETS] == 1 and engine.stats()["voices"] == 1
+
+
+def test_the_limiter_keeps_the_output_below_full_scale(nylon):
+    timeline = [Event(0, events.NOTE_ON, n, 127) for n in range(40, 72, 2)]
+    engine = Engine(nylon, fs=FS, polyphony=16, max_block=128)
+    engine.set_param("gain", 12.0)
+    x = render_events(engine, timeline, FS // 2)
+    assert np.abs(x).max() <= 10 ** (-0.3 / 20) + 1e-6
+    assert engine.stats()["limiter_gain"] < 1.0
+
+
+def test_a_render_is_deterministic(nylon):
+    timeline = demo_events(FS)[:40]
+    a = render(Engine(nylon, fs=FS, max_block=128), timeline, tail=0.5)
+    b = render(Engine(nylon, fs=FS, max_block=128), timeline, tail=0.5)
+    assert np.array_equal(a, b)
+
+
+def test_render_equals_the_engine_processing_the_same_events(nylon):
+    timeline = demo_events(FS)[:30]
+    frames = 3 * FS
+    rendered = render_events(Engine(nylon, fs=FS, max_block=128), timeline, frames)
+    engine = Engine(nylon, fs=FS, max_block=128)
+    for e in sorted(timeline):  # a live producer stamps events in time order
+        engine.queue.push(e.kind, e.sample, e.a, e.b)
+    live = np.concatenate([engine.process(128) for _ in range(frames // 128)])
+    assert np.array_equal(rendered, live)
+
+
+def test_the_compiled_callback_produces_what_process_produces(nylon):
+    from synth.callback import audio_callback, run_callback
+
+    timeline = demo_events(FS)[:20]
+    reference = Engine(nylon, fs=FS, max_block=128)
+    callback_engine = Engine(nylon, fs=FS, max_block=128)
+    for engine in (reference, callback_engine):
+        for e in sorted(timeline):
+            engine.queue.push(e.kind, e.sample, e.a, e.b)
+    table = pointer_table(callback_engine.state)
+    slot = np.array([table.ctypes.data, 2], np.int64)
+    out = np.zeros((128, 2), np.float32)
+    cfunc = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong,
+                             ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p)(
+        audio_callback.address)
+    for block in range(200):
+        expected = reference.process(128)
+        if block % 2:  # through the real C entry point
+            assert cfunc(None, out.ctypes.data, 128, None, 0, slot.ctypes.data) == 0
+        else:
+            run_callback(out.ctypes.data, 128, 0, slot)
+        assert np.array_equal(out, expected)
+    assert callback_engine.stats()["callbacks"] == 200
+
+
+def test_loading_a_preset_switches_the_model_and_a_bad_one_changes_nothing(nylon, tmp_path):
+    from synth.errors import PresetError
+
+    engine = Engine(nylon, fs=FS)
+    engine.set_param("decay", 2.0)
+    engine.load_preset("piano-wound")
+    assert engine.preset.name == "piano-wound" and engine.get_param("decay") == 2.0
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a preset")
+    state = engine.state
+    with pytest.raises(PresetError, match=r"broken\.safetensors"):
+        engine.load_preset(bad)
+    assert engine.state is state and engine.preset.name == "piano-wound"
+
+
+def test_process_block_runs_without_voices(nylon):
+    engine = Engine(nylon, fs=FS)
+    out = np.ones((64, 2), np.float32)
+    process_block(engine.state, out)
+    assert not out.any()

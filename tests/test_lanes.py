@@ -1,0 +1,118 @@
+"""The voice-lanes kernel (real time) against the per-string kernel and the torch model."""
+
+import numpy as np
+import pytest
+
+from synth.kernels import lanes
+from synth.kernels.sav import EPS, LAMBDA0
+from synth.physics.modes import mode_shapes
+from synth.physics.potentials import gradnet_potential, make_potential
+from synth.physics.simulate import SimulationSpec, linear_part, simulate
+
+BASE = dict(gamma=150.0, kappa=1.03, nu=150.0, sigma0=3.0, sigma1=2e-4, x_e=0.3, x_o=0.7,
+            amplitude=3e4, t_e=1e-3, excitation="pluck", fs=48000, duration=0.05,
+            n_modes=40, nonlinearity="exact", warp=True)
+
+
+def random_gradnet(hidden=64, n_modes=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return dict(weight=rng.standard_normal((hidden, n_modes)) * 0.3,
+                bias=rng.standard_normal(hidden) * 0.01,
+                log_scale_in=rng.standard_normal(hidden) * 0.01,
+                log_scale_out=rng.standard_normal(hidden) * 0.01)
+
+
+def run_lanes(params_list, potential, dtype, n_steps, block=128):
+    """Strings side by side in lanes, advanced in blocks; returns w, shape (n_steps, B)."""
+    specs = [SimulationSpec.from_dict(p) for p in params_list]
+    n_modes, fs, count = specs[0].n_modes, specs[0].fs, len(specs)
+    q = np.zeros((n_modes, count), dtype)
+    p = np.zeros_like(q)
+    coef = np.zeros((lanes.COEF_ROWS, n_modes, count), dtype)
+    for i, spec in enumerate(specs):
+        lin = linear_part(spec.string, n_modes, fs, spec.warp)
+        coef[lanes.DECAY, :, i], coef[lanes.STIFF, :, i] = lin.decay, lin.stiff
+        coef[lanes.GAIN, :, i] = lin.gain
+        coef[lanes.DRIVE, :, i] = mode_shapes(spec.excitation.position, n_modes)
+        coef[lanes.PICKUP, :, i] = mode_shapes(spec.pickup, n_modes)
+    per_lane = np.zeros((lanes.LANE_ROWS, count), dtype)
+    per_lane[lanes.PSI] = np.sqrt(2 * potential.value(np.zeros(n_modes)) + EPS)
+    per_lane[lanes.NU2] = [s.string.nu ** 2 for s in specs]
+    exc = np.zeros((lanes.EXC_ROWS, count))
+    exc[lanes.AMP] = [s.excitation.amplitude for s in specs]
+    exc[lanes.LEN] = [s.excitation.duration * fs for s in specs]
+    exc[lanes.SHAPE] = [s.excitation.shape for s in specs]
+    tables = potential.astype(dtype)
+    width = max([n_modes + 1] + [max(t.shape) for t in tables.tables])
+    out = np.zeros((n_steps, count), dtype)
+    work = dict(scratch=np.zeros((lanes.SCRATCH_ROWS, width, count), dtype),
+                hidden=np.zeros((count, width), dtype),
+                column=np.zeros((lanes.COLUMN_ROWS, width), dtype),
+                grad=np.zeros((n_modes, count), dtype),
+                acc=np.zeros((lanes.ACC_ROWS, count), dtype))
+    for start in range(0, n_steps, block):
+        chunk = out[start:start + block]
+        lanes.lanes_advance(tables.kind, len(chunk), count, q, p, coef, np.zeros_like(coef),
+                            False, per_lane, exc, dtype(1 / fs), dtype(LAMBDA0), tables.tables,
+                            work["scratch"], work["hidden"], work["column"], work["grad"],
+                            work["acc"], chunk)
+    return out
+
+
+@pytest.mark.parametrize("name", ["linear", "kc", "exact", "gradnet"])
+@pytest.mark.parametrize("count", [3, 12])  # few lanes (per-voice paths) and many
+def test_lanes_equal_the_per_string_kernel(name, count):
+    potential = gradnet_potential(**random_gradnet()) if name == "gradnet" \
+        else make_potential(name, 40)
+    rng = np.random.default_rng(count)
+    params = [{**BASE, "nonlinearity": "exact" if name == "gradnet" else name,
+               "x_e": rng.uniform(0.1, 0.9), "x_o": rng.uniform(0.1, 0.9),
+               "gamma": rng.uniform(120, 180), "amplitude": rng.uniform(2e4, 5e4)}
+              for _ in range(count)]
+    out = run_lanes(params, potential, np.float64, 2400)
+    for i, p in enumerate(params):
+        w = simulate(SimulationSpec.from_dict(p), potential=potential).w
+        assert np.abs(out[:, i] - w).max() <= 1e-11 * np.abs(w).max()
+
+
+def test_gradnet_lanes_equal_the_torch_scheme():
+    torch = pytest.importorskip("torch")
+    from models.gradnet import GradNetPotential
+    from models.sav import SAVScheme
+
+    torch.manual_seed(3)
+    net = GradNetPotential(40, 32)
+    with torch.no_grad():
+        net.bias.normal_(0.0, 0.05)
+    potential = gradnet_potential(**net.export())
+    params = [{**BASE, "x_e": x} for x in (0.21, 0.62)]
+    out = run_lanes(params, potential, np.float64, 2400)
+    specs = [SimulationSpec.from_dict(p) for p in params]
+    lin = [linear_part(s.string, 40, 48000, True) for s in specs]
+    tensor = lambda rows: torch.tensor(np.array(rows), dtype=torch.float64)  # noqa: E731
+    scheme = SAVScheme(net, tensor([x.omega2 for x in lin]), tensor([x.sigma for x in lin]),
+                       tensor([s.string.nu ** 2 for s in specs]),
+                       tensor([mode_shapes(s.excitation.position, 40) for s in specs]),
+                       1 / 48000)
+    q = torch.zeros(2, 40, dtype=torch.float64)
+    p, psi = torch.zeros_like(q), scheme.psi_of(q)
+    phi_o = tensor([mode_shapes(s.pickup, 40) for s in specs])
+    with torch.no_grad():
+        for n in range(2400):
+            t = (n + 0.5) / (specs[0].excitation.duration * 48000)
+            force = torch.tensor([0.5 * s.excitation.amplitude * (1 - np.cos(np.pi * t))
+                                  if t <= 1 else 0.0 for s in specs], dtype=torch.float64)
+            q, p, psi = scheme.step(q, p, psi, force)
+            w = (phi_o * q).sum(-1).numpy()
+            assert np.abs(out[n] - w).max() <= 1e-9 * np.abs(out).max() + 1e-300
+
+
+def test_float32_lanes_track_float64():
+    params = [{**BASE, "x_e": x} for x in (0.2, 0.4, 0.7)]
+    for name in ("kc", "exact"):
+        potential = make_potential(name, 40)
+        w64 = run_lanes([{**p, "nonlinearity": name} for p in params], potential,
+                        np.float64, 4800)
+        w32 = run_lanes([{**p, "nonlinearity": name} for p in params], potential,
+                        np.float32, 4800)
+        assert np.abs(w32 - w64).max() < 2e-3 * np.abs(w64).max()

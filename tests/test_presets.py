@@ -1,0 +1,144 @@
+"""Presets: the shipped ones, saving and loading, and refusing broken files clearly."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.numpy import save_file
+
+from synth.engine import Engine
+from synth.errors import PresetError
+from synth.presets import (
+    METADATA_KEY,
+    Preset,
+    find_preset,
+    load_preset,
+    save_preset,
+    shipped_presets,
+)
+
+SHIPPED = {"nylon-guitar", "steel-guitar", "piano-wound", "slack-steel"}
+
+
+def test_the_shipped_presets_are_real_strings_with_sources():
+    presets = {p.stem: load_preset(p) for p in shipped_presets()}
+    assert SHIPPED <= set(presets)
+    for name in SHIPPED:
+        preset = presets[name]
+        assert preset.kind == "sav-physics" and preset.physical is not None
+        sources = preset.provenance["sources"]
+        assert len(sources) >= 4 and all(text[:3] in ("[P]", "[S]", "[D]", "[A]")
+                                         for text in sources.values())
+        # The normalised model is the physical string's.
+        expected = preset.physical.to_normalised(
+            "kc" if preset.potential_name == "kc" else "exact")
+        assert preset.string == expected
+
+
+def test_save_and_load_round_trip(tmp_path):
+    preset = load_preset(find_preset("steel-guitar"))
+    path = save_preset(preset, tmp_path / "copy.safetensors")
+    again = load_preset(path)
+    assert again.metadata() == preset.metadata()
+
+
+def test_a_gradnet_preset_round_trips_its_weights(tmp_path):
+    rng = np.random.default_rng(0)
+    weights = {"weight": rng.standard_normal((16, 20)), "bias": rng.standard_normal(16),
+               "log_scale_in": rng.standard_normal(16) * 0.1,
+               "log_scale_out": rng.standard_normal(16) * 0.1}
+    base = load_preset(find_preset("nylon-guitar"))
+    preset = Preset(**{**base.__dict__, "kind": "sav-gradnet", "potential_name": "gradnet",
+                       "n_modes": 20, "weights": weights, "path": None})
+    again = load_preset(save_preset(preset, tmp_path / "g.safetensors"))
+    for name, value in weights.items():
+        assert np.allclose(again.weights[name], value, rtol=1e-6)  # stored as float32
+    q = rng.standard_normal(20) * 0.01
+    assert again.potential().value(q) == pytest.approx(preset.potential().value(q), rel=1e-5)
+
+
+def write_preset(path, meta=None, tensors=None, raw_metadata=None):
+    metadata = raw_metadata if raw_metadata is not None else {METADATA_KEY: json.dumps(meta)}
+    save_file(tensors or {}, path, metadata=metadata)
+    return path
+
+
+@pytest.fixture
+def good_meta():
+    return load_preset(find_preset("nylon-guitar")).metadata()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.update(version=2), "format version 2; this program reads version 1"),
+    (lambda m: m.update(kind="wavetable"), "unknown model kind 'wavetable'"),
+    (lambda m: m.pop("excitation"), "missing field 'excitation'"),
+    (lambda m: m["model"].update(n_modes=0), "n_modes"),
+    (lambda m: m["model"].update(potential="gradnet"), "does not belong to kind"),
+    (lambda m: m["string"]["normalised"].update(gamma=-1.0), "gamma must be > 0"),
+    (lambda m: m.update(pickup=float("nan")), "pickup must be a finite number"),
+    (lambda m: m.update(controls={"volume": 1.0}), "unknown control(s) ['volume']"),
+    (lambda m: m["excitation"].update(type="bow"), "excitation type 'bow'"),
+])
+def test_invalid_descriptions_are_refused_with_the_fault(tmp_path, good_meta, change, message):
+    change(good_meta)
+    path = write_preset(tmp_path / "bad.safetensors", good_meta)
+    with pytest.raises(PresetError) as error:
+        load_preset(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_broken_files_are_refused(tmp_path, good_meta):
+    cases = {
+        "garbage.safetensors": b"definitely not safetensors",
+        "empty.safetensors": b"",
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(PresetError, match="not a readable safetensors file"):
+            load_preset(path)
+    with pytest.raises(PresetError, match="no such preset file"):
+        load_preset(tmp_path / "absent.safetensors")
+    plain = write_preset(tmp_path / "plain.safetensors", raw_metadata={"other": "x"})
+    with pytest.raises(PresetError, match="not a neural-strings preset"):
+        load_preset(plain)
+    not_json = write_preset(tmp_path / "json.safetensors", raw_metadata={METADATA_KEY: "{"})
+    with pytest.raises(PresetError, match="not valid JSON"):
+        load_preset(not_json)
+    good_meta.update(kind="sav-gradnet")
+    good_meta["model"].update(potential="gradnet", n_modes=4)
+    nan = write_preset(tmp_path / "nan.safetensors", good_meta, tensors={
+        "gradnet.weight": np.full((2, 4), np.nan, np.float32),
+        "gradnet.bias": np.zeros(2, np.float32), "gradnet.log_scale_in": np.zeros(2, np.float32),
+        "gradnet.log_scale_out": np.zeros(2, np.float32)})
+    with pytest.raises(PresetError, match="non-finite"):
+        load_preset(nan)
+
+
+@given(cut=st.integers(0, 10_000), flips=st.lists(st.tuples(st.integers(0, 10_000),
+                                                            st.integers(1, 255)), max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_truncated_or_corrupted_files_never_crash_the_loader(tmp_path_factory, cut, flips):
+    source = find_preset("nylon-guitar").read_bytes()
+    data = bytearray(source[:cut % (len(source) + 1)])
+    for position, mask in flips:
+        if data:
+            data[position % len(data)] ^= mask
+    path = tmp_path_factory.mktemp("corrupt") / "x.safetensors"
+    path.write_bytes(bytes(data))
+    try:
+        preset = load_preset(path)
+    except PresetError as error:
+        assert "x.safetensors" in str(error)
+        return
+    # A corruption that still parses must still be a valid, playable preset.
+    engine = Engine(preset, fs=48000, polyphony=2, max_block=64)
+    engine.note_on(60, 100)
+    assert np.isfinite(engine.process(512)).all()
+
+
+def test_unknown_preset_names_list_the_available_ones():
+    with pytest.raises(PresetError, match="nylon-guitar"):
+        find_preset("no-such-preset")
