@@ -82,7 +82,8 @@ def _play(args: argparse.Namespace) -> None:
             s = engine.stats()
             print(f"voices {s['voices']:3d}  load {100 * s['load_avg']:5.1f}% "
                   f"(max {100 * s['load_max']:5.1f}%)  underruns {s['underruns']}  "
-                  f"resets {s['voice_resets']}", flush=True)
+                  f"resets {s['voice_resets']}  non-finite {s['nonfinite_samples']}",
+                  flush=True)
     finally:
         if midi is not None:
             midi.close()

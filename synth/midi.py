@@ -104,6 +104,10 @@ class MidiInput:
         self.api_name, self._api = self._choose_api(api)
         self._inputs: dict[str, rtmidi.MidiIn] = {}
         self._virtual = None
+        # One client for listing ports, kept for the whole run: opening a client takes the
+        # GIL for milliseconds, which would stall rtmidi's MIDI thread (it calls into Python
+        # to deliver each message) and lose messages.
+        self._probe = rtmidi.MidiIn(self._api, name=CLIENT_NAME + "-probe")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         if virtual:
@@ -149,11 +153,7 @@ class MidiInput:
 
     def available(self) -> list[str]:
         """Input ports that could be connected (not ours, not loop-backs)."""
-        probe = rtmidi.MidiIn(self._api, name=CLIENT_NAME + "-probe")
-        try:
-            names = probe.get_ports()
-        finally:
-            probe.delete()
+        names = self._probe.get_ports()
         return [n for n in names if CLIENT_NAME not in n and "Through" not in n]
 
     def scan(self) -> None:
@@ -204,6 +204,7 @@ class MidiInput:
         if self._virtual is not None:
             self._virtual.delete()
             self._virtual = None
+        self._probe.delete()
 
 
 def is_hardware(name: str, api: str) -> bool:

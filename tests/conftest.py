@@ -47,7 +47,11 @@ def jack_server():
     jackd = shutil.which("jackd")
     if jackd is None:
         skip_or_fail("jackd is not installed (Debian package jackd2)")
-    name = f"ns-test-{os.getpid()}"
+    # One fixed name: JACK keeps a registry of server names in shared memory, and a server
+    # that was killed keeps its slot, so fresh names per run would eventually fill it.
+    name = "ns-test"
+    if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
+        skip_or_fail(f"a JACK server named {name!r} is already running (another test run?)")
     server = subprocess.Popen(
         [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", str(JACK_RATE), "-p",
          str(JACK_PERIOD)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -58,7 +62,9 @@ def jack_server():
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            skip_or_fail(f"jackd exited: {server.stderr.read()[-500:]}")
+            reasons = [line for line in server.stderr.read().splitlines()
+                       if "rror" in line or "ail" in line or "already" in line]
+            skip_or_fail(f"jackd exited: {'; '.join(reasons) or 'no reason given'}")
         probe = subprocess.run(["jack_lsp", "-s", name], capture_output=True, text=True)
         if probe.returncode == 0 and "system:playback" in probe.stdout:
             break

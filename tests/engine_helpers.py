@@ -28,3 +28,11 @@ def note_hz(note: float) -> float:
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(np.asarray(x, dtype=np.float64)))))
+
+
+def robust_fundamental(x: np.ndarray, fs: float, near: float, parts: int = 5,
+                       width: float = 0.06) -> float:
+    """The median of `fundamental` over `parts` consecutive windows: one glitch (an xrun on
+    a loaded machine) can spoil one window, not the answer."""
+    pieces = np.array_split(np.asarray(x), parts)
+    return float(np.median([fundamental(piece, fs, near, width) for piece in pieces]))
