@@ -129,13 +129,24 @@ def _devices(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from synth import bench
-
     try:
-        from models.bench import time_torch_loop
-    except ImportError:  # torch is optional for players; the torch column is then skipped
-        time_torch_loop = None
-    bench.run(args.what, repeats=args.repeats, quick=args.quick, torch_scheme=time_torch_loop)
+        import models.bench as torch_side
+    except ImportError:  # torch is optional for players; the torch columns are then skipped
+        torch_side = None
+    if args.what == "physics":
+        from synth.bench import physics
+
+        physics.run(repeats=args.repeats, quick=args.quick,
+                    torch_scheme=torch_side.time_torch_loop if torch_side else None)
+    elif args.soak:
+        from synth.bench import soak
+
+        soak.run(args.soak, jack=args.jack, polyphony=args.polyphony)
+    else:
+        from synth.bench import engine
+
+        engine.run(quick=args.quick, seconds=args.seconds, jack=args.jack,
+                   torch_gradnet=torch_side.time_torch_gradnet_loop if torch_side else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,9 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="benchmark against the naive way, in one run",
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
-    bench.add_argument("what", choices=["physics"])
+    bench.add_argument("what", choices=["physics", "engine"])
     bench.add_argument("--repeats", type=int, default=7, help="timed repeats (default: 7)")
     bench.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
+    bench.add_argument("--seconds", type=float, default=30.0,
+                       help="engine: length of each underrun run on JACK (default: 30)")
+    bench.add_argument("--jack", action="store_true",
+                       help="engine: start a JACK dummy server (48 kHz, 128 frames) to play on")
+    bench.add_argument("--soak", type=float, metavar="SECONDS",
+                       help="engine: play random notes, pedals, bends and parameter moves at "
+                            "full polyphony in real time for this long")
+    bench.add_argument("--polyphony", type=int, default=16, help="soak: voices (default: 16)")
     bench.set_defaults(handler=_bench)
     return parser
 

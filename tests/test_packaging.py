@@ -22,7 +22,8 @@ def test_console_script_and_module_entry_point():
 
 def test_the_runtime_never_imports_torch_models_or_gui():
     code = ("import sys, json\n"
-            "import synth, synth.cli, synth.physics, synth.dataset, synth.bench, synth.audiofile\n"
+            "import synth, synth.cli, synth.physics, synth.dataset, synth.bench.physics\n"
+            "import synth.audiofile, synth.engine.engine, synth.render, synth.presets\n"
             "from synth.physics import simulate, SimulationSpec\n"
             "spec = SimulationSpec.from_dict(json.load(open('examples/pluck.json')))\n"
             "simulate(spec)\n"

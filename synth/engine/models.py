@@ -10,9 +10,9 @@ allocates nothing.
 import numpy as np
 from numba import njit
 
-from synth.engine.state import FAMILY, KIND, LAMBDA0_, PSI_REST, RAMPING, K
+from synth.engine.state import CAPACITY, FAMILY, KIND, LAMBDA0_, PSI_REST, RAMPING, K
 from synth.kernels import lanes, sav_voice
-from synth.kernels.potentials import KERNEL
+from synth.kernels.potentials import GRADNET, KERNEL
 
 
 @njit(**KERNEL)
@@ -43,9 +43,18 @@ def excite_voice(st, v, amplitude, length, shape, position):
 
 @njit(**KERNEL)
 def advance(st, n_steps, n_lanes):
-    """Advance lanes [0, n_lanes) by n_steps, writing their outputs to st.lane_out."""
+    """Advance lanes [0, n_lanes) by n_steps, writing their outputs to st.lane_out.
+
+    Lane loops run fastest over whole vectors, so more than PER_VOICE_LANES lanes are
+    rounded up to a multiple of the vector width (idle lanes sit at rest and output zero);
+    the GradNet, evaluated voice by voice, is not.
+    """
     dt = st.q.dtype.type
-    lanes.lanes_advance(st.config[KIND], n_steps, n_lanes, st.q, st.p, st.coef, st.ramp,
+    kind = st.config[KIND]
+    if kind != GRADNET and n_lanes > lanes.PER_VOICE_LANES:
+        width = 64 // st.q.itemsize  # float32: 16 lanes per AVX-512 vector
+        n_lanes = min(-(-n_lanes // width) * width, st.config[CAPACITY])
+    lanes.lanes_advance(kind, n_steps, n_lanes, st.q, st.p, st.coef, st.ramp,
                         st.config[RAMPING] != 0, st.per_lane, st.exc, dt(st.constants[K]),
                         dt(st.constants[LAMBDA0_]), st.tables, st.scratch, st.hidden,
                         st.column, st.grad, st.acc, st.lane_out)

@@ -8,9 +8,10 @@ accumulator are far apart and never wait on each other; the GradNet, whose matri
 vectorise better over its hidden units, is evaluated one voice at a time. The kernels advance
 lanes [0, n_lanes) and allocate nothing.
 
-The GradNet carries its hidden layer z = Wp q + b from step to step, so V(q^n) for the drift
-control and V, grad V at q_half cost two matrix products instead of three (`_gradnet_lanes`);
-the result equals the offline kernel's up to rounding.
+The exact potential carries its slopes xi = T q, and the GradNet its hidden layer
+z = Wp q + b, from step to step, so V(q^n) for the drift control and V, grad V at q_half cost
+two matrix products instead of three (`_exact_lanes`, `_gradnet_lanes`); the result equals the
+offline kernel's up to rounding.
 
 Arrays (float32 or float64; all lanes share the potential's tables):
     q, p           (M, C)   state
@@ -18,7 +19,8 @@ Arrays (float32 or float64; all lanes share the potential's tables):
                    DRIVE = Phi(x_e) and PICKUP = Phi(x_o)
     ramp           (COEF_ROWS, M, C): per-sample increments of coef (DRIVE's row unused)
     per_lane       (LANE_ROWS, C): PSI, NU2, D_NU2 (per-sample increment of NU2), RESYNC
-                   (GradNet: steps until its carried hidden layer is recomputed; <= 0 forces it)
+                   (exact, GradNet: steps until the carried slopes or hidden layer are
+                   recomputed from q; <= 0 forces it)
     exc            (EXC_ROWS, C) float64: ELAPSED steps since onset (negative: not yet),
                    AMP, LEN (steps), SHAPE (`sav.PLUCK` or `sav.STRIKE`)
     grad           (M, C) work array; acc (ACC_ROWS, C) per-lane sums
@@ -49,11 +51,11 @@ RESYNC_STEPS = 64  # GradNet: recompute the carried hidden layer from q this oft
 ELAPSED, AMP, LEN, SHAPE = 0, 1, 2, 3
 EXC_ROWS = 4
 ACC_ROWS = 10
-SCRATCH_ROWS = 5
+SCRATCH_ROWS = 7
 # acc rows
 _V_NOW, _NORM1, _V_HALF, _CORR, _SCALE, _GP, _GU, _GB, _FORCE, _GPN = range(10)
-# scratch rows of the exact potential
-_XI, _ODD, _EVEN, _SUM, _DIFF = range(5)
+# scratch rows of the exact potential; _CARRY persists from step to step
+_XI, _ODD, _EVEN, _SUM, _DIFF, _U, _CARRY = range(7)
 # rows of the per-voice work array `column`: 0..3 are the scratch of the per-string
 # potentials (`synth.kernels.potentials`), then a state column and a gradient column
 _COLUMN_U, _COLUMN_GRAD = 4, 5
@@ -62,18 +64,14 @@ PER_VOICE_LANES = 8  # up to this many lanes, the exact potential is evaluated v
 
 
 @njit(**KERNEL)
-def _exact_lanes(n_lanes, q, tables, scratch, acc, value_row, grad, want_grad):
-    """V of every lane into acc[value_row] and, if want_grad, dV/dq into grad (see
-    `potentials._exact` for the method; this is its lanes form)."""
-    dt = q.dtype.type
-    one, two = dt(1.0), dt(2.0)
-    fwd_odd, fwd_even, table = tables[0], tables[1], tables[2]
+def _slopes_lanes(n_lanes, x, table, scratch, target):
+    """The slopes at the N = M + 1 midpoints of the string shapes x (M, C), written to
+    scratch[target] (see `potentials._exact`; mode parity halves the work)."""
+    dt = x.dtype.type
     n_modes = table.shape[0]
     n_points = n_modes + 1
     half_up = (n_points + 1) // 2
     half_down = n_points // 2
-    n_odd = (n_modes + 1) // 2
-    n_even = n_modes // 2
     for j in range(half_up):
         for v in range(n_lanes):
             scratch[_ODD, j, v] = dt(0.0)
@@ -83,13 +81,21 @@ def _exact_lanes(n_lanes, q, tables, scratch, acc, value_row, grad, want_grad):
         for j in range(half_up):
             c = table[m, j]
             for v in range(n_lanes):
-                scratch[row, j, v] += c * q[m, v]
+                scratch[row, j, v] += c * x[m, v]
     for j in range(half_up):
         for v in range(n_lanes):
             odd, even = scratch[_ODD, j, v], scratch[_EVEN, j, v]
-            scratch[_XI, j, v] = even + odd
+            scratch[target, j, v] = even + odd
             if j < half_down:
-                scratch[_XI, n_points - 1 - j, v] = even - odd
+                scratch[target, n_points - 1 - j, v] = even - odd
+
+
+@njit(**KERNEL)
+def _energy_lanes(n_lanes, n_points, scratch, acc, value_row, derivative):
+    """V = (1/N) sum G(xi) of the slopes in scratch[_XI] into acc[value_row]; with
+    derivative, scratch[_XI] is overwritten by G'(xi) / N."""
+    dt = scratch.dtype.type
+    one, two = dt(1.0), dt(2.0)
     inv_n = one / dt(n_points)
     for v in range(n_lanes):
         acc[value_row, v] = dt(0.0)
@@ -98,11 +104,21 @@ def _exact_lanes(n_lanes, q, tables, scratch, acc, value_row, grad, want_grad):
             x = scratch[_XI, n, v]
             s = np.sqrt(one + x * x)
             r = one / (s * (one + s))
-            a = x * x * s * r
+            a = x * x * s * r  # sqrt(1 + x^2) - 1 without cancellation
             acc[value_row, v] += a * a * inv_n
-            scratch[_XI, n, v] = two * x * x * x * r * inv_n  # G'(xi) / N
-    if not want_grad:
-        return
+            if derivative:
+                scratch[_XI, n, v] = two * x * x * x * r * inv_n
+
+
+@njit(**KERNEL)
+def _gradient_lanes(n_lanes, tables, scratch, grad):
+    """dV/dq into grad from G'(xi) / N in scratch[_XI] (the transposed transform)."""
+    dt = grad.dtype.type
+    fwd_odd, fwd_even = tables[0], tables[1]
+    n_modes = grad.shape[0]
+    n_points = n_modes + 1
+    half_up = (n_points + 1) // 2
+    half_down = n_points // 2
     for j in range(half_up):
         for v in range(n_lanes):
             if j < half_down:
@@ -116,14 +132,53 @@ def _exact_lanes(n_lanes, q, tables, scratch, acc, value_row, grad, want_grad):
         for v in range(n_lanes):
             grad[m, v] = dt(0.0)
     for j in range(half_up):
-        for i in range(n_odd):  # odd mode numbers use the antisymmetric part
+        for i in range((n_modes + 1) // 2):  # odd mode numbers use the antisymmetric part
             c = fwd_odd[j, i]
             for v in range(n_lanes):
                 grad[2 * i, v] += c * scratch[_DIFF, j, v]
-        for i in range(n_even):
+        for i in range(n_modes // 2):
             c = fwd_even[j, i]
             for v in range(n_lanes):
                 grad[2 * i + 1, v] += c * scratch[_SUM, j, v]
+
+
+@njit(**KERNEL)
+def _exact_lanes(n_lanes, q, p, tables, scratch, countdown, acc, grad, half_k):
+    """V(q^n) into acc[_V_NOW], V(q_half) into acc[_V_HALF] and dV/dq(q_half) into grad.
+
+    The slopes are linear in q, so, as for the GradNet, with u = T p^n the slopes at q^n and
+    at q_half are xi(q^{n-1/2}) + (k/2) u and that + (k/2) u: one forward transform instead
+    of two. scratch[_CARRY] carries xi(q^{n-1/2}); every lane is recomputed from q when any
+    lane's countdown reaches 0 (a new note, or every RESYNC_STEPS steps).
+    """
+    dt = q.dtype.type
+    table = tables[2]
+    n_points = table.shape[0] + 1
+    resync = False
+    for v in range(n_lanes):
+        if countdown[v] <= dt(0.0):
+            resync = True
+    _slopes_lanes(n_lanes, p, table, scratch, _U)
+    if resync:
+        _slopes_lanes(n_lanes, q, table, scratch, _CARRY)
+        for n in range(n_points):
+            for v in range(n_lanes):
+                scratch[_CARRY, n, v] -= half_k * scratch[_U, n, v]
+        for v in range(n_lanes):
+            countdown[v] = dt(RESYNC_STEPS)
+    for v in range(n_lanes):
+        countdown[v] -= dt(1.0)
+    for n in range(n_points):
+        for v in range(n_lanes):
+            now = scratch[_CARRY, n, v] + half_k * scratch[_U, n, v]
+            scratch[_XI, n, v] = now
+            scratch[_CARRY, n, v] = now + half_k * scratch[_U, n, v]
+    _energy_lanes(n_lanes, n_points, scratch, acc, _V_NOW, False)
+    for n in range(n_points):
+        for v in range(n_lanes):
+            scratch[_XI, n, v] = scratch[_CARRY, n, v]
+    _energy_lanes(n_lanes, n_points, scratch, acc, _V_HALF, True)
+    _gradient_lanes(n_lanes, tables, scratch, grad)
 
 
 @njit(**KERNEL)
@@ -249,21 +304,20 @@ def _step(kind, n_lanes, q, p, decay, stiff, gain, drive, pickup, psi, nu2, coun
         for v in range(n_lanes):
             acc[_SCALE, v] = one
     else:
-        per_voice = n_lanes <= PER_VOICE_LANES
-        if lambda0 > zero:
-            if per_voice:
+        if n_lanes <= PER_VOICE_LANES:
+            if lambda0 > zero:
                 _exact_per_voice(n_lanes, q, tables, column, acc, _V_NOW, grad, False)
-            else:
-                _exact_lanes(n_lanes, q, tables, scratch, acc, _V_NOW, grad, False)
+            for v in range(n_lanes):
+                countdown[v] = zero  # the carried slopes go stale: recompute on return
+        else:
+            _exact_lanes(n_lanes, q, p, tables, scratch, countdown, acc, grad, half_k)
         for m in range(n_modes):
             for v in range(n_lanes):
                 pm = p[m, v]
                 acc[_NORM1, v] += abs(pm)
                 q[m, v] += half_k * pm
-        if per_voice:
+        if n_lanes <= PER_VOICE_LANES:
             _exact_per_voice(n_lanes, q, tables, column, acc, _V_HALF, grad, True)
-        else:
-            _exact_lanes(n_lanes, q, tables, scratch, acc, _V_HALF, grad, True)
         for v in range(n_lanes):
             acc[_SCALE, v] = one
 

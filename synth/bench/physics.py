@@ -1,6 +1,6 @@
-"""Benchmarks, printed as medians and as ratios against the naive way, measured in one run.
+"""`neural-strings bench physics`: the SAV kernel against the naive way, in one run.
 
-`neural-strings bench physics` times the SAV kernel (exact potential) on one string at
+It times the SAV kernel (exact potential) on one string at
 96 kHz with 75 modes, one at 48 kHz with 40 modes, and a batch of 64 strings, against a
 per-sample NumPy loop and a per-sample torch loop of the same scheme (the way research code
 runs it). Everything runs on one core.
@@ -164,15 +164,12 @@ def _median(fn: Callable[[], float], repeats: int) -> float:
     return statistics.median(fn() for _ in range(repeats))
 
 
-def run(what: str, repeats: int = 7, quick: bool = False,
-        torch_scheme: Callable | None = None) -> list[dict]:
-    """Run benchmark `what` ("physics"), print its table and return its rows.
+def run(repeats: int = 7, quick: bool = False, torch_scheme: Callable | None = None) -> list[dict]:
+    """Print the physics benchmark table and return its rows.
 
     torch_scheme(strings, n_steps) -> seconds times the per-sample torch loop; the command
     line passes `models.bench.time_torch_loop` when torch is installed.
     """
-    if what != "physics":
-        raise ValueError(f"unknown benchmark {what!r}")
     scale = 0.1 if quick else 1.0
     cases = [Case("1 string, 75 modes, 96 kHz", 96000, 75, 1, 2.0 * scale, int(2000 * scale),
                   5.0),
