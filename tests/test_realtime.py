@@ -127,3 +127,32 @@ def test_nothing_is_ever_non_finite(rig):
     time.sleep(1.2)  # let a status line report the whole take
     status = [line for line in rig["lines"] if line.startswith("voices")]
     assert status and "resets 0" in status[-1] and "non-finite 0" in status[-1]
+
+
+def test_a_midi_port_that_disappears_is_reported_not_fatal(jack_server):
+    from synth.engine import Engine
+    from synth.midi import MidiInput
+
+    engine = Engine("nylon-guitar", polyphony=2)
+    reports: list[str] = []
+    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="ns-keyboard")
+    keyboard.open_virtual_port("out")
+    midi = MidiInput(engine, api="jack", ports=["ns-keyboard"], virtual=False,
+                     report=reports.append)
+    try:
+        assert any("connected" in r and "ns-keyboard" in r for r in reports)
+        keyboard.send_message([0x90, 60, 100])
+        deadline = time.monotonic() + 2
+        while engine.queue.pending() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.queue.pending() == 1
+        keyboard.delete()  # the "keyboard" is unplugged
+        deadline = time.monotonic() + 5
+        while not any("disappeared" in r for r in reports) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any("disappeared" in r and "ns-keyboard" in r for r in reports)
+        assert midi.connected == []
+        engine.note_on(62, 90)  # everything else goes on
+        assert np.isfinite(engine.process(256)).all()
+    finally:
+        midi.close()
