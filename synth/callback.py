@@ -31,7 +31,11 @@ from synth.engine.state import (
 )
 from synth.kernels.potentials import KERNEL
 from synth.native import address_as_pointer, cycles, pointer_as_address
-from synth.portaudio import CONTINUE, OUTPUT_UNDERFLOW
+
+# PortAudio ABI constants (portaudio.h), spelled out so that importing the callback does not
+# initialise PortAudio; test_engine checks them against sounddevice's binding.
+OUTPUT_UNDERFLOW = 0x4  # paOutputUnderflow: a statusFlags bit, the device ran dry
+CONTINUE = 0  # paContinue: the callback's return value that keeps the stream running
 
 SLOT_SIZE = 2
 N_FIELDS = len(FIELD_SPECS)

@@ -15,9 +15,6 @@ from synth.errors import AudioError
 _lib = sounddevice._lib
 _ffi = sounddevice._ffi
 
-OUTPUT_UNDERFLOW = _lib.paOutputUnderflow  # statusFlags bit: the device ran dry
-CONTINUE = _lib.paContinue
-
 
 def _check(code: int, what: str) -> None:
     if code < 0:

@@ -73,6 +73,8 @@ def jack_server():
         server.kill()
         skip_or_fail("jackd did not come up within 15 s")
     yield name
+    if "sounddevice" in sys.modules:  # PortAudio aborts at exit if its JACK server is gone
+        sys.modules["sounddevice"]._terminate()
     server.terminate()
     try:
         server.wait(timeout=10)

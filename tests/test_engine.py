@@ -1,6 +1,8 @@
 """The engine, offline: pitch, glide, damper, sustain, bend, voices, live parameters, guards."""
 
 import ctypes
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -195,6 +197,19 @@ def test_the_compiled_callback_produces_what_process_produces(nylon):
             run_callback(out.ctypes.data, 128, 0, slot)
         assert np.array_equal(out, expected)
     assert callback_engine.stats()["callbacks"] == 200
+
+
+def test_the_callback_uses_portaudio_constants_without_initialising_portaudio():
+    # In a subprocess: initialising PortAudio here would tie this process to whatever JACK
+    # server runs now, and PortAudio aborts at exit once that server is gone.
+    code = ("import sys\n"
+            "import synth.callback as c\n"
+            "assert 'sounddevice' not in sys.modules\n"
+            "import sounddevice\n"
+            "assert c.OUTPUT_UNDERFLOW == sounddevice._lib.paOutputUnderflow\n"
+            "assert c.CONTINUE == sounddevice._lib.paContinue\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_loading_a_preset_switches_the_model_and_a_bad_one_changes_nothing(nylon, tmp_path):
