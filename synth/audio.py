@@ -12,6 +12,7 @@ from the cycle counter, so they land sample-accurately with a constant latency.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -39,6 +40,7 @@ from synth.errors import AudioError
 from synth.native import cycles
 
 CALLBACKS_KINDS = ("native", "python")
+STALL_SECONDS = 1.0  # no callback for this long (and 20 blocks): the device is gone
 
 
 def output_devices() -> list[dict]:
@@ -100,7 +102,9 @@ class AudioStream:
         self._slot = np.zeros(2, np.int64)  # address of the pointer table, channel count
         self._table = None
         self._retired: list = []  # states swapped out, kept alive until the callback moves on
+        self._abandoned = None  # a stream that would not stop, and what its callback reads
         self._lock = threading.Lock()
+        self._progress = (0.0, 0.0)  # (callback count, monotonic time it was last seen to move)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> AudioStream:
@@ -113,6 +117,7 @@ class AudioStream:
                 self._start_native()
             else:
                 self._start_python()
+            self._progress = (self.engine.state.telemetry[CALLBACKS], time.monotonic())
         except (sounddevice.PortAudioError, AudioError) as error:
             engine.on_state_change = None
             raise AudioError(f"cannot play on {self.device['name']!r} at {engine.fs:g} Hz, "
@@ -139,20 +144,31 @@ class AudioStream:
             callback=self._python_callback)
         self._stream.start()
 
-    def stop(self) -> None:
-        """Stop and close the stream; the engine keeps its state."""
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop and close the stream; the engine keeps its state. Returns False if the device
+        did not let go within timeout seconds (a sound server that died can leave PortAudio
+        waiting forever): the stream is then abandoned, and the process should exit without
+        PortAudio's own clean-up (which would wait for it too)."""
         if self._stream is None:
-            return
+            return True
+        stream, self._stream = self._stream, None
         if self.callback == "native":
             from synth import portaudio
 
-            portaudio.stop(self._stream)
+            close = functools.partial(portaudio.stop, stream)
         else:
-            self._stream.stop()
-            self._stream.close()
-        self._stream = None
+            def close() -> None:
+                stream.stop()
+                stream.close()
+        closer = threading.Thread(target=close, name="audio-stop", daemon=True)
+        closer.start()
+        closer.join(timeout)
         self.engine.on_state_change = None
+        if closer.is_alive():
+            self._abandoned = (stream, self._table, self._retired)  # the callback may still run
+            return False
         self._retired.clear()
+        return True
 
     def __enter__(self) -> AudioStream:
         return self.start()
@@ -170,6 +186,26 @@ class AudioStream:
 
             return portaudio.is_active(self._stream)
         return bool(self._stream.active)
+
+    def problem(self) -> str | None:
+        """Why the stream no longer plays, or None while it does: stopped by the device, or
+        no callback for STALL_SECONDS (and 20 blocks), as when the sound server died. Poll it
+        from a control thread a few times a second."""
+        if self._stream is None:
+            return "the stream is not running"
+        if not self.active:
+            return f"the audio device {self.device['name']!r} stopped or went away"
+        count, since = self._progress
+        now = time.monotonic()
+        current = self.engine.state.telemetry[CALLBACKS]
+        if current != count:
+            self._progress = (current, now)
+            return None
+        silence = now - since
+        if silence > max(STALL_SECONDS, 20 * self.blocksize / self.engine.fs):
+            return (f"the audio device {self.device['name']!r} stopped calling back "
+                    f"{silence:.1f} s ago (did its sound server stop?)")
+        return None
 
     # ------------------------------------------------------------------ state handling
     def _install(self, state: EngineState) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -63,7 +64,7 @@ def _play(args: argparse.Namespace) -> None:
                     max_block=max(1024, args.block))
     print(f"preset {engine.preset.name!r} ({engine.preset.kind}), {args.polyphony} voices, "
           f"{rate:g} Hz, {args.block} frames on {device['name']!r}")
-    midi = None
+    midi, lost = None, None
     stream = AudioStream(engine, device=device["index"], blocksize=args.block,
                          callback=args.callback)
     stream.start()
@@ -75,19 +76,25 @@ def _play(args: argparse.Namespace) -> None:
         except (RuntimeError, ValueError) as error:
             print(f"warning: no MIDI input: {error}", file=sys.stderr)
         print("playing; Ctrl-C to stop", flush=True)
-        while True:
-            time.sleep(args.status_every)
-            if not stream.active:
-                raise AudioError(f"the audio device {device['name']!r} stopped or went away")
-            s = engine.stats()
-            print(f"voices {s['voices']:3d}  load {100 * s['load_avg']:5.1f}% "
-                  f"(max {100 * s['load_max']:5.1f}%)  underruns {s['underruns']}  "
-                  f"resets {s['voice_resets']}  non-finite {s['nonfinite_samples']}",
-                  flush=True)
+        next_status = time.monotonic() + args.status_every
+        while (lost := stream.problem()) is None:
+            time.sleep(0.1)
+            if time.monotonic() >= next_status:
+                next_status += args.status_every
+                s = engine.stats()
+                print(f"voices {s['voices']:3d}  load {100 * s['load_avg']:5.1f}% "
+                      f"(max {100 * s['load_max']:5.1f}%)  underruns {s['underruns']}  "
+                      f"resets {s['voice_resets']}  non-finite {s['nonfinite_samples']}",
+                      flush=True)
     finally:
         if midi is not None:
             midi.close()
-        stream.stop()
+        if not stream.stop():
+            # PortAudio waits forever on a stream whose server died, at exit too: leave now.
+            print(f"error: {lost or 'the audio device did not stop'}; exiting without "
+                  f"closing it", file=sys.stderr, flush=True)
+            os._exit(2)
+    raise AudioError(lost)
 
 
 def _render(args: argparse.Namespace) -> None:

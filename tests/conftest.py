@@ -37,28 +37,18 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def jack_server():
-    """A private JACK dummy server (48 kHz, 128 frames) for the session; yields its name.
-
-    PortAudio (in subprocesses), python-rtmidi and JACK-Client find it through
-    JACK_DEFAULT_SERVER, which this fixture sets.
-    """
+def start_jack_server(name: str) -> subprocess.Popen:
+    """Start a JACK dummy server (48 kHz, 128 frames) called name and wait until it serves;
+    skips (fails under CI) when jackd is missing or does not come up."""
     jackd = shutil.which("jackd")
     if jackd is None:
         skip_or_fail("jackd is not installed (Debian package jackd2)")
-    # One fixed name: JACK keeps a registry of server names in shared memory, and a server
-    # that was killed keeps its slot, so fresh names per run would eventually fill it.
-    name = "ns-test"
     if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
         skip_or_fail(f"a JACK server named {name!r} is already running (another test run?)")
     server = subprocess.Popen(
         [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", str(JACK_RATE), "-p",
          str(JACK_PERIOD)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         preexec_fn=die_with_parent)
-    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ["JACK_DEFAULT_SERVER"] = name
-    os.environ["JACK_NO_START_SERVER"] = "1"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -67,19 +57,38 @@ def jack_server():
             skip_or_fail(f"jackd exited: {'; '.join(reasons) or 'no reason given'}")
         probe = subprocess.run(["jack_lsp", "-s", name], capture_output=True, text=True)
         if probe.returncode == 0 and "system:playback" in probe.stdout:
-            break
+            return server
         time.sleep(0.2)
-    else:
-        server.kill()
-        skip_or_fail("jackd did not come up within 15 s")
-    yield name
-    if "sounddevice" in sys.modules:  # PortAudio aborts at exit if its JACK server is gone
-        sys.modules["sounddevice"]._terminate()
+    server.kill()
+    skip_or_fail("jackd did not come up within 15 s")
+
+
+def stop_jack_server(server: subprocess.Popen) -> None:
     server.terminate()
     try:
         server.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A private JACK dummy server for the session; yields its name.
+
+    PortAudio (in subprocesses), python-rtmidi and JACK-Client find it through
+    JACK_DEFAULT_SERVER, which this fixture sets.
+    """
+    # One fixed name: JACK keeps a registry of server names in shared memory, and a server
+    # that was killed keeps its slot, so fresh names per run would eventually fill it.
+    name = "ns-test"
+    server = start_jack_server(name)
+    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    yield name
+    if "sounddevice" in sys.modules:  # PortAudio aborts at exit if its JACK server is gone
+        sys.modules["sounddevice"]._terminate()
+    stop_jack_server(server)
     for key, value in previous.items():
         if value is None:
             os.environ.pop(key, None)

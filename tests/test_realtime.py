@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import soundfile
-from conftest import JACK_RATE, die_with_parent
+from conftest import JACK_RATE, die_with_parent, start_jack_server, stop_jack_server
 from engine_helpers import cents, fundamental, note_hz, rms, robust_fundamental
 
 jack = pytest.importorskip("jack", reason="JACK-Client is in the dev extra")
@@ -156,3 +156,33 @@ def test_a_midi_port_that_disappears_is_reported_not_fatal(jack_server):
         assert np.isfinite(engine.process(256)).all()
     finally:
         midi.close()
+
+
+def test_play_reports_a_sound_server_that_dies_and_exits():
+    """The JACK server under `play` stops: a clear message and an exit, not a hang."""
+    server = start_jack_server("ns-lost")
+    environment = {**os.environ, "JACK_DEFAULT_SERVER": "ns-lost", "JACK_NO_START_SERVER": "1"}
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "synth", "play", "--midi-api", "jack", "--polyphony", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment,
+        preexec_fn=die_with_parent)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(engine.stdout.readline, "")),
+                     daemon=True).start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("playing" in line for line in lines):
+            assert engine.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        time.sleep(1.0)
+        stop_jack_server(server)
+        code = engine.wait(timeout=30)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+        stop_jack_server(server)
+    time.sleep(0.2)
+    output = "".join(lines)
+    assert code == 2, output
+    assert "error: the audio device 'system'" in output, output
+    assert "stopped" in output, output
