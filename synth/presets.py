@@ -6,7 +6,8 @@ key, "neural_strings", whose JSON value is
     {"format": "neural-strings-preset", "version": 1,
      "kind": "sav-physics" | "sav-gradnet",
      "name": str, "description": str,
-     "model": {"n_modes": int, "potential": "exact" | "kc" | "gradnet"},
+     "model": {"n_modes": int, "potential": "exact" | "kc" | "gradnet",
+               "activation": "leaky" | "stretch"},   # GradNet only; default "leaky"
      "string": {"reference_note": float,   # MIDI note at which `normalised` is tuned
                 "normalised": {"gamma", "kappa", "nu", "sigma0", "sigma1"},
                 "physical": {"length", "tension", "linear_density", "youngs_modulus",
@@ -66,18 +67,22 @@ class Preset:
     pickup: float
     output_gain: float
     description: str = ""
+    activation: str = "leaky"  # the GradNet's activation (sav-gradnet only)
     physical: PhysicalString | None = None
     controls: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
     path: Path | None = None
 
-    def potential(self, dtype=np.float64) -> Potential:
-        """The potential the kernels use, with tables in `dtype`."""
+    def potential(self, dtype=np.float64, n_modes: int | None = None) -> Potential:
+        """The potential the kernels use, with tables in `dtype`, over the first n_modes
+        modes (default: all; a learned potential then sees the missing modes as zeros)."""
+        n_modes = self.n_modes if n_modes is None else n_modes
         if self.kind == "sav-gradnet":
-            return gradnet_potential(**{k: self.weights[k] for k in GRADNET_TENSORS},
-                                     dtype=dtype)
-        return make_potential(self.potential_name, self.n_modes, dtype)
+            weights = {k: self.weights[k] for k in GRADNET_TENSORS}
+            weights["weight"] = weights["weight"][:, :n_modes]
+            return gradnet_potential(**weights, dtype=dtype, activation=self.activation)
+        return make_potential(self.potential_name, n_modes, dtype)
 
     def metadata(self) -> dict:
         """The JSON description stored in the file."""
@@ -90,7 +95,9 @@ class Preset:
                         "t60_low": list(p.t60_low), "t60_high": list(p.t60_high)}
         return {"format": FORMAT, "version": VERSION, "kind": self.kind, "name": self.name,
                 "description": self.description,
-                "model": {"n_modes": self.n_modes, "potential": self.potential_name},
+                "model": {"n_modes": self.n_modes, "potential": self.potential_name,
+                          **({"activation": self.activation}
+                             if self.kind == "sav-gradnet" else {})},
                 "string": {"reference_note": self.reference_note,
                            "normalised": self.string.as_dict(), "physical": physical},
                 "excitation": {"type": self.excitation_type, "position": self.pluck_position,
@@ -191,7 +198,8 @@ def _load(path: Path) -> Preset:
         amplitude=_finite(path, "excitation.amplitude", excitation["amplitude"]),
         pickup=_finite(path, "pickup", meta["pickup"]),
         output_gain=_finite(path, "output_gain", meta["output_gain"]),
-        description=str(meta.get("description", "")), physical=physical, controls=controls,
+        description=str(meta.get("description", "")),
+        activation=str(model.get("activation", "leaky")), physical=physical, controls=controls,
         provenance=meta.get("provenance", {}), weights=weights, path=path)
     if preset.excitation_type not in ("pluck", "strike"):
         raise PresetError(f"{path}: excitation type {preset.excitation_type!r} is not "

@@ -40,6 +40,7 @@ from synth.kernels.potentials import (
     LEAK,
     LINEAR,
     potential,
+    stretch_unit,
 )
 from synth.kernels.sav import EPS, excitation_force
 
@@ -194,6 +195,7 @@ def _gradnet_lanes(n_lanes, q, p, tables, hidden, countdown, column, acc, grad, 
     dt = q.dtype.type
     weights_t, vectors = tables[1], tables[2]
     n_modes, n_hidden = weights_t.shape[0], tables[0].shape[0]
+    stretch = vectors[2, 0] != dt(0.0)
     u, grad_column = column[_COLUMN_U], column[_COLUMN_GRAD]
     for v in range(n_lanes):
         z = hidden[v]
@@ -214,15 +216,25 @@ def _gradnet_lanes(n_lanes, q, p, tables, hidden, countdown, column, acc, grad, 
         countdown[v] -= dt(1.0)
         value_now = dt(0.0)
         value_half = dt(0.0)
-        for j in range(n_hidden):
-            z_now = z[j] + half_k * u[j]
-            slope = dt(1.0) if z_now > dt(0.0) else dt(LEAK)
-            value_now += vectors[1, j] * dt(0.5) * slope * z_now * z_now
-            z_half = z_now + half_k * u[j]
-            z[j] = z_half
-            slope = dt(1.0) if z_half > dt(0.0) else dt(LEAK)
-            value_half += vectors[1, j] * dt(0.5) * slope * z_half * z_half
-            u[j] = vectors[1, j] * slope * z_half  # e LeakyReLU(z(q_half))
+        if stretch:
+            for j in range(n_hidden):
+                z_now = z[j] + half_k * u[j]
+                value_now += vectors[1, j] * stretch_unit(z_now, dt(0.5))[0]
+                z_half = z_now + half_k * u[j]
+                z[j] = z_half
+                value, force = stretch_unit(z_half, dt(0.5))
+                value_half += vectors[1, j] * value
+                u[j] = vectors[1, j] * force  # e A'(z(q_half))
+        else:
+            for j in range(n_hidden):
+                z_now = z[j] + half_k * u[j]
+                slope = dt(1.0) if z_now > dt(0.0) else dt(LEAK)
+                value_now += vectors[1, j] * dt(0.5) * slope * z_now * z_now
+                z_half = z_now + half_k * u[j]
+                z[j] = z_half
+                slope = dt(1.0) if z_half > dt(0.0) else dt(LEAK)
+                value_half += vectors[1, j] * dt(0.5) * slope * z_half * z_half
+                u[j] = vectors[1, j] * slope * z_half  # e LeakyReLU(z(q_half))
         acc[_V_NOW, v] = value_now
         acc[_V_HALF, v] = value_half
         for m in range(n_modes):

@@ -16,9 +16,13 @@ cached kernel whatever the string's nonlinearity.
   shapes (H2, ceil(M/2)), (H2, floor(M/2)), (M, H2), so both directions are contiguous dots.
   Rows may be zero-padded to whole cache lines (`synth.kernels.aligned`).
 - GRADNET (the paper's C-GradNet, DESIGN.md section 6): with z = Wp q + b and
-  Wp = diag(exp(s_in)) W (H, M), V = sum_j e_j A(z_j), A(z) = z max(z, 0.01 z) / 2,
-  e = exp(s_out), and grad V = Wp^T (e * LeakyReLU(z)); V >= 0 and convex.
-  tables = (Wp (H, M), Wp^T (M, H), [b; e] (2, H), unused).
+  Wp = diag(exp(s_in)) W (H, M), V = sum_j e_j A(z_j), e = exp(s_out), and
+  grad V = Wp^T (e * A'(z)); V >= 0 and convex. The activation A' is the paper's
+  LeakyReLU(0.01), A(z) = z max(z, 0.01 z) / 2, or the smooth "stretch" activation
+  A'(z) = z (1 - 1/sqrt(1 + z^2)), A(z) = z^2/2 + 1 - sqrt(1 + z^2): the energy of a
+  stretched string element, quartic at rest (no linear stiffness), quadratic far out.
+  tables = (Wp (H, M), Wp^T (M, H), [b; e; a] (3, H), unused), with a = 1 (every entry)
+  for the stretch activation and 0 for LeakyReLU.
 
 Scratch rows 0..3 (width >= M + 1) are used here; callers may use rows 4 and up.
 """
@@ -35,6 +39,7 @@ FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 KERNEL = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
 SCRATCH_ROWS = 8
 LEAK = 0.01  # negative slope of the GradNet's LeakyReLU
+ACTIVATIONS = {"leaky": 0.0, "stretch": 1.0}  # the GradNet's activation codes (tables[2][2])
 _XI, _SUM, _DIFF, _ODD_Q, _EVEN_Q = 0, 1, 2, 3, 2  # scratch rows (_EVEN_Q is free before _DIFF)
 
 
@@ -106,6 +111,16 @@ def _kirchhoff_carrier(q, n_act, beta2, grad, want_grad):
     return dt(0.125) * stretch * stretch
 
 
+@njit(**KERNEL, inline="always")
+def stretch_unit(z, half):
+    """(A(z), A'(z)) of the stretch activation, without cancellation near z = 0; half is 0.5
+    in the kernel's dtype."""
+    one = half + half
+    s = np.sqrt(one + z * z)
+    excess = z * z / (one + s)  # s - 1
+    return half * z * z * excess / (one + s), z * excess / s
+
+
 @njit(**KERNEL)
 def gradnet(q, n_act, tables, scratch, grad, want_grad):
     """V of a C-GradNet (see the module docstring) and, if want_grad, its gradient; scratch
@@ -122,11 +137,17 @@ def gradnet(q, n_act, tables, scratch, grad, want_grad):
         for j in range(n_hidden):
             scratch[_XI, j] += weights_t[m, j] * c
     total = dt(0.0)
-    for j in range(n_hidden):
-        z = scratch[_XI, j]
-        slope = dt(1.0) if z > dt(0.0) else dt(LEAK)
-        total += vectors[1, j] * dt(0.5) * slope * z * z
-        scratch[_XI, j] = vectors[1, j] * slope * z  # e_j LeakyReLU(z_j)
+    if vectors[2, 0] != dt(0.0):
+        for j in range(n_hidden):
+            value, force = stretch_unit(scratch[_XI, j], dt(0.5))
+            total += vectors[1, j] * value
+            scratch[_XI, j] = vectors[1, j] * force  # e_j A'(z_j)
+    else:
+        for j in range(n_hidden):
+            z = scratch[_XI, j]
+            slope = dt(1.0) if z > dt(0.0) else dt(LEAK)
+            total += vectors[1, j] * dt(0.5) * slope * z * z
+            scratch[_XI, j] = vectors[1, j] * slope * z  # e_j LeakyReLU(z_j)
     if want_grad:
         for m in range(n_act):
             acc = dt(0.0)

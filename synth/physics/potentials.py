@@ -103,12 +103,17 @@ def _slope_transform(n_modes: int) -> np.ndarray:
 
 
 def gradnet_potential(weight: np.ndarray, bias: np.ndarray, log_scale_in: np.ndarray,
-                      log_scale_out: np.ndarray, dtype=np.float64) -> Potential:
+                      log_scale_out: np.ndarray, dtype=np.float64,
+                      activation: str = "leaky") -> Potential:
     """A learned C-GradNet potential from its raw parameters (DESIGN.md section 6).
 
     weight W (H, M), bias b, log_scale_in s_in and log_scale_out s_out (H,):
-    V(q) = sum_j exp(s_out_j) A(exp(s_in_j) (W q)_j + b_j), A(z) = z max(z, 0.01 z) / 2.
+    V(q) = sum_j exp(s_out_j) A(exp(s_in_j) (W q)_j + b_j), with A(z) = z max(z, 0.01 z) / 2
+    (activation "leaky", the paper's) or A(z) = z^2/2 + 1 - sqrt(1 + z^2) ("stretch").
     """
+    if activation not in kernels.ACTIVATIONS:
+        raise ParameterError(f"GradNet activation must be one of {sorted(kernels.ACTIVATIONS)}, "
+                             f"got {activation!r}")
     weight = np.asarray(weight, dtype=np.float64)
     if weight.ndim != 2:
         raise ParameterError(f"GradNet weight must be 2-D (hidden, modes), got {weight.shape}")
@@ -122,6 +127,7 @@ def gradnet_potential(weight: np.ndarray, bias: np.ndarray, log_scale_in: np.nda
         raise ParameterError("GradNet parameters must be finite")
     bias, log_in, log_out = vectors
     scaled = np.exp(log_in)[:, None] * weight  # Wp = diag(exp(s_in)) W
-    tables = (scaled, scaled.T, np.stack([bias, np.exp(log_out)]), np.zeros((1, 1)))
+    code = np.full(n_hidden, kernels.ACTIVATIONS[activation])
+    tables = (scaled, scaled.T, np.stack([bias, np.exp(log_out), code]), np.zeros((1, 1)))
     return Potential("gradnet", kernels.GRADNET, check_mode_count(n_modes),
                      tuple(aligned_table(t, dtype) for t in tables))

@@ -24,14 +24,16 @@ from synth.physics.strings import StringParams, check_finite, check_position
 
 REQUIRED_KEYS = ("gamma", "kappa", "nu", "sigma0", "sigma1", "x_e", "x_o", "amplitude", "t_e",
                  "excitation", "fs", "duration", "n_modes", "nonlinearity")
-OPTIONAL_KEYS = ("warp",)
+MODEL_NONLINEARITY = "model"  # `nonlinearity` when a preset's potential is used
+OPTIONAL_KEYS = ("warp", "model")
 MAX_RECORD_BYTES = 16 * 2**30  # refuse simulations whose recorded states would exceed this
 
 
 @dataclass(frozen=True)
 class SimulationSpec:
     """What to simulate: a string, its excitation, pickup x_o in (0, 1), sampling rate fs (Hz),
-    duration (s), number of modes, potential name, frequency warping and drift control rate."""
+    duration (s), number of modes, potential name, frequency warping, drift control rate, and
+    optionally a preset file (or name) whose potential replaces the named one."""
 
     string: StringParams
     excitation: Excitation
@@ -42,6 +44,7 @@ class SimulationSpec:
     nonlinearity: str = "exact"
     warp: bool = False
     lambda0: float = LAMBDA0
+    model: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pickup", check_position("x_o", self.pickup))
@@ -74,6 +77,13 @@ class SimulationSpec:
         if unknown:
             raise ParameterError(f"unknown key(s) {', '.join(map(repr, unknown))}; allowed keys "
                                  f"are {', '.join(REQUIRED_KEYS + OPTIONAL_KEYS)}")
+        if "model" in data:  # the preset's potential: nonlinearity may be left out
+            if not isinstance(data["model"], str) or not data["model"]:
+                raise ParameterError(f"model must be a preset file name, got {data['model']!r}")
+            if data.setdefault("nonlinearity", MODEL_NONLINEARITY) != MODEL_NONLINEARITY:
+                raise ParameterError(f"give either a model or a nonlinearity, not both (with "
+                                     f"a model, leave nonlinearity out or set it to "
+                                     f"{MODEL_NONLINEARITY!r})")
         missing = [key for key in REQUIRED_KEYS if key not in data]
         if missing:
             raise ParameterError(f"missing key(s) {', '.join(map(repr, missing))}")
@@ -89,18 +99,33 @@ class SimulationSpec:
                               data["sigma1"])
         excitation = Excitation(data["excitation"], data["x_e"], data["amplitude"], data["t_e"])
         nonlinearity = data["nonlinearity"]
-        if nonlinearity not in KINDS:
+        if nonlinearity not in KINDS and "model" not in data:
             raise ParameterError(f"nonlinearity must be one of {sorted(KINDS)}, got "
                                  f"{nonlinearity!r}")
         return cls(string, excitation, data["x_o"], data["fs"], data["duration"],
-                   data["n_modes"], nonlinearity, data.get("warp", False))
+                   data["n_modes"], nonlinearity, data.get("warp", False),
+                   model=data.get("model"))
 
     def to_dict(self) -> dict:
         """The JSON object that `from_dict` reads back into this spec."""
         return {**self.string.as_dict(), "x_e": self.excitation.position, "x_o": self.pickup,
                 "amplitude": self.excitation.amplitude, "t_e": self.excitation.duration,
                 "excitation": self.excitation.kind, "fs": self.fs, "duration": self.duration,
-                "n_modes": self.n_modes, "nonlinearity": self.nonlinearity, "warp": self.warp}
+                "n_modes": self.n_modes, "nonlinearity": self.nonlinearity, "warp": self.warp,
+                **({"model": self.model} if self.model else {})}
+
+    def potential(self) -> Potential:
+        """The potential to simulate with: the model preset's, or the named physical one.
+        A learned potential over more modes than n_modes sees the missing ones as zeros."""
+        if self.model is None:
+            return make_potential(self.nonlinearity, self.n_modes)
+        from synth.presets import find_preset, load_preset
+
+        preset = load_preset(find_preset(self.model))
+        if preset.n_modes < self.n_modes:
+            raise ParameterError(f"model {self.model!r} covers {preset.n_modes} modes, fewer "
+                                 f"than n_modes = {self.n_modes}")
+        return preset.potential(n_modes=self.n_modes)
 
 
 @dataclass(frozen=True)
@@ -199,7 +224,7 @@ def simulate(spec: SimulationSpec, q0: np.ndarray | None = None, p0: np.ndarray 
     """
     M = spec.n_modes
     if potential is None:
-        potential = make_potential(spec.nonlinearity, M)
+        potential = spec.potential()
     elif potential.n_modes != M:
         raise ParameterError(f"the potential covers {potential.n_modes} modes but n_modes = {M}")
     linear = linear_part(spec.string, M, spec.fs, spec.warp)
