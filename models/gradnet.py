@@ -3,9 +3,15 @@
 V(q) = sum_j exp(s_out_j) A(exp(s_in_j) (W q)_j + b_j), with A(z) = z max(z, 0.01 z) / 2 the
 antiderivative of LeakyReLU(0.01): V >= 0 and convex, and its gradient
 W^T [exp(s_out) exp(s_in) LeakyReLU(exp(s_in) W q + b)] shares W q with V.
+
+Training conditioning: W is stored as `weight * column_scale`, with column_scale = beta_m (the
+mode's wavenumber) by default, so a unit's input (W q)_j is a string slope of order one and
+Adam's steps are relative to each column's natural size. The exported W includes the scale.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -14,15 +20,32 @@ LEAK = 0.01
 
 
 class GradNetPotential(nn.Module):
-    """V and grad V of a C-GradNet over n_modes modal displacements with `hidden` units."""
+    """V and grad V of a C-GradNet over n_modes modal displacements with `hidden` units;
+    activation "leaky" (the paper's LeakyReLU(0.01)) or "stretch" (A'(z) = z (1 - 1/sqrt(1 +
+    z^2)), smooth, quartic at rest; see `synth.kernels.potentials`)."""
 
     def __init__(self, n_modes: int, hidden: int, log_scale_std: float = 1e-2,
-                 dtype=torch.float64, generator: torch.Generator | None = None) -> None:
+                 dtype=torch.float64, generator: torch.Generator | None = None,
+                 column_scale: torch.Tensor | None = None, activation: str = "leaky") -> None:
         super().__init__()
-        weight = torch.empty(hidden, n_modes, dtype=dtype)
-        nn.init.kaiming_normal_(weight, a=LEAK, generator=generator)
-        self.weight = nn.Parameter(weight)
-        self.bias = nn.Parameter(torch.zeros(hidden, dtype=dtype))
+        if activation not in ("leaky", "stretch"):
+            raise ValueError(f"activation must be 'leaky' or 'stretch', got {activation!r}")
+        self.activation = activation
+        if column_scale is None:
+            column_scale = torch.arange(1, n_modes + 1, dtype=torch.float64) * math.pi
+        self.register_buffer("column_scale", column_scale.to(dtype))
+        # Each unit starts as +-(string slope at a random point)/beta, so (W q)_j = +-u_x(x_j):
+        # the geometric nonlinearity of a string is a function of its slopes.
+        point = torch.rand(hidden, 1, dtype=torch.float64, generator=generator)
+        sign = torch.where(torch.rand(hidden, 1, dtype=torch.float64, generator=generator)
+                           < 0.5, -1.0, 1.0)
+        mode = torch.arange(1, n_modes + 1, dtype=torch.float64)
+        slope = sign * math.sqrt(2.0) * torch.cos(math.pi * mode * point)
+        self.weight = nn.Parameter(slope.to(dtype))
+        # leaky: knots spread over the slopes a string reaches, on the leaky side at rest;
+        # stretch: centred, so each unit starts as the energy of one stretched element
+        knots = -0.2 * torch.rand(hidden, dtype=dtype, generator=generator)
+        self.bias = nn.Parameter(knots if activation == "leaky" else torch.zeros_like(knots))
         self.log_scale_in = nn.Parameter(
             log_scale_std * torch.randn(hidden, dtype=dtype, generator=generator))
         self.log_scale_out = nn.Parameter(
@@ -32,13 +55,42 @@ class GradNetPotential(nn.Module):
         """(V (B,), grad V (B, M)) for q (B, M)."""
         scale_in = self.log_scale_in.exp()
         scale_out = self.log_scale_out.exp()
-        z = (q @ self.weight.T) * scale_in + self.bias
+        weight = self.weight * self.column_scale
+        z = (q @ weight.T) * scale_in + self.bias
+        if self.activation == "stretch":
+            s = torch.sqrt(1.0 + z * z)
+            value = (scale_out * 0.5 * z * z * (s - 1.0) / (s + 1.0)).sum(-1)
+            grad = (scale_out * scale_in * z * (s - 1.0) / s) @ weight
+            return value, grad
         slope = torch.where(z > 0, torch.ones_like(z), torch.full_like(z, LEAK))
         value = (scale_out * 0.5 * slope * z * z).sum(-1)
-        grad = (scale_out * scale_in * slope * z) @ self.weight
+        grad = (scale_out * scale_in * slope * z) @ weight
         return value, grad
 
+    @torch.no_grad()
+    def calibrate(self, q: torch.Tensor, force: torch.Tensor) -> float:
+        """Scale V (shift log_scale_out) so that grad V best fits `force` (B, M) at q (B, M)
+        in least squares; returns the factor applied."""
+        grad = self(q)[1]
+        factor = float((grad * force).sum() / (grad * grad).sum().clamp_min(1e-300))
+        if factor > 0.0:
+            self.log_scale_out += math.log(factor)
+        return factor
+
     def export(self) -> dict:
-        """The raw parameters as float64 numpy arrays, for `synth` presets and kernels."""
-        return {name: getattr(self, name).detach().to(torch.float64).cpu().numpy()
-                for name in ("weight", "bias", "log_scale_in", "log_scale_out")}
+        """W (H, M), b, s_in and s_out (H,) as float64 numpy arrays, for `synth` presets."""
+        tensors = {"weight": self.weight * self.column_scale, "bias": self.bias,
+                   "log_scale_in": self.log_scale_in, "log_scale_out": self.log_scale_out}
+        return {name: t.detach().to(torch.float64).cpu().numpy() for name, t in tensors.items()}
+
+    @classmethod
+    def from_export(cls, tensors: dict, dtype=torch.float64,
+                    activation: str = "leaky") -> GradNetPotential:
+        """The potential with exported parameters (column_scale 1: W is taken as is)."""
+        hidden, n_modes = tensors["weight"].shape
+        net = cls(n_modes, hidden, dtype=dtype, column_scale=torch.ones(n_modes),
+                  activation=activation)
+        with torch.no_grad():
+            for name, value in tensors.items():
+                getattr(net, name).copy_(torch.as_tensor(value, dtype=dtype))
+        return net

@@ -1,8 +1,8 @@
-"""The SAV scheme of DESIGN.md section 3 in torch, batched over strings.
+"""The SAV scheme of DESIGN.md section 3 in torch, batched over strings (and segments).
 
 The same equations as `synth.kernels.sav`, written the way research code runs them: one
 `step` call per sample on (B, M) tensors. Potentials return V (B,) and grad V (B, M) in
-closed form. Works in float32 and float64.
+closed form. Works in float32 and float64; the drift control carries no gradient.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ class SAVScheme(nn.Module):
         self.k = k
         self.lambda0 = lambda0
 
+    @classmethod
+    def for_strings(cls, potential: nn.Module, strings, lambda0: float = LAMBDA0) -> SAVScheme:
+        """The scheme for a `models.strings.StringBatch`."""
+        return cls(potential, strings.omega2, strings.sigma, strings.nu2, strings.phi_e,
+                   strings.k, lambda0)
+
     def psi_of(self, q: torch.Tensor) -> torch.Tensor:
         """The consistent auxiliary variable sqrt(2 V(q) + eps), shape (B,)."""
         return torch.sqrt(2.0 * self.potential(q)[0] + EPS)
@@ -93,3 +99,45 @@ class SAVScheme(nn.Module):
             - b * (b * rhs).sum(-1, keepdim=True) / (1.0 + (a * b).sum(-1, keepdim=True))
         psi_next = psi + 0.5 * k * (g * (p + p_next)).sum(-1)
         return q_half + 0.5 * k * p_next, p_next, psi_next
+
+    def rollout(self, q: torch.Tensor, p: torch.Tensor, psi: torch.Tensor,
+                forces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run len(forces[0]) steps from (q, p, psi) under forces (B, L); returns the states
+        after each step: q, p (B, L, M) and psi (B, L)."""
+        qs, ps, psis = [], [], []
+        for n in range(forces.shape[1]):
+            q, p, psi = self.step(q, p, psi, forces[:, n])
+            qs.append(q)
+            ps.append(p)
+            psis.append(psi)
+        return torch.stack(qs, 1), torch.stack(ps, 1), torch.stack(psis, 1)
+
+
+def free_run(potential: nn.Module, strings, n_steps: int, lambda0: float = LAMBDA0,
+             record: bool = True) -> dict:
+    """Simulate `strings` (a StringBatch) from rest for n_steps under their excitations.
+
+    Returns w (B, N) and, with record, q and p (B, N, M) and psi (B, N): sample n is the
+    state after n + 1 steps, as `neural-strings simulate` writes it. No gradients.
+    """
+    scheme = SAVScheme.for_strings(potential, strings, lambda0)
+    dtype = strings.omega2.dtype
+    q = torch.zeros_like(strings.omega2)
+    p = torch.zeros_like(q)
+    with torch.no_grad():
+        psi = scheme.psi_of(q)
+        steps = torch.arange(n_steps)[None, :].expand(q.shape[0], -1)
+        forces = strings.forces(steps)
+        w = torch.empty(q.shape[0], n_steps, dtype=dtype)
+        out = {"q": [], "p": [], "psi": []}
+        for n in range(n_steps):
+            q, p, psi = scheme.step(q, p, psi, forces[:, n])
+            w[:, n] = (strings.phi_o * q).sum(-1)
+            if record:
+                out["q"].append(q)
+                out["p"].append(p)
+                out["psi"].append(psi)
+    if not record:
+        return {"w": w}
+    return {"w": w, "q": torch.stack(out["q"], 1), "p": torch.stack(out["p"], 1),
+            "psi": torch.stack(out["psi"], 1)}

@@ -97,6 +97,61 @@ def _play(args: argparse.Namespace) -> None:
     raise AudioError(lost)
 
 
+def _need_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ParameterError(f"`{command}` needs torch: pip install 'neural-strings[train]' "
+                             "(torch==2.13.0 is the CPU build)") from None
+
+
+def _train(args: argparse.Namespace) -> None:
+    _need_torch("train")
+    from models.recipe import Recipe
+    from models.train import train
+
+    recipe = Recipe.load(args.recipe)
+    directory = train(recipe, runs=args.runs, progress=not args.quiet, threads=args.threads)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained {recipe.name}: {directory} (checkpoint.pt, log.csv, curves.png); "
+              f"export with `neural-strings export {directory} OUT.safetensors`")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from models.evaluate import evaluate, markdown, write_report
+
+    report = evaluate(args.preset, args.test_set, fs=args.fs, limit=args.strings,
+                      jobs=args.jobs, root=args.root, progress=not args.quiet)
+    out = args.out or Path("evaluations") / (f"{report['preset']}-{report['test_set']}-"
+                                             f"{report['fs']:g}Hz")
+    write_report(report, out, args.preset, args.test_set, figures=not args.no_figures)
+    print(markdown(report))
+    print(f"wrote {out}/metrics.json, metrics.md" + ("" if args.no_figures else
+                                                    ", waveforms.png, spectrograms.png, "
+                                                    "mode_error.png"))
+
+
+def _export(args: argparse.Namespace) -> None:
+    _need_torch("export")
+    from models.evaluate import evaluate, markdown
+    from models.export import export_preset
+
+    out = export_preset(args.run, args.out, which=args.weights, name=args.name)
+    metrics = {}
+    for test_set in args.test or []:
+        for fs in [None, *(args.rates or [])]:
+            report = evaluate(str(out), test_set, fs=fs, limit=args.strings,
+                              root=args.root, progress=not args.quiet)
+            print(markdown(report))
+            key = f"{report['test_set']}@{report['fs']:g}Hz"
+            metrics[key] = {"strings": report["strings"], "duration": report["duration"],
+                            **report["summary"]}
+    if metrics:
+        out = export_preset(args.run, args.out, which=args.weights, name=args.name,
+                            metrics=metrics)
+    print(f"wrote {out}")
+
+
 def _render(args: argparse.Namespace) -> None:
     from synth.audiofile import write_wav
     from synth.engine.engine import Engine
@@ -140,6 +195,15 @@ def _bench(args: argparse.Namespace) -> None:
         import models.bench as torch_side
     except ImportError:  # torch is optional for players; the torch columns are then skipped
         torch_side = None
+    if args.what == "widths":
+        _need_torch("bench widths")
+        from models import widths
+
+        if not args.recipe:
+            raise ParameterError("bench widths needs --recipe RECIPE.toml")
+        widths.run(args.recipe, args.widths or [32, 64, 128, 256], args.test_set,
+                   args.strings, args.out)
+        return
     if args.what == "physics":
         from synth.bench import physics
 
@@ -167,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate one string with the SAV scheme. PARAMS is a JSON object with "
                     "keys gamma, kappa, nu, sigma0, sigma1, x_e, x_o, amplitude, t_e (s), "
                     "excitation ('pluck'|'strike'), fs (Hz), duration (s), n_modes, "
-                    "nonlinearity ('exact'|'kc'|'linear') and optionally warp (bool). OUT gets "
+                    "nonlinearity ('exact'|'kc'|'linear') and optionally warp (bool) and model (a "
+                    "preset whose potential replaces the nonlinearity). OUT gets "
                     "q, p (M x N), psi and w (N) in float64; sample n is the state after n + 1 "
                     "steps from rest.")
     sim.add_argument("params", metavar="PARAMS.json", help="parameter file, or - for stdin")
@@ -206,6 +271,54 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--status-every", type=float, default=2.0, help=argparse.SUPPRESS)
     play.set_defaults(handler=_play)
 
+    train = commands.add_parser(
+        "train", help="train a GradNet string potential from a recipe (needs torch)",
+        description="Train the recipe's GradNet potential through the SAV scheme: force "
+                    "matching, then teacher-forced segments. Writes RUNS/NAME/checkpoint.pt, "
+                    "log.csv and curves.png; run it again to resume. Runs unchanged under "
+                    "`torchrun --nproc_per_node=N` (DistributedDataParallel).")
+    train.add_argument("recipe", metavar="RECIPE.toml")
+    train.add_argument("--runs", default="runs", help="parent directory of runs (runs)")
+    train.add_argument("--threads", type=int, help="torch threads per process")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="relMSE of a preset on a test set, against the linear model",
+        description="Free-run every test string with the preset and with the linear model, "
+                    "and compare q and w with the reference over the whole string and its "
+                    "first 0.1 s. TESTSET is a dataset directory or config (paper-test). "
+                    "Writes metrics.json, metrics.md and figures.")
+    evaluate.add_argument("preset", metavar="PRESET")
+    evaluate.add_argument("test_set", metavar="TESTSET")
+    evaluate.add_argument("--fs", type=float, help="evaluate at this rate instead of the "
+                                                   "test set's (the reference is re-simulated)")
+    evaluate.add_argument("--strings", type=int, help="only the first N strings")
+    evaluate.add_argument("--jobs", type=int, help="worker processes (default: cores)")
+    evaluate.add_argument("--root", default="datasets", help="dataset root (datasets)")
+    evaluate.add_argument("--out", help="output directory (default: evaluations/...)")
+    evaluate.add_argument("--no-figures", action="store_true", help="skip the figures")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=_evaluate)
+
+    export = commands.add_parser(
+        "export", help="turn a training run into a sav-gradnet preset (needs torch)",
+        description="Write the run's GradNet as a playable preset with its provenance; with "
+                    "--test, measure the test metrics (also at --rates) and store them in it.")
+    export.add_argument("run", metavar="RUN", help="run directory or checkpoint.pt")
+    export.add_argument("out", metavar="OUT.safetensors")
+    export.add_argument("--weights", default="best", choices=["best", "final"],
+                        help="the best validation model (default) or the last one")
+    export.add_argument("--name", help="preset name (default: OUT's stem)")
+    export.add_argument("--test", action="append", metavar="TESTSET",
+                        help="evaluate on this test set and store the metrics (repeatable)")
+    export.add_argument("--rates", type=float, action="append", metavar="HZ",
+                        help="also evaluate at this rate (repeatable)")
+    export.add_argument("--strings", type=int, help="only the first N test strings")
+    export.add_argument("--root", default="datasets", help="dataset root (datasets)")
+    export.add_argument("--quiet", action="store_true", help="no progress bars")
+    export.set_defaults(handler=_export)
+
     render = commands.add_parser(
         "render", help="render a MIDI file (or --demo) to WAV offline",
         description="Render with the same engine and kernels as real time.")
@@ -227,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="benchmark against the naive way, in one run",
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
-    bench.add_argument("what", choices=["physics", "engine"])
+    bench.add_argument("what", choices=["physics", "engine", "widths"])
     bench.add_argument("--repeats", type=int, default=7, help="timed repeats (default: 7)")
     bench.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     bench.add_argument("--seconds", type=float, default=30.0,
@@ -238,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="engine: play random notes, pedals, bends and parameter moves at "
                             "full polyphony in real time for this long")
     bench.add_argument("--polyphony", type=int, default=16, help="soak: voices (default: 16)")
+    bench.add_argument("--recipe", help="widths: the recipe to train at every width")
+    bench.add_argument("--widths", type=int, nargs="+", help="widths: hidden sizes "
+                                                              "(default: 32 64 128 256)")
+    bench.add_argument("--test-set", default="paper-test", help="widths: test set")
+    bench.add_argument("--strings", type=int, default=10,
+                       help="widths: evaluate on the first N test strings (default: 10)")
+    bench.add_argument("--out", default="evaluations/widths", help="widths: output directory")
     bench.set_defaults(handler=_bench)
     return parser
 

@@ -29,17 +29,19 @@ from synth.native import tsc_frequency
 from synth.physics.modes import mode_shapes
 from synth.physics.simulate import linear_part
 from synth.physics.strings import tuned
-from synth.presets import Preset, find_preset, load_preset
+from synth.presets import Preset, find_preset, load_preset, shipped_presets
 
 FS, BLOCK, BUDGET = 48000, 128, 0.7
 MAX_NOTES = 128  # voices are distinct MIDI notes
 PERIOD = BLOCK / FS
 GOALS = {"exact": 24, "kc": 96, "gradnet": 16}
+LEARNED_GOAL = 16  # shipped learned presets, at their own mode count
 
 
 def bench_models() -> dict[str, Preset]:
     """The three models of the issue: exact and Kirchhoff-Carrier potentials at 40 modes
-    (the nylon string), and a GradNet with 128 hidden units over 40 modes."""
+    (the nylon string), and a GradNet with 128 hidden units over 40 modes; then every
+    shipped learned preset as it plays (all its modes)."""
     nylon = load_preset(find_preset("nylon-guitar"))
     kc = dataclasses.replace(nylon, name="nylon (Kirchhoff-Carrier)", potential_name="kc",
                              string=nylon.physical.to_normalised("kc"))
@@ -50,7 +52,9 @@ def bench_models() -> dict[str, Preset]:
                "log_scale_out": rng.standard_normal(128) * 0.01}
     gradnet = dataclasses.replace(nylon, name="GradNet 128", kind="sav-gradnet",
                                   potential_name="gradnet", weights=weights)
-    return {"exact": nylon, "kc": kc, "gradnet": gradnet}
+    learned = {path.stem: load_preset(path) for path in shipped_presets()}
+    return {"exact": nylon, "kc": kc, "gradnet": gradnet,
+            **{name: p for name, p in learned.items() if p.kind != "sav-physics"}}
 
 
 def held_engine(preset: Preset, voices: int) -> Engine:
@@ -253,11 +257,12 @@ def measure_voices(quick: bool, torch_gradnet: Callable | None) -> dict:
         voices, load = max_voices(lambda n, p=preset: block_time(p, n, blocks), limit=MAX_NOTES)
         naive_voices, _ = max_voices(lambda n, p=preset: naive_block_time(p, n, blocks // 2),
                                      limit=MAX_NOTES)
-        goal = GOALS[key]
+        goal = GOALS.get(key, LEARNED_GOAL)
         goal_load = block_time(preset, goal, blocks) / PERIOD
         naive_goal_load = naive_block_time(preset, goal, blocks // 2) / PERIOD
         label = {"exact": "exact potential, 40 modes", "kc": "Kirchhoff-Carrier, 40 modes",
-                 "gradnet": "GradNet 128 hidden, 40 modes"}[key]
+                 "gradnet": "GradNet 128 hidden, 40 modes"}.get(
+                     key, f"{key} ({preset.n_modes} modes)")
         more = f"{voices / naive_voices:4.1f}x" if naive_voices else "  inf"
         print(f"{label:30} {voices:6d} {load:5.0%} {goal:5d} | {naive_voices:5d} {more} | "
               f"{'':12} {goal_load:5.0%} {naive_goal_load:6.0%} "

@@ -1,0 +1,154 @@
+"""Training recipes: one TOML file names everything a training run depends on.
+
+    name = "gradnet-128"          # the run directory is RUNS/NAME
+    seed = 0
+    dataset = "paper-train"       # a dataset config (path or shipped name), generated if missing
+    dataset_root = "datasets"
+    dtype = "float32"             # training precision: "float32" | "float64"
+
+    [model]
+    hidden = 128                  # GradNet units
+    n_modes = 75
+    activation = "leaky"          # "leaky" (the paper's) | "stretch" (smooth, see gradnet.py)
+
+    [pretrain]                    # force matching on single recorded steps (0 steps: skip)
+    steps = 2000
+    batch = 4096
+    lr = 1e-2                     # cosine decay to train.lr
+
+    [train]                       # teacher-forced segments through the SAV scheme
+    segment_ms = 1.0
+    batch = 256
+    epochs = 4
+    steps_per_epoch = 200
+    lr = 1e-3
+    lr_final = 1e-5               # cosine decay over all segment steps
+    clip = 1.0                    # gradient norm clip (0: none)
+    validation = 512              # fixed validation segments
+
+A recipe's hash covers every field, so a run directory is never resumed with another recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from synth.errors import ParameterError
+
+DTYPES = ("float32", "float64")
+ACTIVATIONS = ("leaky", "stretch")
+
+
+@dataclass(frozen=True)
+class PretrainPhase:
+    steps: int = 2000
+    batch: int = 4096
+    lr: float = 3e-3
+
+
+@dataclass(frozen=True)
+class SegmentPhase:
+    segment_ms: float = 1.0
+    batch: int = 256
+    epochs: int = 4
+    steps_per_epoch: int = 200
+    lr: float = 1e-3
+    lr_final: float = 1e-5
+    clip: float = 1.0
+    validation: int = 512
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    dataset: str
+    seed: int = 0
+    dataset_root: str = "datasets"
+    dtype: str = "float32"
+    hidden: int = 128
+    n_modes: int = 75
+    activation: str = "leaky"
+    pretrain: PretrainPhase = field(default_factory=PretrainPhase)
+    train: SegmentPhase = field(default_factory=SegmentPhase)
+    source: str = ""  # the file it was read from (not hashed)
+
+    @classmethod
+    def load(cls, path) -> Recipe:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ParameterError(f"no recipe file {str(path)!r}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ParameterError(f"{path}: not valid TOML: {error}") from None
+        recipe = cls.from_dict(data, where=str(path))
+        return cls(**{**recipe.__dict__, "source": str(path)})
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "recipe") -> Recipe:
+        data = dict(data)
+        model = _section(data, "model", where, {"hidden", "n_modes", "activation"})
+        pretrain = _section(data, "pretrain", where, set(PretrainPhase.__dataclass_fields__))
+        train = _section(data, "train", where, set(SegmentPhase.__dataclass_fields__))
+        top = {"name", "dataset", "seed", "dataset_root", "dtype"}
+        unknown = sorted(set(data) - top)
+        if unknown:
+            raise ParameterError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+                                 f"{', '.join(sorted(top))} and [model], [pretrain], [train]")
+        for key in ("name", "dataset"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise ParameterError(f"{where}: {key!r} must be a non-empty string")
+        recipe = cls(**data, **model, pretrain=PretrainPhase(**pretrain),
+                     train=SegmentPhase(**train))
+        recipe._check(where)
+        return recipe
+
+    def _check(self, where: str) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ParameterError(f"{where}: model.activation must be one of {ACTIVATIONS}, "
+                                 f"got {self.activation!r}")
+        if self.dtype not in DTYPES:
+            raise ParameterError(f"{where}: dtype must be one of {DTYPES}, got {self.dtype!r}")
+        counts = {"seed": self.seed, "model.hidden": self.hidden, "model.n_modes": self.n_modes,
+                  "pretrain.steps": self.pretrain.steps, "pretrain.batch": self.pretrain.batch,
+                  "train.batch": self.train.batch, "train.epochs": self.train.epochs,
+                  "train.steps_per_epoch": self.train.steps_per_epoch,
+                  "train.validation": self.train.validation}
+        for name, value in counts.items():
+            positive = name not in ("seed", "pretrain.steps", "train.epochs")
+            if isinstance(value, bool) or not isinstance(value, int) or value < int(positive):
+                raise ParameterError(f"{where}: {name} must be an integer >= {int(positive)}, "
+                                     f"got {value!r}")
+        rates = {"pretrain.lr": self.pretrain.lr, "train.lr": self.train.lr,
+                 "train.lr_final": self.train.lr_final, "train.segment_ms": self.train.segment_ms,
+                 "train.clip": self.train.clip}
+        for name, value in rates.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ParameterError(f"{where}: {name} must be a number >= 0, got {value!r}")
+        if self.train.segment_ms <= 0:
+            raise ParameterError(f"{where}: train.segment_ms must be > 0")
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("source")
+        return data
+
+    def digest(self) -> str:
+        """A short hash of every field (not of where the file lives)."""
+        text = json.dumps(self.as_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _section(data: dict, name: str, where: str, allowed: set) -> dict:
+    section = data.pop(name, {})
+    if not isinstance(section, dict):
+        raise ParameterError(f"{where}: [{name}] must be a table")
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ParameterError(f"{where}: unknown key(s) in [{name}]: {', '.join(unknown)}; "
+                             f"allowed: {', '.join(sorted(allowed))}")
+    return section

@@ -1,0 +1,323 @@
+"""`neural-strings train RECIPE`: fit a GradNet potential through the SAV scheme.
+
+Two phases, one global step counter:
+1. force matching (recipe [pretrain]): regress nu^2 grad V(q_half) on the nonlinear force each
+   recorded step implies (`models.segments.implied_force`), relative squared error;
+2. teacher forcing (recipe [train]): run the scheme for segment_ms from recorded states and
+   compare q and p with the recording, loss relMSE(q) + relMSE(p) pooled over the batch.
+
+A run lives in RUNS/NAME: checkpoint.pt (model, optimiser, step, best validation model),
+log.csv and curves.png. Started again, it resumes from the checkpoint (the recipe must be the
+same); Ctrl-C (or SIGTERM) stops after the current step and saves a checkpoint. Batches are
+drawn from (seed, rank, step), so a resumed run continues exactly as if never stopped. Under
+`torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel (gloo on
+CPU, NCCL on GPU): each process draws its share of the batch and rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from models.gradnet import GradNetPotential
+from models.recipe import Recipe
+from models.sav import SAVScheme
+from models.segments import Segments, SegmentSampler, implied_force
+from synth.dataset import DatasetConfig, generate
+from synth.errors import ParameterError
+
+CHECKPOINT, LOG, CURVES = "checkpoint.pt", "log.csv", "curves.png"
+LOG_FIELDS = ("step", "phase", "epoch", "loss", "validation", "lr", "seconds")
+LOG_EVERY = 10  # steps between log rows
+CHECKPOINT_SECONDS = 120.0  # also checkpoint at least this often
+
+
+class TrainingLoss(nn.Module):
+    """The loss of either phase for a batch of segments; holds the potential (the only
+    parameters), so DistributedDataParallel can wrap it whole."""
+
+    def __init__(self, potential: GradNetPotential) -> None:
+        super().__init__()
+        self.potential = potential
+
+    def forward(self, segments: Segments, force_matching: bool) -> torch.Tensor:
+        if force_matching:
+            q_half, implied = implied_force(segments)
+            predicted = segments.strings.nu2[:, None] * self.potential(q_half)[1]
+            # per unit wavenumber: the high modes' large forces barely move q
+            scale = self.potential.column_scale
+            return relative_error(predicted / scale, implied / scale)
+        scheme = SAVScheme.for_strings(self.potential, segments.strings)
+        q, p, _ = scheme.rollout(segments.q0, segments.p0, scheme.psi_of(segments.q0),
+                                 segments.forces)
+        return relative_error(q, segments.q) + relative_error(p, segments.p)
+
+
+def relative_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """sum (estimate - target)^2 / sum target^2 over every element."""
+    return ((estimate - target) ** 2).sum() / (target ** 2).sum().clamp_min(1e-30)
+
+
+@dataclass
+class Run:
+    """Where a run writes and how far it got."""
+
+    directory: Path
+    step: int = 0
+    seconds: float = 0.0  # training time so far, over every resumption
+    best_validation: float = math.inf
+    best_state: dict | None = None
+
+
+def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = True,
+          threads: int | None = None) -> Path:
+    """Train (or resume) `recipe`; returns the run directory."""
+    rank, world = _start_distributed()
+    if threads:
+        torch.set_num_threads(threads)
+    dtype = torch.float64 if recipe.dtype == "float64" else torch.float32
+    directory = Path(runs) / recipe.name
+    data_directory = _dataset(recipe, rank)
+    seconds_per_sample = 1.0 / DatasetConfig.load(recipe.dataset).settings["fs"]
+    length = max(1, round(recipe.train.segment_ms * 1e-3 / seconds_per_sample))
+    segments = SegmentSampler(data_directory, length, dtype)
+    if segments.strings.n_modes != recipe.n_modes:
+        raise ParameterError(f"recipe n_modes = {recipe.n_modes} but dataset "
+                             f"{recipe.dataset!r} has {segments.strings.n_modes} modes")
+    singles = SegmentSampler(data_directory, 1, dtype)
+
+    potential = GradNetPotential(recipe.n_modes, recipe.hidden, dtype=dtype,
+                                 generator=torch.Generator().manual_seed(recipe.seed),
+                                 activation=recipe.activation)
+    loss_module = TrainingLoss(potential)
+    model = DistributedDataParallel(loss_module) if world > 1 else loss_module
+    optimiser = torch.optim.Adam(potential.parameters(), lr=recipe.pretrain.lr)
+    pre, seg = recipe.pretrain, recipe.train
+    run = _resume(recipe, directory, potential, optimiser, rank)
+    if run.step == 0:  # start from the output scale that fits the data best
+        first = singles.sample(pre.batch if pre.steps else seg.batch,
+                               np.random.default_rng([recipe.seed, 98]))
+        q_half, implied = implied_force(first)
+        potential.calibrate(q_half, implied / first.strings.nu2[:, None])
+
+    validation = segments.sample(seg.validation, np.random.default_rng([recipe.seed, 99]))
+    total = pre.steps + seg.epochs * seg.steps_per_epoch
+    bar = _progress_bar(total, run.step, recipe.name, progress and rank == 0)
+    last_checkpoint = time.monotonic()
+    started = time.monotonic() - run.seconds
+    stop = StopRequest()
+    try:
+        while run.step < total:
+            step = run.step
+            matching = step < pre.steps
+            lr = (_cosine(step, pre.steps, pre.lr, seg.lr) if matching else
+                  _cosine(step - pre.steps, total - pre.steps, seg.lr, seg.lr_final))
+            for group in optimiser.param_groups:
+                group["lr"] = lr
+            draw = np.random.default_rng([recipe.seed, rank, step])
+            batch = (singles if matching else segments).sample(
+                max(1, (pre.batch if matching else seg.batch) // world), draw)
+            optimiser.zero_grad(set_to_none=True)
+            loss = model(batch, matching)
+            loss.backward()
+            if not matching and seg.clip > 0:
+                nn.utils.clip_grad_norm_(potential.parameters(), seg.clip)
+            optimiser.step()
+            run.step += 1
+            run.seconds = time.monotonic() - started
+            epoch_end = not matching and (run.step - pre.steps) % seg.steps_per_epoch == 0
+            value = None
+            if epoch_end or run.step == total:
+                value = _validate(loss_module, validation)
+                if value < run.best_validation:
+                    run.best_validation = value
+                    run.best_state = {k: v.detach().clone()
+                                      for k, v in potential.state_dict().items()}
+            if rank == 0 and (run.step % LOG_EVERY == 0 or value is not None):
+                _log(directory, run, "force" if matching else "segments",
+                     0 if matching else (run.step - pre.steps - 1) // seg.steps_per_epoch + 1,
+                     loss.item(), value, lr)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
+            if epoch_end or run.step == total or \
+                    time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
+                _save(recipe, run, potential, optimiser, rank)
+                last_checkpoint = time.monotonic()
+            if stop.agreed(world):  # between steps, so the checkpoint is consistent
+                _save(recipe, run, potential, optimiser, rank)
+                if rank == 0:
+                    print(f"\ninterrupted at step {run.step} of {total}; checkpoint saved, "
+                          f"run the same command to resume", flush=True)
+                raise KeyboardInterrupt
+    finally:
+        stop.restore()
+        if bar is not None:
+            bar.close()
+        if world > 1:
+            dist.destroy_process_group()
+    return directory
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM asks training to stop after the current step; every
+    process of a distributed run stops at the same step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._request)
+
+    def _request(self, number, frame) -> None:
+        self.requested = True
+
+    def agreed(self, world: int) -> bool:
+        if world <= 1:
+            return self.requested
+        flag = torch.tensor([1.0 if self.requested else 0.0])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def restore(self) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+def _validate(loss_module: TrainingLoss, validation: Segments) -> float:
+    with torch.no_grad():
+        return float(loss_module(validation, force_matching=False))
+
+
+def _cosine(step: int, steps: int, start: float, end: float) -> float:
+    fraction = min(step / max(steps, 1), 1.0)
+    return end + 0.5 * (start - end) * (1.0 + math.cos(math.pi * fraction))
+
+
+def _start_distributed() -> tuple[int, int]:
+    """(rank, world size): under torchrun, join its process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def _dataset(recipe: Recipe, rank: int) -> Path:
+    """The recipe's dataset directory, generated first (by rank 0) when missing."""
+    config = DatasetConfig.load(recipe.dataset)
+    if rank == 0:
+        generate(config, root=recipe.dataset_root, progress=True)
+    if dist.is_initialized():
+        dist.barrier()
+    return Path(recipe.dataset_root) / config.name
+
+
+def _resume(recipe: Recipe, directory: Path, potential: nn.Module, optimiser, rank: int) -> Run:
+    path = directory / CHECKPOINT
+    if not path.exists():
+        if rank == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / LOG).write_text(",".join(LOG_FIELDS) + "\n")
+        return Run(directory)
+    state = read_checkpoint(path)
+    if state["digest"] != recipe.digest():
+        raise ParameterError(f"{directory} holds a run of a different recipe; give this one "
+                             f"another name or remove {directory}")
+    potential.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimiser"])
+    run = Run(directory, state["step"], state["seconds"], state["best_validation"],
+              state["best_model"])
+    if rank == 0:
+        _truncate_log(directory / LOG, run.step)
+        print(f"resuming {recipe.name} at step {run.step}", flush=True)
+    return run
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint's contents, loaded without unpickling code (weights_only)."""
+    with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _save(recipe: Recipe, run: Run, potential: nn.Module, optimiser, rank: int) -> None:
+    if rank != 0:
+        return
+    state = {"digest": recipe.digest(), "recipe": recipe.as_dict(), "step": run.step,
+             "seconds": run.seconds, "best_validation": run.best_validation,
+             "best_model": run.best_state, "model": potential.state_dict(),
+             "optimiser": optimiser.state_dict(), "torch": str(torch.__version__)}
+    temporary = run.directory / (CHECKPOINT + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, run.directory / CHECKPOINT)
+    plot_curves(run.directory / LOG, run.directory / CURVES)
+
+
+def _log(directory: Path, run: Run, phase: str, epoch: int, loss: float,
+         validation: float | None, lr: float) -> None:
+    with open(directory / LOG, "a", newline="") as file:
+        csv.writer(file).writerow([run.step, phase, epoch, f"{loss:.6e}",
+                                   "" if validation is None else f"{validation:.6e}",
+                                   f"{lr:.3e}", f"{run.seconds:.1f}"])
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log rows past `step` (written after the checkpoint we resume from)."""
+    if not path.exists():
+        path.write_text(",".join(LOG_FIELDS) + "\n")
+        return
+    rows = list(csv.reader(path.read_text().splitlines()))
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+    with open(path, "w", newline="") as file:
+        csv.writer(file).writerows(kept)
+
+
+def plot_curves(log: Path, out: Path) -> None:
+    """Loss and validation curves of a run's log.csv, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(log.read_text().splitlines()))
+    if not rows:
+        return
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    for phase, label in (("force", "force matching (rel. force error)"),
+                         ("segments", "segments (relMSE q + p)")):
+        points = [(int(r["step"]), float(r["loss"])) for r in rows if r["phase"] == phase]
+        if points:
+            axis.semilogy(*zip(*points, strict=True), label=label, lw=0.8)
+    checks = [(int(r["step"]), float(r["validation"])) for r in rows if r["validation"]]
+    if checks:
+        axis.semilogy(*zip(*checks, strict=True), "o-", label="validation segments", ms=3)
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+
+
+def _progress_bar(total: int, done: int, name: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"train {name}", unit="step",
+                dynamic_ncols=True, mininterval=1.0)
