@@ -132,6 +132,14 @@ class Recipe:
         if self.train.segment_ms <= 0:
             raise ParameterError(f"{where}: train.segment_ms must be > 0")
 
+    @classmethod
+    def from_stored(cls, data: dict) -> Recipe:
+        """A recipe from `as_dict` output (as checkpoints store it); fields added since take
+        their defaults, so older runs still resume."""
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**data, "pretrain": PretrainPhase(**data.get("pretrain", {})),
+                      "train": SegmentPhase(**data.get("train", {}))})
+
     def as_dict(self) -> dict:
         data = asdict(self)
         data.pop("source")

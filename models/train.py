@@ -235,7 +235,7 @@ def _resume(recipe: Recipe, directory: Path, potential: nn.Module, optimiser, ra
             (directory / LOG).write_text(",".join(LOG_FIELDS) + "\n")
         return Run(directory)
     state = read_checkpoint(path)
-    if state["digest"] != recipe.digest():
+    if Recipe.from_stored(state["recipe"]).digest() != recipe.digest():
         raise ParameterError(f"{directory} holds a run of a different recipe; give this one "
                              f"another name or remove {directory}")
     potential.load_state_dict(state["model"])

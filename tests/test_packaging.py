@@ -1,5 +1,6 @@
 """The package's promises: the CLI entry points, no torch in the player, CI runs the README."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,16 @@ def test_bench_physics_runs_end_to_end():
     rows = [line for line in result.stdout.splitlines() if "modes" in line and " us" in line]
     assert len(rows) == 3
     assert all("x" in row for row in rows)
+
+
+def test_numba_caches_are_versioned_by_every_compiled_source(tmp_path):
+    """Numba invalidates a cached kernel only when its own file changes, not a kernel it
+    compiles in; synth keys its cache directory on a hash of all of them instead."""
+    probe = "import os, synth; print(os.environ['NUMBA_CACHE_DIR'])"
+    default = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             env={k: v for k, v in os.environ.items()
+                                  if k != "NUMBA_CACHE_DIR"}).stdout.strip()
+    assert Path(default).name.startswith("numba-") and Path(default).is_dir()
+    chosen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}).stdout.strip()
+    assert chosen == str(tmp_path)
