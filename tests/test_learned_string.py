@@ -1,0 +1,194 @@
+"""The shipped learned string (`sav-gradnet`): GradNet maths, Numba-torch parity, stability by
+construction, `simulate` with a model, evaluation, and live play in the engine."""
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synth.dataset import DatasetConfig
+from synth.errors import ModesDroppedWarning, ParameterError, PresetError
+from synth.physics.simulate import SimulationSpec, simulate
+from synth.presets import SHIPPED, load_preset
+
+torch = pytest.importorskip("torch")
+
+from models.gradnet import GradNetPotential  # noqa: E402
+from models.sav import free_run  # noqa: E402
+from models.strings import StringBatch  # noqa: E402
+
+LEARNED = ("stretch-128", "gradnet-128")  # ours (smooth activation), the paper's (LeakyReLU)
+TRAIN = DatasetConfig.load("paper-train")
+
+
+@pytest.fixture(scope="module", params=LEARNED)
+def preset(request):
+    return load_preset(SHIPPED / f"{request.param}.safetensors")
+
+
+@pytest.fixture(scope="module")
+def network(preset):
+    return GradNetPotential.from_export(preset.weights, dtype=torch.float64,
+                                        activation=preset.activation)
+
+
+def string(**changes) -> dict:
+    """A test-range string (DESIGN.md: unseen gamma, kappa and amplitude) at 96 kHz."""
+    return {"gamma": 200.0, "kappa": 1.08, "nu": 150.0, "sigma0": 2.0, "sigma1": 2e-4,
+            "x_e": 0.3, "x_o": 0.7, "amplitude": 4.5e4, "t_e": 1e-3, "excitation": "pluck",
+            "fs": 96000, "duration": 0.2, "n_modes": 75, "nonlinearity": "exact", **changes}
+
+
+def test_the_learned_preset_is_trained_with_its_recipe_and_metrics(preset):
+    assert preset.kind == "sav-gradnet" and preset.n_modes == 75
+    provenance = preset.provenance
+    assert provenance["recipe"]["name"] == preset.name
+    assert provenance["dataset"]["hash"] == TRAIN.hash
+    metrics = provenance["metrics"]["paper-test@96000Hz"]
+    assert metrics["strings"] == 60
+    assert metrics["model"]["w"]["mean"] < 0.1 * metrics["linear"]["w"]["mean"]
+    assert (SHIPPED / "recipes" / f"{preset.name}.toml").exists()
+
+
+def test_grad_v_is_the_autograd_of_v(network):
+    q = (0.02 * torch.randn(64, 75, dtype=torch.float64) / torch.arange(1, 76)).requires_grad_()
+    value, grad = network(q)
+    (autograd,) = torch.autograd.grad(value.sum(), q)
+    assert torch.allclose(grad, autograd, rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(1e-6, 1.0))
+def test_v_is_non_negative_and_convex(network, seed, scale):
+    generator = torch.Generator().manual_seed(seed)
+    a, b = (scale * torch.randn(2, 75, dtype=torch.float64, generator=generator)
+            / torch.arange(1, 76))
+    values = network(torch.stack([a, b, 0.5 * (a + b)]))[0]
+    assert (values >= 0).all()
+    assert values[2] <= 0.5 * (values[0] + values[1]) * (1 + 1e-12) + 1e-300
+
+
+def test_numba_kernel_matches_torch_in_float64(preset, network):
+    """Parity: 0.2 s at 96 kHz with 75 modes, the same weights, to 1e-9 relative."""
+    params = string()
+    kernel = simulate(SimulationSpec.from_dict(params), potential=preset.potential())
+    strings = StringBatch.from_params([params], dtype=torch.float64)
+    reference = free_run(network, strings, kernel.spec.n_steps)
+    q, w = reference["q"][0].numpy(), reference["w"][0].numpy()
+    relative = lambda a, b: np.sqrt(np.mean((a - b) ** 2) / np.mean(b**2))  # noqa: E731
+    assert relative(kernel.q_t, q) < 1e-9
+    assert relative(kernel.w, w) < 1e-9
+    assert np.abs(kernel.w).max() > 1e-3  # it really vibrated, nonlinearly
+    linear = simulate(SimulationSpec.from_dict({**params, "nonlinearity": "linear"}))
+    assert relative(linear.w, kernel.w) > 1e-2
+
+
+def extremes() -> list[dict]:
+    """Every training range at its low and its high end together, each position at both
+    edges, and twice the largest trained amplitude, at the training rate."""
+    low = {k: (v[0] if isinstance(v, list) else v) for k, v in TRAIN.ranges.items()}
+    high = {k: (v[1] if isinstance(v, list) else v) for k, v in TRAIN.ranges.items()}
+    loud = 2 * high["amplitude"]
+    return [low, high, {**high, "x_e": low["x_e"], "x_o": low["x_o"]},
+            {**low, "amplitude": loud}, {**high, "amplitude": loud, "t_e": low["t_e"]}]
+
+
+@pytest.mark.parametrize("ranges", extremes(), ids=["low", "high", "high-edges", "low-2A",
+                                                     "high-2A"])
+def test_free_runs_for_10_s_at_the_extremes_with_energy_that_never_grows(preset, ranges):
+    params = {**ranges, "excitation": "pluck", "fs": TRAIN.settings["fs"], "duration": 10.0,
+              "n_modes": 75, "nonlinearity": "exact"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModesDroppedWarning)
+        sim = simulate(SimulationSpec.from_dict(params), potential=preset.potential(),
+                       record_dtype=np.float64)
+    assert np.isfinite(sim.w).all() and np.isfinite(sim.q_t).all()
+    energy = sim.energy()
+    after = int(np.ceil(params["t_e"] * params["fs"])) + 1
+    growth = np.diff(energy[after:]) / energy[after:-1]
+    assert growth.max() < 1e-12
+    assert energy[-1] < energy[after]  # and it decays
+
+
+def test_simulate_accepts_a_model(tmp_path, preset):
+    params = string(duration=0.05)
+    del params["nonlinearity"]
+    (tmp_path / "p.json").write_text(json.dumps({**params, "model": preset.name}))
+    result = subprocess.run([sys.executable, "-m", "synth", "simulate", str(tmp_path / "p.json"),
+                             str(tmp_path / "out.npz")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    out = np.load(tmp_path / "out.npz")
+    direct = simulate(SimulationSpec.from_dict(string(duration=0.05)),
+                      potential=preset.potential())
+    assert out["q"].shape == (75, 4800) and np.array_equal(out["w"], direct.w)
+    assert json.loads(str(out["meta"]))["spec"]["model"] == preset.name
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": "stretch-128", "nonlinearity": "exact"}, "either a model or a nonlinearity"),
+    ({"model": "no-such-preset"}, "no preset called 'no-such-preset'"),
+    ({"model": "stretch-128", "n_modes": 80}, "covers 75 modes, fewer than n_modes = 80"),
+    ({"model": 3}, "model must be a preset file name"),
+])
+def test_simulate_with_a_bad_model_is_refused_clearly(change, message):
+    params = {**string(duration=0.01), **change}
+    if "nonlinearity" not in change:
+        params.pop("nonlinearity")
+    with pytest.raises((ParameterError, PresetError), match=message):
+        simulate(SimulationSpec.from_dict(params))
+
+
+def test_a_learned_potential_over_fewer_modes_sees_the_rest_as_zero(preset):
+    q = np.zeros(75)
+    q[:40] = 0.01 * np.random.default_rng(0).standard_normal(40) / np.arange(1, 41)
+    full = preset.potential().gradient(q)[:40]
+    assert np.allclose(preset.potential(n_modes=40).gradient(q[:40]), full, rtol=1e-12)
+
+
+def test_evaluate_writes_metrics_and_figures(tmp_path):
+    config = tmp_path / "tiny-test.toml"
+    config.write_text((SHIPPED.parent / "synth" / "configs" / "paper-test.toml").read_text()
+                      .replace('name = "paper-test"', 'name = "tiny-test"')
+                      .replace("count = 60", "count = 2").replace("duration = 3.0",
+                                                                  "duration = 0.15"))
+    result = subprocess.run(
+        [sys.executable, "-m", "synth", "evaluate", "stretch-128", str(config), "--root",
+         str(tmp_path / "datasets"), "--out", str(tmp_path / "eval"), "--quiet"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert report["strings"] == 2 and report["fs"] == 96000
+    model, linear = report["summary"]["model"], report["summary"]["linear"]
+    assert model["w"]["mean"] < 0.1 * linear["w"]["mean"]
+    assert model["q_0.1s"]["median"] < linear["q_0.1s"]["median"]
+    assert "| stretch-128 |" in (tmp_path / "eval" / "metrics.md").read_text()
+    for figure in ("waveforms.png", "spectrograms.png", "mode_error.png"):
+        assert (tmp_path / "eval" / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_engine_plays_it_with_tension_stiffness_and_damping_live(preset):
+    from engine_helpers import fundamental, note_hz
+
+    from synth.engine import Engine
+
+    engine = Engine(preset, fs=48000, polyphony=4)
+    engine.note_on(45, 64)
+    first = engine.process(24000)[:, 0]
+    engine.set_param("tension", 1.5)  # pitch up by about sqrt(1.5)
+    engine.process(4800)
+    second = engine.process(24000)[:, 0]
+    assert np.isfinite(first).all() and np.isfinite(second).all()
+    before = fundamental(first[4800:], 48000, near=note_hz(45))
+    after = fundamental(second[4800:], 48000, near=note_hz(45) * 1.5**0.5)
+    assert after / before == pytest.approx(1.5**0.5, rel=0.01)
+    engine.set_param("decay", engine.get_param("decay") * 0.1)  # much faster decay
+    engine.set_param("stiffness", 2.0 * engine.get_param("stiffness"))
+    engine.process(9600)
+    later = engine.process(9600)[:, 0]
+    assert np.isfinite(later).all()
+    assert np.abs(later).max() < 0.5 * np.abs(second).max()
