@@ -17,6 +17,8 @@
     lr = 1e-2                     # cosine decay to train.lr
 
     [train]                       # teacher-forced segments through the SAV scheme
+    optimiser = "adam"            # "adam" | "adamw" (weight decay 1e-4) | "sgd" (momentum 0.9),
+                                  # for both phases
     segment_ms = 1.0
     batch = 256
     epochs = 4
@@ -40,6 +42,7 @@ from pathlib import Path
 from synth.errors import ParameterError
 
 DTYPES = ("float32", "float64")
+OPTIMISERS = ("adam", "adamw", "sgd")
 ACTIVATIONS = ("leaky", "stretch")
 
 
@@ -52,6 +55,7 @@ class PretrainPhase:
 
 @dataclass(frozen=True)
 class SegmentPhase:
+    optimiser: str = "adam"
     segment_ms: float = 1.0
     batch: int = 256
     epochs: int = 4
@@ -111,6 +115,9 @@ class Recipe:
         if self.activation not in ACTIVATIONS:
             raise ParameterError(f"{where}: model.activation must be one of {ACTIVATIONS}, "
                                  f"got {self.activation!r}")
+        if self.train.optimiser not in OPTIMISERS:
+            raise ParameterError(f"{where}: train.optimiser must be one of {OPTIMISERS}, got "
+                                 f"{self.train.optimiser!r}")
         if self.dtype not in DTYPES:
             raise ParameterError(f"{where}: dtype must be one of {DTYPES}, got {self.dtype!r}")
         counts = {"seed": self.seed, "model.hidden": self.hidden, "model.n_modes": self.n_modes,

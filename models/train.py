@@ -65,6 +65,15 @@ class TrainingLoss(nn.Module):
         return relative_error(q, segments.q) + relative_error(p, segments.p)
 
 
+def make_optimiser(name: str, parameters, lr: float) -> torch.optim.Optimizer:
+    """The recipe's optimiser: "adam", "adamw" (weight decay 1e-4) or "sgd" (momentum 0.9)."""
+    if name == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=1e-4)
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
+    return torch.optim.Adam(parameters, lr=lr)
+
+
 def relative_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """sum (estimate - target)^2 / sum target^2 over every element."""
     return ((estimate - target) ** 2).sum() / (target ** 2).sum().clamp_min(1e-30)
@@ -103,7 +112,8 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
                                  activation=recipe.activation)
     loss_module = TrainingLoss(potential)
     model = DistributedDataParallel(loss_module) if world > 1 else loss_module
-    optimiser = torch.optim.Adam(potential.parameters(), lr=recipe.pretrain.lr)
+    optimiser = make_optimiser(recipe.train.optimiser, potential.parameters(),
+                               recipe.pretrain.lr)
     pre, seg = recipe.pretrain, recipe.train
     run = _resume(recipe, directory, potential, optimiser, rank)
     if run.step == 0:  # start from the output scale that fits the data best

@@ -1,6 +1,7 @@
 """End to end on real ports: `neural-strings play` on a JACK dummy server, played from a
 second MIDI client and recorded through JACK by jack_rec (no mocks anywhere on the path)."""
 
+import contextlib
 import math
 import os
 import subprocess
@@ -18,11 +19,11 @@ jack = pytest.importorskip("jack", reason="JACK-Client is in the dev extra")
 rtmidi = pytest.importorskip("rtmidi")
 
 
-@pytest.fixture(scope="module")
-def rig(jack_server, tmp_path_factory):
-    """The engine (a `play` subprocess) and a MIDI sender connected to it."""
+@contextlib.contextmanager
+def started_rig(preset: str, directory, jack_server):
+    """`play --preset PRESET` running and a MIDI sender connected to it, as a context."""
     engine = subprocess.Popen(
-        [sys.executable, "-m", "synth", "play", "--preset", "nylon-guitar", "--midi-api",
+        [sys.executable, "-m", "synth", "play", "--preset", preset, "--midi-api",
          "jack", "--block", "128", "--polyphony", "8", "--status-every", "0.5"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
         preexec_fn=die_with_parent)
@@ -45,11 +46,20 @@ def rig(jack_server, tmp_path_factory):
     target = [i for i, name in enumerate(ports) if "neural-strings:midi_in" in name]
     assert target, f"no neural-strings MIDI port among {ports}"
     sender.open_port(target[0])
-    yield {"engine": engine, "lines": lines, "midi": sender, "output": outputs[0],
-           "directory": tmp_path_factory.mktemp("takes")}
-    sender.delete()
-    engine.terminate()
-    engine.wait(timeout=20)
+    try:
+        yield {"engine": engine, "lines": lines, "midi": sender, "output": outputs[0],
+               "directory": directory}
+    finally:
+        sender.delete()
+        engine.terminate()
+        engine.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def rig(jack_server, tmp_path_factory):
+    """The engine (a `play` subprocess) on the default preset and a MIDI sender."""
+    with started_rig("nylon-guitar", tmp_path_factory.mktemp("takes"), jack_server) as started:
+        yield started
 
 
 def take(rig, script, seconds):
@@ -127,6 +137,18 @@ def test_nothing_is_ever_non_finite(rig):
     time.sleep(1.2)  # let a status line report the whole take
     status = [line for line in rig["lines"] if line.startswith("voices")]
     assert status and "resets 0" in status[-1] and "non-finite 0" in status[-1]
+
+
+def test_the_learned_string_plays_from_midi_at_its_pitch(jack_server, tmp_path):
+    """The shipped learned preset (sav-gradnet) through the same real-time path."""
+    with started_rig("stretch-128", tmp_path, jack_server) as learned:
+        audio, (on, _) = take(learned, [(0.0, [0x90, 45, 40]), (1.4, [0x80, 45, 0])], 2.5)
+        assert np.isfinite(audio).all()
+        x = span(audio, on, 0.25, 1.25)
+        assert abs(cents(robust_fundamental(x, JACK_RATE, note_hz(45)), note_hz(45))) < 5.0
+        time.sleep(1.0)
+        status = [line for line in learned["lines"] if line.startswith("voices")]
+        assert "resets 0" in status[-1] and "non-finite 0" in status[-1]
 
 
 def test_a_midi_port_that_disappears_is_reported_not_fatal(jack_server):

@@ -142,6 +142,7 @@ def test_a_run_directory_refuses_another_recipe(tmp_path):
     (("[train]", "[train]\nmomentum = 0.9"), "unknown key(s) in [train]: momentum"),
     (("seed = 1", "seed = 1\nepochs = 3"), "unknown key(s) epochs"),
     (("lr = 1e-3", "lr = -1"), "train.lr must be a number >= 0"),
+    (("[train]", '[train]\noptimiser = "lbfgs"'), "train.optimiser must be one of"),
 ])
 def test_bad_recipes_are_refused_clearly(tmp_path, edit, message):
     recipe = write_recipe(tmp_path)
