@@ -52,7 +52,7 @@ class StringResult:
     mode_error: np.ndarray
 
 
-def test_set_directory(test_set: str, root: str | os.PathLike = "datasets") -> Path:
+def dataset_directory(test_set: str, root: str | os.PathLike = "datasets") -> Path:
     """A dataset directory, or the directory of a config (path or shipped name), generated
     first if it is missing."""
     path = Path(test_set)
@@ -68,7 +68,7 @@ def evaluate(preset_name: str, test_set: str, fs: float | None = None,
     """Metrics of a preset over a test set; returns the report (see `summarise`)."""
     preset_path = find_preset(preset_name)
     preset = load_preset(preset_path)
-    directory = test_set_directory(test_set, root)
+    directory = dataset_directory(test_set, root)
     data = StoredDataset(directory)
     if preset.n_modes != data.settings["n_modes"]:
         raise ParameterError(f"the preset has {preset.n_modes} modes but the test set "
@@ -147,18 +147,20 @@ def markdown(report: dict) -> str:
 
 
 def write_report(report: dict, out: str | os.PathLike, preset_name: str | None = None,
-                 test_set: str | None = None, figures: bool = True) -> Path:
+                 test_set: str | None = None, figures: bool = True,
+                 root: str | os.PathLike = "datasets") -> Path:
     """Write metrics.json, metrics.md and (with figures) the figures into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(report, indent=1))
     (out / "metrics.md").write_text(markdown(report))
     if figures and preset_name is not None and test_set is not None:
-        plot_figures(report, preset_name, test_set, out)
+        plot_figures(report, preset_name, test_set, out, root)
     return out
 
 
-def plot_figures(report: dict, preset_name: str, test_set: str, out: Path) -> None:
+def plot_figures(report: dict, preset_name: str, test_set: str, out: Path,
+                 root: str | os.PathLike = "datasets") -> None:
     """waveforms.png, spectrograms.png and mode_error.png for the string with the median
     output error."""
     import matplotlib
@@ -168,7 +170,7 @@ def plot_figures(report: dict, preset_name: str, test_set: str, out: Path) -> No
 
     errors = report["per_string"]["model"]["w"]
     index = int(np.argsort(errors)[len(errors) // 2])
-    directory = test_set_directory(test_set)
+    directory = dataset_directory(test_set, root)
     stored = StoredDataset(directory)[index]
     params = {**stored.params, "fs": report["fs"]}
     preset = load_preset(find_preset(preset_name))

@@ -124,7 +124,8 @@ def _evaluate(args: argparse.Namespace) -> None:
                       jobs=args.jobs, root=args.root, progress=not args.quiet)
     out = args.out or Path("evaluations") / (f"{report['preset']}-{report['test_set']}-"
                                              f"{report['fs']:g}Hz")
-    write_report(report, out, args.preset, args.test_set, figures=not args.no_figures)
+    write_report(report, out, args.preset, args.test_set, figures=not args.no_figures,
+                 root=args.root)
     print(markdown(report))
     print(f"wrote {out}/metrics.json, metrics.md" + ("" if args.no_figures else
                                                     ", waveforms.png, spectrograms.png, "

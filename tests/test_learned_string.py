@@ -159,7 +159,7 @@ def test_evaluate_writes_metrics_and_figures(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "synth", "evaluate", "stretch-128", str(config), "--root",
          str(tmp_path / "datasets"), "--out", str(tmp_path / "eval"), "--quiet"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert report["strings"] == 2 and report["fs"] == 96000
