@@ -125,7 +125,9 @@ def test_simulate_accepts_a_model(tmp_path, preset):
     out = np.load(tmp_path / "out.npz")
     direct = simulate(SimulationSpec.from_dict(string(duration=0.05)),
                       potential=preset.potential())
-    assert out["q"].shape == (75, 4800) and np.array_equal(out["w"], direct.w)
+    assert out["q"].shape == (75, 4800)
+    # the same kernel; reassociated sums may round differently in another process
+    assert np.abs(out["w"] - direct.w).max() <= 1e-12 * np.abs(direct.w).max()
     assert json.loads(str(out["meta"]))["spec"]["model"] == preset.name
 
 
