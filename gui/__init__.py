@@ -1,4 +1,6 @@
 """The instrument window (PySide6 + pyqtgraph); it talks to the engine only via its public API.
 
-Built in a later issue; nothing here yet.
+So far the parts that need no Qt: `units` (controls in physical units), `keyboard` (the
+two-row computer keyboard) and `midi_learn` (binding knobs, soft takeover). The window
+itself comes next.
 """

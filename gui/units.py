@@ -1,0 +1,64 @@
+"""What a control's value means physically, as the window shows it.
+
+The engine's live parameters are factors of the preset's string (DESIGN.md section 3): tension
+scales gamma^2 (so the tension in newtons), stiffness scales kappa (Young's modulus goes with
+its square), decay and brightness divide sigma0 and sigma1. `describe` turns a value into text
+in physical units for the preset's string at its reference note; presets without a physical
+string (learned ones) show the factor and its audible effect instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+from synth.engine.params import PARAMS
+from synth.physics.strings import StringParams, note_frequency
+from synth.presets import Preset
+
+HIGH_FREQUENCY = 2000.0  # Hz at which "brightness" reports the decay time
+
+
+def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
+             brightness: float = 1.0) -> str:
+    """Text for parameter `name` at `value`; decay and brightness are the current factors
+    (both shape the decay times shown for either)."""
+    if name not in PARAMS:
+        raise KeyError(f"unknown parameter {name!r}")
+    physical = preset.physical
+    if name == "tension":
+        cents = 1200.0 * math.log2(math.sqrt(value))
+        base = f"{physical.tension * value:.1f} N" if physical else f"x{value:.2f}"
+        return f"{base} ({cents:+.0f} cents)"
+    if name == "stiffness":
+        if physical:
+            return f"E = {physical.youngs_modulus * value * value / 1e9:.3g} GPa"
+        return f"x{value:.2f} (kappa {preset.string.kappa * value:.3g})"
+    if name in ("decay", "brightness"):
+        decay, brightness = (value, brightness) if name == "decay" else (decay, value)
+        string = preset.string
+        damped = StringParams(string.gamma, string.kappa, string.nu, string.sigma0 / decay,
+                              string.sigma1 / (decay * brightness))
+        frequency = (note_frequency(preset.reference_note) if name == "decay"
+                     else HIGH_FREQUENCY)
+        return f"T60 {damped.t60(frequency):.2f} s at {frequency:.0f} Hz"
+    if name == "nonlinearity":
+        return f"x{value:.2f} (nu {preset.string.nu * value:.4g})"
+    if name in ("pluck_position", "pickup_position"):
+        if physical:
+            return f"{1000.0 * physical.length * value:.0f} mm from the bridge"
+        return f"{value:.2f} of the length"
+    if name == "excitation":
+        return "strike" if value >= 0.5 else "pluck"
+    if name == "excitation_width":
+        return f"{value:.2f} ms"
+    if name == "gain":
+        return f"{value:+.1f} dB"
+    if name == "velocity_sensitivity":
+        return f"{100.0 * value:.0f} %"
+    if name == "bend_range":
+        return f"+-{value:g} semitones"
+    if name == "damper":
+        return f"T60 {value:.2f} s"
+    if name == "pitch_bend":
+        return f"{value:+.2f}"
+    return "down" if value >= 0.5 else "up"  # sustain
