@@ -91,14 +91,19 @@ class MidiInput:
 
     api: "alsa", "jack" or "auto" (ALSA, else JACK); ports: names (substrings) of the ports
     to connect (hardware or not), or None for every hardware input (`is_hardware`); report:
-    called with a sentence whenever a port is connected, lost or fails. Call `close` to stop.
+    called with a sentence whenever a port is connected, lost or fails; listener: called with
+    (status, data1, data2) for every channel message after the engine has it (from the MIDI
+    thread: a window marshals it to its own thread), for MIDI learn and activity displays.
+    Call `close` to stop.
     """
 
     WATCH_SECONDS = 1.0
 
     def __init__(self, engine: Engine, api: str = "auto", ports: list[str] | None = None,
-                 virtual: bool = True, report: Callable[[str], None] = print) -> None:
+                 virtual: bool = True, report: Callable[[str], None] = print,
+                 listener: Callable[[int, int, int], None] | None = None) -> None:
         self.engine = engine
+        self.listener = listener
         self.wanted = ports
         self.report = report
         self.api_name, self._api = self._choose_api(api)
@@ -142,6 +147,12 @@ class MidiInput:
         def received(event, _data=None):
             for status, data1, data2 in parser.feed(event[0]):
                 dispatch(self.engine, status, data1, data2)
+                if self.listener is not None:
+                    try:
+                        self.listener(status, data1, data2)
+                    except Exception as error:  # a listener's bug must not stop the MIDI
+                        self.listener = None
+                        self.report(f"MIDI listener failed and was removed ({error!r})")
 
         midi_in.set_callback(received)
         return midi_in

@@ -208,3 +208,38 @@ def test_play_reports_a_sound_server_that_dies_and_exits():
     assert code == 2, output
     assert "error: the audio device 'system'" in output, output
     assert "stopped" in output, output
+
+
+def test_a_listener_sees_every_channel_message_after_the_engine(jack_server):
+    from synth.engine import Engine
+    from synth.midi import MidiInput
+
+    engine = Engine("nylon-guitar", polyphony=2)
+    heard: list[tuple[int, int, int]] = []
+    reports: list[str] = []
+    knob = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="ns-knob")
+    knob.open_virtual_port("out")
+    midi = MidiInput(engine, api="jack", ports=["ns-knob"], virtual=False,
+                     report=reports.append, listener=lambda *m: heard.append(m))
+    try:
+        for message in ([0xB0, 21, 64], [0xF8], [0x91, 60, 100]):  # clock bytes are ignored
+            knob.send_message(message)
+        deadline = time.monotonic() + 2
+        while len(heard) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert heard == [(0xB0, 21, 64), (0x91, 60, 100)]
+        assert engine.queue.pending() == 2  # the engine got them too
+
+        def broken(*message):
+            raise ValueError("listener bug")
+
+        midi.listener = broken
+        knob.send_message([0xB0, 21, 65])
+        deadline = time.monotonic() + 2
+        while not reports[1:] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any("listener failed" in r for r in reports) and midi.listener is None
+        assert engine.queue.pending() == 3  # and MIDI still plays
+    finally:
+        midi.close()
+        knob.delete()
