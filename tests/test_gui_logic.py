@@ -97,3 +97,23 @@ def test_a_parameter_follows_one_knob_and_a_knob_one_parameter():
     assert learn.bindings == {22: "gain"} and learn.controller_of("decay") is None
     with pytest.raises(KeyError):
         learn.arm("volume")
+
+
+def test_settings_persist_and_survive_bad_files(tmp_path):
+    from gui.settings import Settings
+
+    path = tmp_path / "settings.json"
+    assert Settings.load(path) == Settings()  # first run
+    settings = Settings(audio_device="system", sample_rate=44100, block=256,
+                        midi_ports=["keyboard"], octave=-1, preset="stretch-128",
+                        bindings={"21": "tension"})
+    settings.save(path)
+    assert Settings.load(path) == settings
+    path.write_text("{not json")
+    broken = Settings.load(path)
+    assert broken == Settings() and "unreadable" in broken.problem
+    path.write_text('{"block": "large", "octave": 2, "colour": "red", "polyphony": true}')
+    mixed = Settings.load(path)
+    assert (mixed.block, mixed.octave, mixed.polyphony, mixed.problem) == (128, 2, 16, None)
+    path.write_text("[1, 2]")
+    assert "not a JSON object" in Settings.load(path).problem
