@@ -97,62 +97,6 @@ def _play(args: argparse.Namespace) -> None:
     raise AudioError(lost)
 
 
-def _need_torch(command: str) -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise ParameterError(f"`{command}` needs torch: pip install 'neural-strings[train]' "
-                             "(torch==2.13.0 is the CPU build)") from None
-
-
-def _train(args: argparse.Namespace) -> None:
-    _need_torch("train")
-    from models.recipe import Recipe
-    from models.train import train
-
-    recipe = Recipe.load(args.recipe)
-    directory = train(recipe, runs=args.runs, progress=not args.quiet, threads=args.threads)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"trained {recipe.name}: {directory} (checkpoint.pt, log.csv, curves.png); "
-              f"export with `neural-strings export {directory} OUT.safetensors`")
-
-
-def _evaluate(args: argparse.Namespace) -> None:
-    from models.evaluate import evaluate, markdown, write_report
-
-    report = evaluate(args.preset, args.test_set, fs=args.fs, limit=args.strings,
-                      jobs=args.jobs, root=args.root, progress=not args.quiet)
-    out = args.out or Path("evaluations") / (f"{report['preset']}-{report['test_set']}-"
-                                             f"{report['fs']:g}Hz")
-    write_report(report, out, args.preset, args.test_set, figures=not args.no_figures,
-                 root=args.root)
-    print(markdown(report))
-    print(f"wrote {out}/metrics.json, metrics.md" + ("" if args.no_figures else
-                                                    ", waveforms.png, spectrograms.png, "
-                                                    "mode_error.png"))
-
-
-def _export(args: argparse.Namespace) -> None:
-    _need_torch("export")
-    from models.evaluate import evaluate, markdown
-    from models.export import export_preset
-
-    out = export_preset(args.run, args.out, which=args.weights, name=args.name)
-    metrics = {}
-    for test_set in args.test or []:
-        for fs in [None, *(args.rates or [])]:
-            report = evaluate(str(out), test_set, fs=fs, limit=args.strings,
-                              root=args.root, progress=not args.quiet)
-            print(markdown(report))
-            key = f"{report['test_set']}@{report['fs']:g}Hz"
-            metrics[key] = {"strings": report["strings"], "duration": report["duration"],
-                            **report["summary"]}
-    if metrics:
-        out = export_preset(args.run, args.out, which=args.weights, name=args.name,
-                            metrics=metrics)
-    print(f"wrote {out}")
-
-
 def _render(args: argparse.Namespace) -> None:
     from synth.audiofile import write_wav
     from synth.engine.engine import Engine
@@ -191,25 +135,36 @@ def _devices(args: argparse.Namespace) -> None:
             print(f"  {api}: " + (", ".join(repr(p) for p in ports) or "no ports"))
 
 
-def _bench(args: argparse.Namespace) -> None:
-    try:
-        import models.bench as torch_side
-    except ImportError:  # torch is optional for players; the torch columns are then skipped
-        torch_side = None
-    if args.what == "widths":
-        _need_torch("bench widths")
-        from models import widths
+def _plugins() -> list:
+    """The installed command plugins (entry points "neural_strings.plugins"; `models.cli`
+    comes with the package). synth never imports the training side itself, so the player
+    runs without torch; a plugin that cannot load is skipped."""
+    from importlib.metadata import entry_points
 
-        if not args.recipe:
-            raise ParameterError("bench widths needs --recipe RECIPE.toml")
-        widths.run(args.recipe, args.widths or [32, 64, 128, 256], args.test_set,
-                   args.strings, args.out)
+    loaded = []
+    for point in entry_points(group="neural_strings.plugins"):
+        try:
+            loaded.append(point.load())
+        except ImportError:
+            continue
+    return loaded
+
+
+def _bench(args: argparse.Namespace) -> None:
+    plugins = _plugins()
+    if args.what == "widths":
+        if not plugins:
+            raise ParameterError("bench widths needs the training side: pip install "
+                                 "'neural-strings[train]'")
+        plugins[0].bench_widths(args)
         return
+    # the naive torch loops to compare against, when torch is installed
+    baselines = next((b for b in (p.torch_baselines() for p in plugins) if b), None)
     if args.what == "physics":
         from synth.bench import physics
 
         physics.run(repeats=args.repeats, quick=args.quick,
-                    torch_scheme=torch_side.time_torch_loop if torch_side else None)
+                    torch_scheme=baselines.time_torch_loop if baselines else None)
     elif args.soak:
         from synth.bench import soak
 
@@ -218,7 +173,7 @@ def _bench(args: argparse.Namespace) -> None:
         from synth.bench import engine
 
         engine.run(quick=args.quick, seconds=args.seconds, jack=args.jack,
-                   torch_gradnet=torch_side.time_torch_gradnet_loop if torch_side else None)
+                   torch_gradnet=baselines.time_torch_gradnet_loop if baselines else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,53 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--status-every", type=float, default=2.0, help=argparse.SUPPRESS)
     play.set_defaults(handler=_play)
 
-    train = commands.add_parser(
-        "train", help="train a GradNet string potential from a recipe (needs torch)",
-        description="Train the recipe's GradNet potential through the SAV scheme: force "
-                    "matching, then teacher-forced segments. Writes RUNS/NAME/checkpoint.pt, "
-                    "log.csv and curves.png; run it again to resume. Runs unchanged under "
-                    "`torchrun --nproc_per_node=N` (DistributedDataParallel).")
-    train.add_argument("recipe", metavar="RECIPE.toml")
-    train.add_argument("--runs", default="runs", help="parent directory of runs (runs)")
-    train.add_argument("--threads", type=int, help="torch threads per process")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(handler=_train)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="relMSE of a preset on a test set, against the linear model",
-        description="Free-run every test string with the preset and with the linear model, "
-                    "and compare q and w with the reference over the whole string and its "
-                    "first 0.1 s. TESTSET is a dataset directory or config (paper-test). "
-                    "Writes metrics.json, metrics.md and figures.")
-    evaluate.add_argument("preset", metavar="PRESET")
-    evaluate.add_argument("test_set", metavar="TESTSET")
-    evaluate.add_argument("--fs", type=float, help="evaluate at this rate instead of the "
-                                                   "test set's (the reference is re-simulated)")
-    evaluate.add_argument("--strings", type=int, help="only the first N strings")
-    evaluate.add_argument("--jobs", type=int, help="worker processes (default: cores)")
-    evaluate.add_argument("--root", default="datasets", help="dataset root (datasets)")
-    evaluate.add_argument("--out", help="output directory (default: evaluations/...)")
-    evaluate.add_argument("--no-figures", action="store_true", help="skip the figures")
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
-    evaluate.set_defaults(handler=_evaluate)
-
-    export = commands.add_parser(
-        "export", help="turn a training run into a sav-gradnet preset (needs torch)",
-        description="Write the run's GradNet as a playable preset with its provenance; with "
-                    "--test, measure the test metrics (also at --rates) and store them in it.")
-    export.add_argument("run", metavar="RUN", help="run directory or checkpoint.pt")
-    export.add_argument("out", metavar="OUT.safetensors")
-    export.add_argument("--weights", default="best", choices=["best", "final"],
-                        help="the best validation model (default) or the last one")
-    export.add_argument("--name", help="preset name (default: OUT's stem)")
-    export.add_argument("--test", action="append", metavar="TESTSET",
-                        help="evaluate on this test set and store the metrics (repeatable)")
-    export.add_argument("--rates", type=float, action="append", metavar="HZ",
-                        help="also evaluate at this rate (repeatable)")
-    export.add_argument("--strings", type=int, help="only the first N test strings")
-    export.add_argument("--root", default="datasets", help="dataset root (datasets)")
-    export.add_argument("--quiet", action="store_true", help="no progress bars")
-    export.set_defaults(handler=_export)
+    for plugin in _plugins():  # the training side adds train, evaluate and export
+        plugin.add_commands(commands)
 
     render = commands.add_parser(
         "render", help="render a MIDI file (or --demo) to WAV offline",
