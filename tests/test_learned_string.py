@@ -56,10 +56,13 @@ def test_the_learned_preset_is_trained_with_its_recipe_and_metrics(preset):
 
 
 def test_grad_v_is_the_autograd_of_v(network):
-    q = (0.02 * torch.randn(64, 75, dtype=torch.float64) / torch.arange(1, 76)).requires_grad_()
+    draw = torch.Generator().manual_seed(0)  # the same q in every run
+    q = (0.02 * torch.randn(64, 75, dtype=torch.float64, generator=draw)
+         / torch.arange(1, 76)).requires_grad_()
     value, grad = network(q)
     (autograd,) = torch.autograd.grad(value.sum(), q)
-    assert torch.allclose(grad, autograd, rtol=1e-12, atol=1e-15)
+    # entries near zero carry the rounding of the large ones: tolerance on the gradient's scale
+    assert torch.allclose(grad, autograd, rtol=1e-12, atol=1e-12 * float(autograd.abs().max()))
 
 
 @settings(max_examples=50, deadline=None)
