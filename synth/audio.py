@@ -51,6 +51,13 @@ def output_devices() -> list[dict]:
             for i, d in enumerate(sounddevice.query_devices()) if d["max_output_channels"] > 0]
 
 
+def rescan_devices() -> None:
+    """Let PortAudio look for devices again (one plugged in or a sound server started since).
+    Call it only while no stream is open: it restarts PortAudio."""
+    sounddevice._terminate()
+    sounddevice._initialize()
+
+
 def choose_device(device: int | str | None) -> dict:
     """The output device with this index or name substring, or the default one."""
     devices = output_devices()

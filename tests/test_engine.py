@@ -227,6 +227,76 @@ def test_loading_a_preset_switches_the_model_and_a_bad_one_changes_nothing(nylon
     assert engine.state is state and engine.preset.name == "piano-wound"
 
 
+def test_meters_measure_the_pitch_and_its_glide(nylon):
+    engine = Engine("slack-steel", fs=FS, polyphony=4, max_block=128)
+    engine.set_param("nonlinearity", 0.0)  # linear: the first mode is exactly at the key
+    engine.note_on(40, 100)
+    readings = []
+    for _ in range(150):
+        engine.process(128)
+        readings.append(engine.meters()["frequency"])
+    assert readings[0] == 0.0  # a new loudest voice: no phase to compare with yet
+    assert abs(cents(np.median(readings[20:]), note_hz(40))) < 0.1
+    engine.set_param("nonlinearity", 1.0)
+    engine.note_on(40, 127)
+    glide = []
+    for _ in range(750):  # 2 s
+        engine.process(128)
+        glide.append(engine.meters()["frequency"])
+    assert cents(np.median(glide[2:20]), note_hz(40)) > 40.0  # starts sharp
+    assert abs(cents(np.median(glide[-50:]), note_hz(40))) < 8.0  # and settles
+    engine.all_sound_off()
+    engine.process(128 * 40)
+    assert engine.meters() is None
+
+
+def test_the_voice_limit_moves_live_and_survives_a_preset_switch(nylon):
+    engine = Engine(nylon, fs=FS, polyphony=8, max_block=128)
+    for note in range(50, 58):
+        engine.note_on(note, 90)
+    engine.process(1280)
+    assert engine.stats()["voices"] == 8
+    engine.voice_limit = 3
+    engine.note_on(70, 90)  # steals down to the limit at once
+    engine.process(128 * 10)
+    assert engine.stats()["voices"] == 3
+    engine.load_preset("steel-guitar")
+    assert engine.voice_limit == 3
+    for bad in (0, 9, 2.5, True):
+        with pytest.raises(ParameterError, match="voice limit"):
+            engine.voice_limit = bad
+
+
+def test_a_preset_brings_its_own_controls_and_the_rest_carry_over(nylon, tmp_path):
+    import dataclasses
+
+    from synth.presets import save_preset
+
+    engine = Engine(nylon, fs=FS)
+    engine.set_param("decay", 3.0)
+    engine.set_param("tension", 2.0)
+    mine = dataclasses.replace(nylon, name="mine", controls={"tension": 0.5}, path=None)
+    engine.load_preset(save_preset(mine, tmp_path / "mine.safetensors"))
+    assert engine.get_param("tension") == 0.5 and engine.default("tension") == 0.5
+    assert engine.get_param("decay") == 3.0
+    assert engine.default("pluck_position") == pytest.approx(nylon.pluck_position)
+
+
+def test_the_sample_rate_changes_only_with_no_stream(nylon):
+    engine = Engine(nylon, fs=FS)
+    engine.set_param("gain", -6.0)
+    engine.set_rate(44100)
+    assert engine.fs == 44100.0 and engine.get_param("gain") == -6.0
+    engine.note_on(55, 20)
+    x = engine.process(44100)[:, 0]
+    assert abs(cents(fundamental(x[4410:], 44100, note_hz(55)), note_hz(55))) < 1.5
+    with pytest.raises(ParameterError, match="sample rate"):
+        engine.set_rate(1000)
+    engine.on_state_change = lambda state: None  # what a running stream installs
+    with pytest.raises(ParameterError, match="stop the audio stream"):
+        engine.set_rate(48000)
+
+
 def test_process_block_runs_without_voices(nylon):
     engine = Engine(nylon, fs=FS)
     out = np.ones((64, 2), np.float32)

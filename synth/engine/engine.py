@@ -27,6 +27,7 @@ from synth.engine.state import (
     LOAD_AVG,
     LOAD_LAST,
     LOAD_MAX,
+    LOUD_FREQ,
     LOUD_LANE,
     LOUD_NOTE,
     LOUD_OMEGA1,
@@ -36,6 +37,7 @@ from synth.engine.state import (
     METER_HEAD,
     NONFINITE,
     PEAK,
+    POLYPHONY,
     REDUCTION,
     RESETS,
     SCOPE_WRITE,
@@ -45,6 +47,7 @@ from synth.engine.state import (
     UNDERRUNS,
     EngineState,
     build_state,
+    preset_default,
 )
 from synth.errors import ParameterError
 from synth.presets import Preset, find_preset, load_preset
@@ -69,9 +72,7 @@ class Engine:
         if not (isinstance(max_block, int) and 1 <= max_block <= 1 << 16):
             raise ParameterError(f"max_block must be a whole number from 1 to 65536, got "
                                  f"{max_block!r}")
-        if not (np.isfinite(fs) and 8000 <= fs <= 384000):
-            raise ParameterError(f"fs must be between 8000 and 384000 Hz, got {fs!r}")
-        self.fs = float(fs)
+        self.fs = _check_rate(fs)
         self.polyphony = polyphony
         self.max_block = max_block
         self.channels = channels
@@ -143,6 +144,21 @@ class Engine:
                                  f"{', '.join(params.ASSIGNABLE)}")
         self.state.cc_map[number] = params.param(name).id
 
+    @property
+    def voice_limit(self) -> int:
+        """How many voices may sound at once now (1..polyphony); more notes steal."""
+        return int(self.state.config[POLYPHONY])
+
+    @voice_limit.setter
+    def voice_limit(self, voices: int) -> None:
+        """Lower or raise the limit live, up to the lanes built (`polyphony`). Notes already
+        sounding ring on; new notes steal until the limit holds."""
+        if isinstance(voices, bool) or not isinstance(voices, int | np.integer) or \
+                not 1 <= voices <= self.polyphony:
+            raise ParameterError(f"the voice limit must be a whole number from 1 to "
+                                 f"{self.polyphony} (the engine's polyphony), got {voices!r}")
+        self.state.config[POLYPHONY] = voices
+
     # ------------------------------------------------------------ audio
     def process(self, frames: int) -> np.ndarray:
         """Render the next `frames` samples offline; returns (frames, channels) float32."""
@@ -162,25 +178,42 @@ class Engine:
         queue.push(events.NOTE_OFF, 128, 60, 0)
         process_block(scratch, np.zeros((min(self.max_block, 256), self.channels), np.float32))
 
+    def default(self, name: str) -> float:
+        """Parameter `name`'s value as the current preset sets it (what a reset returns to)."""
+        return preset_default(self.preset, name)
+
     def load_preset(self, preset: Preset | str | os.PathLike) -> Preset:
-        """Switch to another preset; the current live parameters carry over. On a bad file
-        this raises PresetError and whatever was playing continues untouched."""
+        """Switch to another preset. Live parameters the preset sets (its controls, and its
+        excitation and pickup) take its values; the others carry over. On a bad file this
+        raises PresetError and whatever was playing continues untouched."""
         preset = _resolve(preset)
-        state = build_state(preset, self.fs, self.max_block, self.polyphony, self.dtype)
+        self._rebuild(preset, self.fs, keep=lambda name: name not in preset.controls and name
+                      not in ("pluck_position", "pickup_position", "excitation",
+                              "excitation_width"))
+        return preset
+
+    def set_rate(self, fs: float) -> None:
+        """Run at another sample rate (with no stream playing: open a new one after). Voices
+        stop; every live parameter carries over."""
+        if self.on_state_change is not None:
+            raise ParameterError("stop the audio stream before changing the sample rate")
+        self._rebuild(self.preset, _check_rate(fs), keep=lambda name: True)
+
+    def _rebuild(self, preset: Preset, fs: float, keep: Callable[[str], bool]) -> None:
+        state = build_state(preset, fs, self.max_block, self.polyphony, self.dtype)
         old = self.state
         for p in params.PARAMS.values():
-            if p.name not in ("pluck_position", "pickup_position", "excitation",
-                              "excitation_width"):
+            if keep(p.name):
                 state.params[:2, p.id] = old.params[:2, p.id]
         state.cc_map[:] = old.cc_map
+        state.config[POLYPHONY] = old.config[POLYPHONY]
         state.telemetry[:] = old.telemetry
         with self._swap_lock:
-            self.preset = preset
+            self.preset, self.fs = preset, float(fs)
             self.state = state
             self.queue = EventQueue(state.ring, state.ring_index)
             if self.on_state_change is not None:
                 self.on_state_change(state)
-        return preset
 
     # ------------------------------------------------------------ telemetry
     @property
@@ -207,8 +240,9 @@ class Engine:
         return np.roll(self.state.scope, -end)[-n:].copy()
 
     def meters(self) -> dict | None:
-        """The loudest voice: its note, peak, first-mode phase (q1, p1/omega1, omega1) and
-        energy per mode; None when nothing sounds. Read without locking (seqlock)."""
+        """The loudest voice: its note, peak, first-mode phase (q1, p1/omega1, omega1 in
+        rad/s), the first mode's measured frequency in Hz (its pitch, glide included) and
+        energy per mode (M,); None when nothing sounds. Read without locking (seqlock)."""
         meters = self.state.meters
         for _ in range(100):
             before = meters[SEQ]
@@ -219,13 +253,20 @@ class Engine:
             return None
         return {"note": int(copy[LOUD_NOTE]), "peak": float(copy[LOUD_PEAK]),
                 "q1": float(copy[LOUD_Q1]), "p1": float(copy[LOUD_P1]),
-                "omega1": float(copy[LOUD_OMEGA1]), "energies": copy[METER_HEAD:]}
+                "omega1": float(copy[LOUD_OMEGA1]), "frequency": float(copy[LOUD_FREQ]),
+                "energies": copy[METER_HEAD:]}
 
 
 def _resolve(preset) -> Preset:
     if isinstance(preset, Preset):
         return preset
     return load_preset(find_preset(preset))
+
+
+def _check_rate(fs) -> float:
+    if not (isinstance(fs, int | float | np.number) and np.isfinite(fs) and 8000 <= fs <= 384000):
+        raise ParameterError(f"the sample rate must be between 8000 and 384000 Hz, got {fs!r}")
+    return float(fs)
 
 
 def _midi(name: str, value) -> int:

@@ -43,8 +43,11 @@ IDLE, HELD, RELEASED, FADING = 0, 1, 2, 3
 GAMMA2, ENV, ENV_STEP, VOICE_PEAK = range(4)
 VOICE_F_ROWS = 4
 # meters (float64): a seqlock counter, then the loudest voice
-SEQ, LOUD_LANE, LOUD_NOTE, LOUD_PEAK, LOUD_Q1, LOUD_P1, LOUD_OMEGA1 = range(7)
-METER_HEAD = 7  # followed by the loudest voice's modal energies, one per mode
+# LOUD_FREQ is the first mode's measured frequency (Hz), from its phase advance over the last
+# block; PREV_LANE and PREV_PHASE are what that measurement needs from the block before.
+(SEQ, LOUD_LANE, LOUD_NOTE, LOUD_PEAK, LOUD_Q1, LOUD_P1, LOUD_OMEGA1, LOUD_FREQ, PREV_LANE,
+ PREV_PHASE) = range(10)
+METER_HEAD = 10  # followed by the loudest voice's modal energies, one per mode
 SCOPE_SIZE = 16384
 
 SPARE_LANES = 4  # at least this many lanes beyond the polyphony, for stolen voices fading out
@@ -122,7 +125,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     constants[GAIN_NOW] = preset.output_gain
     param_table = np.zeros((PARAM_ROWS, params.N_PARAMS))
     for p in params.PARAMS.values():
-        default = p.clamp(preset.controls.get(p.name, _preset_default(preset, p.name, p.default)))
+        default = preset_default(preset, p.name)
         param_table[:, p.id] = default, default, p.minimum, p.maximum, p.smoothing
     cc_map = np.full(128, -1, np.int64)
     cc_map[1], cc_map[74] = params.NONLINEARITY, params.BRIGHTNESS
@@ -141,14 +144,22 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
         column=aligned_zeros((lanes.COLUMN_ROWS, width), dtype), grad=per_voice(n_modes),
         acc=per_voice(lanes.ACC_ROWS), lane_out=per_voice(max_block),
         mix=np.zeros(max_block), scope=np.zeros(SCOPE_SIZE, np.float32),
-        meters=np.zeros(METER_HEAD + n_modes))
+        meters=_no_loudest_voice(np.zeros(METER_HEAD + n_modes)))
 
 
-def _preset_default(preset: Preset, name: str, fallback: float) -> float:
-    """Defaults the preset's excitation and pickup imply for the live controls."""
-    return {"pluck_position": preset.pluck_position, "pickup_position": preset.pickup,
-            "excitation": 0.0 if preset.excitation_type == "pluck" else 1.0,
-            "excitation_width": preset.excitation_width_ms}.get(name, fallback)
+def preset_default(preset: Preset, name: str) -> float:
+    """Live parameter `name`'s value when `preset` loads: the preset's own control value, else
+    what its excitation and pickup imply, else the parameter's default (clamped)."""
+    p = params.param(name)
+    implied = {"pluck_position": preset.pluck_position, "pickup_position": preset.pickup,
+               "excitation": 0.0 if preset.excitation_type == "pluck" else 1.0,
+               "excitation_width": preset.excitation_width_ms}.get(name, p.default)
+    return p.clamp(preset.controls.get(name, implied))
+
+
+def _no_loudest_voice(meters: np.ndarray) -> np.ndarray:
+    meters[LOUD_LANE] = meters[PREV_LANE] = -1.0
+    return meters
 
 
 def _rest_lanes(per_lane: np.ndarray, psi_rest: float) -> np.ndarray:
