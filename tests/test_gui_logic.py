@@ -1,6 +1,7 @@
 """The window's logic that needs no Qt: physical units of the controls, the computer keyboard,
 and MIDI learn with soft takeover."""
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -117,3 +118,61 @@ def test_settings_persist_and_survive_bad_files(tmp_path):
     assert (mixed.block, mixed.octave, mixed.polyphony, mixed.problem) == (128, 2, 16, None)
     path.write_text("[1, 2]")
     assert "not a JSON object" in Settings.load(path).problem
+
+
+def test_the_spectrum_reads_a_sine_at_its_frequency_and_level():
+    from gui.analysis import log_spectrum
+
+    fs, n = 48000.0, 8192
+    t = np.arange(n) / fs
+    for frequency, amplitude in ((220.0, 0.5), (3000.0, 0.05)):
+        x = amplitude * np.sin(2 * np.pi * frequency * t)
+        centres, levels = log_spectrum(x, fs, points=300)
+        peak = np.argmax(levels)
+        assert abs(np.log2(centres[peak] / frequency)) < 0.05  # within the band's width
+        # Hann window: within its 1.4 dB scalloping loss of the sine's level
+        assert 20 * np.log10(amplitude) - 1.5 < levels[peak] <= 20 * np.log10(amplitude) + 0.01
+    assert (log_spectrum(np.zeros(4096), fs)[1] == -120.0).all()
+
+
+def test_the_scope_triggers_on_a_rising_crossing_and_free_runs_on_silence():
+    from gui.analysis import triggered
+
+    x = np.sin(2 * np.pi * np.arange(5000) / 97.0 + 1.0)
+    window = triggered(x, 1000)
+    assert len(window) == 1000 and window[0] >= 0.0 and window[0] < 0.07 and window[1] > window[0]
+    noisy = np.where(np.arange(3000) < 2000, 1e-3 * (-1.0) ** np.arange(3000), 0.0)
+    noisy[2500:] = np.sin(np.arange(500) / 5.0)
+    assert len(triggered(noisy, 100)) == 100
+    silence = np.zeros(3000)
+    assert (triggered(silence, 500) == silence[-500:]).all()
+
+
+def test_pitch_names_and_mode_levels():
+    from gui.analysis import mode_levels, pitch_name
+
+    assert pitch_name(440.0) == ("A4", 0.0)
+    name, cents = pitch_name(440.0 * 2 ** ((55 - 69) / 12 + 12.0 / 1200))
+    assert name == "G3" and cents == pytest.approx(12.0)
+    assert pitch_name(27.5)[0] == "A0"
+    with pytest.raises(ValueError):
+        pitch_name(0.0)
+    assert mode_levels(np.array([4.0, 0.4, 0.0])).tolist() == [0.0, -10.0, -120.0]
+    assert (mode_levels(np.zeros(3)) == -120.0).all()
+
+
+def test_this_qt_binding_keeps_its_references():
+    """PySide6 6.12.0 (Python 3.11) drops a reference to None on every void method call, so
+    a window that redraws soon frees None and the interpreter aborts."""
+    import os
+    import sys
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    QApplication.instance() or QApplication([])
+    label = QLabel()
+    before = sys.getrefcount(None)
+    for _ in range(200):
+        label.setText("x")
+    assert sys.getrefcount(None) - before > -50
