@@ -1,15 +1,16 @@
 """The physical controls: one slider per engine parameter, labelled in physical units.
 
 A slider sets the engine's target (the engine smooths it inside the block); double-click
-resets it to the parameter's default; right-click arms MIDI learn for it, and the next knob
+resets it to the preset's value; right-click arms MIDI learn for it, and the next knob
 moved is bound to it with soft takeover (`gui.midi_learn`). The panel talks to the engine
-only through `Engine.set_param` / `get_param`.
+only through `Engine.set_param` / `get_param` / `default`, and sets the number of voices
+through `Engine.voice_limit`.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from gui.midi_learn import MidiLearn, knob_position, knob_value
 from gui.units import describe
@@ -17,9 +18,10 @@ from synth.engine import Engine
 from synth.engine.params import PARAMS
 
 STEPS = 1270  # slider resolution: ten steps per MIDI knob step
-SHOWN = ("tension", "stiffness", "decay", "brightness", "nonlinearity", "pluck_position",
-         "pickup_position", "excitation", "excitation_width", "velocity_sensitivity",
+SHOWN = ("tension", "stiffness", "decay", "brightness", "nonlinearity", "excitation",
+         "pluck_position", "pickup_position", "excitation_width", "velocity_sensitivity",
          "bend_range", "gain")
+ROWS = 6  # controls per column: the string's physics left, the playing right
 TITLES = {"pluck_position": "pluck position", "pickup_position": "pickup",
           "excitation_width": "excitation width", "velocity_sensitivity": "velocity",
           "bend_range": "bend range"}
@@ -63,17 +65,27 @@ class ControlPanel(QWidget):
         self.sliders: dict[str, ParamSlider] = {}
         self.readouts: dict[str, QLabel] = {}
         grid = QGridLayout(self)
-        for row, name in enumerate(SHOWN):
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.setVerticalSpacing(2)
+        for index, name in enumerate(SHOWN):
+            row, column = index % ROWS, 3 * (index // ROWS)
             slider = ParamSlider(name)
             readout = QLabel()
-            readout.setMinimumWidth(190)
-            grid.addWidget(QLabel(TITLES.get(name, name)), row, 0)
-            grid.addWidget(slider, row, 1)
-            grid.addWidget(readout, row, 2)
+            readout.setMinimumWidth(170)
+            grid.addWidget(QLabel(TITLES.get(name, name)), row, column)
+            grid.addWidget(slider, row, column + 1)
+            grid.addWidget(readout, row, column + 2)
             slider.valueChanged.connect(lambda _, n=name: self._moved(n))
-            slider.reset.connect(lambda n=name: self.set(n, PARAMS[n].default))
+            slider.reset.connect(lambda n=name: self.set(n, self.engine.default(n)))
             slider.learn.connect(lambda n=name: self._arm(n))
             self.sliders[name], self.readouts[name] = slider, readout
+        self.voices = QSpinBox()
+        self.voices.setRange(1, engine.polyphony)
+        self.voices.setMaximumWidth(80)
+        self.voices.setToolTip("voices that may sound at once; more notes steal the oldest")
+        self.voices.valueChanged.connect(self._voices)
+        grid.addWidget(QLabel("polyphony"), ROWS, 0)
+        grid.addWidget(self.voices, ROWS, 1)
         self.refresh()
 
     def set(self, name: str, value: float) -> None:
@@ -99,6 +111,12 @@ class ControlPanel(QWidget):
         for name in SHOWN:
             self.sliders[name].show_value(self.engine.get_param(name))
             self._label(name)
+        self.voices.blockSignals(True)
+        self.voices.setValue(self.engine.voice_limit)
+        self.voices.blockSignals(False)
+
+    def _voices(self, voices: int) -> None:
+        self.engine.voice_limit = voices
 
     def _moved(self, name: str) -> None:
         self.engine.set_param(name, self.sliders[name].value_of_position())

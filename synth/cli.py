@@ -150,8 +150,28 @@ def _plugins() -> list:
     return loaded
 
 
+def _window(args: argparse.Namespace) -> None:
+    on_linux = sys.platform.startswith("linux")
+    if on_linux and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                         or os.environ.get("QT_QPA_PLATFORM")):
+        raise AudioError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
+                         "unset); play headless with `neural-strings play`, or set "
+                         "QT_QPA_PLATFORM=offscreen")
+    from gui.app import run
+
+    status = run(preset=args.preset, settings_path=args.settings, screenshot=args.screenshot,
+                 settle=args.settle)
+    if status:
+        raise SystemExit(status)
+
+
 def _bench(args: argparse.Namespace) -> None:
     plugins = _plugins()
+    if args.what == "window":
+        from gui.bench import run
+
+        run(seconds=args.seconds, jack=args.jack, repeats=args.repeats)
+        return
     if args.what == "widths":
         if not plugins:
             raise ParameterError("bench widths needs the training side: pip install "
@@ -227,6 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--status-every", type=float, default=2.0, help=argparse.SUPPRESS)
     play.set_defaults(handler=_play)
 
+    window = commands.add_parser(
+        "window", help="open the instrument window (what neural-strings alone does)",
+        description="Play and shape strings live: presets, physical controls, displays, an "
+                    "on-screen keyboard and audio/MIDI set-up. Settings persist in the user "
+                    "config directory.")
+    window.add_argument("--preset", help="preset name or file (default: the last one played)")
+    window.add_argument("--settings", metavar="FILE",
+                        help="settings file (default: in the user config directory)")
+    window.add_argument("--screenshot", metavar="OUT.png",
+                        help="play a chord, save a picture of the window, and quit")
+    window.add_argument("--settle", type=float, default=2.0,
+                        help="screenshot: seconds between the chord and the picture (2)")
+    window.set_defaults(handler=_window)
+
     for plugin in _plugins():  # the training side adds train, evaluate and export
         plugin.add_commands(commands)
 
@@ -251,13 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="benchmark against the naive way, in one run",
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
-    bench.add_argument("what", choices=["physics", "engine", "widths"])
+    bench.add_argument("what", choices=["physics", "engine", "window", "widths"])
     bench.add_argument("--repeats", type=int, default=7, help="timed repeats (default: 7)")
     bench.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     bench.add_argument("--seconds", type=float, default=30.0,
-                       help="engine: length of each underrun run on JACK (default: 30)")
+                       help="engine, window: length of each underrun run (default: 30)")
     bench.add_argument("--jack", action="store_true",
-                       help="engine: start a JACK dummy server (48 kHz, 128 frames) to play on")
+                       help="engine, window: start a JACK dummy server (48 kHz, 128 frames) "
+                            "to play on")
     bench.add_argument("--soak", type=float, metavar="SECONDS",
                        help="engine: play random notes, pedals, bends and parameter moves at "
                             "full polyphony in real time for this long")
@@ -280,9 +315,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # the instrument itself
+        args = parser.parse_args(["window"])
     previous, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         args.handler(args)

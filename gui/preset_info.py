@@ -1,0 +1,101 @@
+"""What the preset browser shows of a preset: kind, string, test metrics and provenance (HTML).
+
+Only what the file stores is shown: a physics preset's physical string and cited sources; a
+learned preset's normalised string, training recipe, dataset, training time and the relMSE it
+measured on its test set at each rate, next to the linear model's.
+"""
+
+from __future__ import annotations
+
+import html
+
+from synth.presets import Preset
+
+KIND_TEXT = {"sav-physics": "physical model (SAV scheme, analytic nonlinearity)",
+             "sav-gradnet": "learned model (SAV scheme, GradNet nonlinearity)"}
+POTENTIAL_TEXT = {"exact": "exact geometric nonlinearity", "kc": "Kirchhoff-Carrier",
+                  "gradnet": "GradNet"}
+METRIC_COLUMNS = (("q", "q"), ("w", "output w"), ("q_0.1s", "q, 0.1 s"),
+                  ("w_0.1s", "w, 0.1 s"))
+
+
+def summary_html(preset: Preset) -> str:
+    """A self-contained HTML description of `preset` for a rich-text view."""
+    parts = [f"<h3>{_e(preset.name)}</h3>"]
+    if preset.description:
+        parts.append(f"<p>{_e(preset.description)}</p>")
+    model = f"{KIND_TEXT.get(preset.kind, preset.kind)}; {preset.n_modes} modes, " \
+            f"{POTENTIAL_TEXT.get(preset.potential_name, preset.potential_name)}"
+    if preset.kind == "sav-gradnet":
+        hidden = preset.weights["weight"].shape[0]
+        model += f" ({hidden} units, {preset.activation} activation)"
+    parts.append(f"<p><b>Model:</b> {_e(model)}</p>")
+    parts.append(_string_table(preset))
+    provenance = dict(preset.provenance)
+    metrics = provenance.pop("metrics", None)
+    if metrics:
+        parts.append(_metrics_table(metrics))
+    if provenance:
+        parts.append("<p><b>Provenance</b></p>" + _nested_list(provenance))
+    if preset.path is not None:
+        parts.append(f"<p><small>{_e(str(preset.path))}</small></p>")
+    return "\n".join(parts)
+
+
+def _string_table(preset: Preset) -> str:
+    rows = []
+    physical = preset.physical
+    if physical is not None:
+        rows += [("length", f"{physical.length:.3f} m"), ("tension", f"{physical.tension:.1f} N"),
+                 ("linear density", f"{1e3 * physical.linear_density:.3g} g/m"),
+                 ("Young's modulus", f"{physical.youngs_modulus / 1e9:.3g} GPa"),
+                 ("radius", f"{1e3 * physical.radius:.3g} mm"),
+                 ("T60", f"{physical.t60_low[1]:.2g} s at {physical.t60_low[0]:.0f} Hz, "
+                         f"{physical.t60_high[1]:.2g} s at {physical.t60_high[0]:.0f} Hz")]
+    s = preset.string
+    rows += [("normalised", f"gamma {s.gamma:.4g}, kappa {s.kappa:.3g}, nu {s.nu:.4g}, "
+                            f"sigma0 {s.sigma0:.3g}, sigma1 {s.sigma1:.3g}"),
+             ("reference note", f"MIDI {preset.reference_note:g}"),
+             ("excitation", f"{preset.excitation_type} at {preset.pluck_position:.2f} L, "
+                            f"{preset.excitation_width_ms:g} ms; pickup {preset.pickup:.2f} L")]
+    body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<p><b>String</b></p><table cellspacing='4'>{body}</table>"
+
+
+def _metrics_table(metrics: dict) -> str:
+    """relMSE mean (median) per test set and rate, the model's row and the linear one's."""
+    head = "".join(f"<th>{_e(title)}</th>" for _, title in METRIC_COLUMNS)
+    rows = []
+    for test, result in metrics.items():
+        if not isinstance(result, dict):
+            continue
+        strings = result.get("strings", "?")
+        for model in ("model", "linear"):
+            values = result.get(model)
+            if not isinstance(values, dict):
+                continue
+            cells = "".join(f"<td>{_metric(values.get(key))}</td>" for key, _ in METRIC_COLUMNS)
+            rows.append(f"<tr><td>{_e(test)} ({strings} strings)</td><td>{model}</td>"
+                        f"{cells}</tr>")
+    return ("<p><b>Test metrics</b> (relMSE, mean / median)</p><table cellspacing='4'>"
+            f"<tr><th>test set</th><th></th>{head}</tr>{''.join(rows)}</table>")
+
+
+def _metric(value) -> str:
+    if isinstance(value, dict) and "mean" in value:
+        return f"{value['mean']:.3g} / {value.get('median', float('nan')):.3g}"
+    return "-"
+
+
+def _nested_list(value) -> str:
+    if isinstance(value, dict):
+        items = "".join(f"<li><i>{_e(str(k))}</i>: {_nested_list(v)}</li>"
+                        for k, v in value.items())
+        return f"<ul>{items}</ul>"
+    if isinstance(value, list):
+        return ", ".join(_e(str(v)) for v in value)
+    return _e(str(value))
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=False)

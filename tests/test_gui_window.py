@@ -1,0 +1,256 @@
+"""The instrument window against a real engine playing on a JACK dummy server, offscreen.
+
+Audio goes through PortAudio to the JACK server the session fixture runs, MIDI comes from a
+second rtmidi client on the same server: nothing here is mocked except the modal dialogs a
+user would click away (QMessageBox is replaced so a test can read what it said).
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import rtmidi
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("pytestqt")
+
+from conftest import die_with_parent
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from gui.app import build_engine
+from gui.settings import Settings
+from gui.window import MainWindow
+from synth.audio import rescan_devices
+from synth.presets import find_preset, load_preset, user_directory
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """User presets and settings in a temporary home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path
+
+
+@pytest.fixture
+def dialogs(monkeypatch):
+    """What the window's message boxes said, instead of waiting for a click."""
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        lambda parent, title, text: said.append((title, text)))
+    return said
+
+
+@pytest.fixture
+def window(qtbot, jack_server, home, dialogs):
+    rescan_devices()  # PortAudio may have looked for devices before the JACK server ran
+    settings = Settings(midi_api="jack")
+    engine, _ = build_engine(None, settings)
+    win = MainWindow(engine, settings, home / "settings.json")
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    assert win.stream is not None, win.statusBar().currentMessage()
+    yield win
+    win.close()
+
+
+def loudness(win, seconds=0.1):
+    return float(np.sqrt(np.mean(win.engine.scope(round(seconds * win.engine.fs)) ** 2)))
+
+
+def key_point(win, note):
+    for key, rect, _ in win.piano.key_rects():
+        if key == note:
+            return QPoint(round(rect.center().x()), round(rect.bottom() - 10))
+    raise AssertionError(f"note {note} is not on the keyboard")
+
+
+def test_clicking_a_key_plays_a_voice_heard_in_the_published_buffer(window, qtbot):
+    assert loudness(window) == 0.0
+    qtbot.mousePress(window.piano, Qt.MouseButton.LeftButton, pos=key_point(window, 55))
+    qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
+    assert window.engine.stats()["voices"] == 1 and 55 in window.held
+    qtbot.waitUntil(lambda: window.view.pitch is not None, timeout=3000)
+    g3 = 440.0 * 2 ** ((55 - 69) / 12)
+    assert 0.0 < 1200 * np.log2(window.view.pitch / g3) < 60.0  # a hard note starts sharp
+    qtbot.waitUntil(lambda: abs(1200 * np.log2(window.view.pitch / g3)) < 5.0, timeout=5000)
+    qtbot.mouseRelease(window.piano, Qt.MouseButton.LeftButton, pos=key_point(window, 55))
+    assert 55 not in window.held
+    qtbot.waitUntil(lambda: window.engine.stats()["voices"] == 0, timeout=5000)
+
+
+def test_the_computer_keyboard_plays_and_shifts_octaves(window, qtbot):
+    qtbot.keyPress(window.piano, "b")  # G3 at octave 0
+    qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
+    assert window.held == {55}
+    qtbot.keyRelease(window.piano, "b")
+    assert window.held == set()
+    qtbot.keyClick(window.piano, "=")
+    assert window.keyboard.octave == 1 and window.settings.octave == 1
+    qtbot.keyPress(window.piano, "z")
+    assert window.held == {60}
+    qtbot.keyRelease(window.piano, "z")
+    typed = window.browser.search
+    typed.setFocus()
+    qtbot.keyClicks(typed, "zq")  # typing in the search box plays nothing
+    assert typed.text() == "zq" and window.held == set()
+
+
+def test_loading_a_preset_switches_the_model(window, qtbot):
+    browser = window.browser
+    browser.search.setText("stretch")
+    assert browser.visible_names() == ["stretch-128  [sav-gradnet, shipped]"]
+    item = next(browser.list.item(r) for r in range(browser.list.count())
+                if not browser.list.item(r).isHidden())
+    browser.list.setCurrentItem(item)
+    assert "Test metrics" in browser.details.toHtml()
+    centre = browser.list.visualItemRect(item).center()
+    qtbot.mouseClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert window.engine.preset.kind == "sav-gradnet"
+    assert window.engine.preset.name == "stretch-128"
+    assert browser.list.currentItem().font().bold()
+    window.play_note(57, 100)
+    qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
+    assert window.stream.problem() is None
+
+
+def test_a_corrupt_preset_shows_an_error_and_the_old_one_plays_on(window, qtbot, dialogs,
+                                                                   home):
+    window.play_note(50, 100)
+    qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
+    bad = home / "broken.safetensors"
+    bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
+    before = window.engine.preset
+    assert not window.load_preset(bad)
+    assert dialogs and "broken.safetensors" in dialogs[-1][1]
+    assert "keeps playing" in dialogs[-1][1]
+    assert window.engine.preset is before
+    assert "broken.safetensors" in window.statusBar().currentMessage()
+    time.sleep(0.2)
+    assert loudness(window, 0.05) > 1e-4  # the note still rings
+    assert window.stream.problem() is None
+
+
+def test_midi_learn_binds_a_knob_from_a_real_midi_port(window, qtbot):
+    assert window.midi is not None, window.statusBar().currentMessage()
+    sender = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="ns-knobs")
+    ports = sender.get_ports()
+    sender.open_port(next(i for i, p in enumerate(ports) if "neural-strings:midi_in" in p))
+    try:
+        slider = window.controls.sliders["decay"]
+        # A right-click reaches a widget as a context-menu event (QTest's clicks do not
+        # synthesise it), which arms learn.
+        where = QPoint(5, 5)
+        QApplication.sendEvent(slider, QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, where, slider.mapToGlobal(where)))
+        assert window.learn.armed == "decay"
+        sender.send_message([0xB0, 20, 0])  # binds CC 20
+        qtbot.waitUntil(lambda: window.learn.bindings == {20: "decay"}, timeout=3000)
+        for value in (10, 40, 70, 100):  # sweeps past decay 1.0 (position 63.5): takes over
+            sender.send_message([0xB0, 20, value])
+            time.sleep(0.02)
+        qtbot.waitUntil(lambda: window.engine.get_param("decay") > 5.0, timeout=3000)
+        assert window.settings.bindings == {"20": "decay"}
+        assert "CC 20" in window.statusBar().currentMessage()
+        sender.send_message([0x90, 60, 90])
+        qtbot.waitUntil(lambda: 60 in window.held, timeout=3000)
+        sender.send_message([0x80, 60, 0])
+        qtbot.waitUntil(lambda: 60 not in window.held, timeout=3000)
+    finally:
+        sender.delete()
+
+
+def test_saving_a_user_preset_keeps_the_sound_and_settings_persist(window, home):
+    window.controls.set("tension", 1.5)
+    window.controls.voices.setValue(6)
+    assert window.engine.voice_limit == 6
+    assert window.save_preset("my nylon")
+    path = user_directory() / "my nylon.safetensors"
+    assert path.exists() and "my nylon  [sav-physics, user]" in window.browser.visible_names()
+    saved = load_preset(path)
+    assert saved.controls["tension"] == pytest.approx(1.5)
+    assert saved.provenance["saved_from"] == "nylon-guitar"
+    assert not window.save_preset("../escape")
+    window.shift_octave(-2)
+    window.close()
+    settings = Settings.load(home / "settings.json")
+    assert settings.octave == -2 and settings.polyphony == 6 and settings.midi_api == "jack"
+
+
+def test_setup_reopens_audio_and_reports_what_the_device_refuses(window, qtbot):
+    panel = window.setup_panel
+    panel.block.setCurrentIndex(panel.block.findData(256))
+    panel._apply()
+    assert window.stream is not None and window.stream.blocksize == 256
+    window.play_note(62, 100)
+    qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
+    panel.rate.setCurrentIndex(panel.rate.findData(96000.0))  # JACK runs at 48 kHz
+    panel._apply()
+    assert window.stream is None
+    assert "96000" in window.statusBar().currentMessage()
+    panel.rate.setCurrentIndex(panel.rate.findData(48000.0))
+    panel._apply()
+    assert window.stream is not None and window.engine.fs == 48000.0
+
+
+def test_the_window_command_saves_a_screenshot_of_a_chord(jack_server, home):
+    picture = home / "window.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "-m", "synth", "window", "--settings", str(home / "s.json"),
+         "--screenshot", str(picture), "--settle", "1"], env=env, capture_output=True,
+        text=True, timeout=300, preexec_fn=die_with_parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(picture))
+    assert image.width() >= 1000 and image.height() >= 700
+    assert find_preset(None).exists()
+
+
+def test_a_midi_port_that_goes_away_is_reported_on_the_status_line(window, qtbot):
+    keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="ns-keys")
+    keys.open_virtual_port("out")
+    window.settings.midi_ports = ["ns-keys"]
+    window.restart()
+    qtbot.waitUntil(lambda: "connected" in window.statusBar().currentMessage(), timeout=5000)
+    keys.delete()
+    qtbot.waitUntil(lambda: "disappeared" in window.statusBar().currentMessage(),
+                    timeout=5000)
+    assert window.stream is not None and window.stream.problem() is None  # audio plays on
+
+
+def test_a_sound_server_that_dies_is_reported_and_the_window_still_closes(home):
+    from conftest import start_jack_server, stop_jack_server
+
+    server = start_jack_server("ns-gui-lost")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "JACK_DEFAULT_SERVER": "ns-gui-lost"}
+    window = subprocess.Popen(
+        [sys.executable, "-m", "synth", "window", "--settings", str(home / "s.json")],
+        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        preexec_fn=die_with_parent)
+    lines = []
+    try:
+        for line in window.stderr:
+            lines.append(line)
+            if "neural-strings: playing" in line:
+                break
+        assert window.poll() is None, "".join(lines)
+        stop_jack_server(server)
+        for line in window.stderr:
+            lines.append(line)
+            if "neural-strings: audio:" in line:
+                break
+        assert "stopped" in lines[-1] and "Setup" in lines[-1], "".join(lines)
+        window.terminate()  # what Ctrl-C does too: close the window
+        assert window.wait(timeout=20) in (0, 2)
+    finally:
+        window.kill()
+        stop_jack_server(server)
