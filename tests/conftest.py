@@ -1,5 +1,6 @@
 """Shared test set-up: tests/ importable (for the NumPy reference), hypothesis profiles."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -71,26 +72,33 @@ def stop_jack_server(server: subprocess.Popen) -> None:
         server.kill()
 
 
-@pytest.fixture(scope="session")
-def jack_server():
-    """A private JACK dummy server for the session; yields its name.
-
-    PortAudio (in subprocesses), python-rtmidi and JACK-Client find it through
-    JACK_DEFAULT_SERVER, which this fixture sets.
-    """
-    # One fixed name: JACK keeps a registry of server names in shared memory, and a server
-    # that was killed keeps its slot, so fresh names per run would eventually fill it.
-    name = "ns-test"
+@contextlib.contextmanager
+def jack_serving(name: str):
+    """A JACK dummy server called `name`, made this process's default (JACK_DEFAULT_SERVER,
+    which PortAudio, python-rtmidi and JACK-Client read) for the block. At the end PortAudio
+    is shut down if it is initialised (it aborts at exit once its server is gone), then the
+    server stops and the environment is restored."""
     server = start_jack_server(name)
     previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ["JACK_DEFAULT_SERVER"] = name
-    os.environ["JACK_NO_START_SERVER"] = "1"
-    yield name
-    if "sounddevice" in sys.modules:  # PortAudio aborts at exit if its JACK server is gone
-        sys.modules["sounddevice"]._terminate()
-    stop_jack_server(server)
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+    try:
+        yield name
+    finally:
+        sounddevice = sys.modules.get("sounddevice")
+        if sounddevice is not None and sounddevice._initialized:
+            sounddevice._terminate()
+        stop_jack_server(server)
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A private JACK dummy server for the session; yields its name."""
+    # One fixed name: JACK keeps a registry of server names in shared memory, and a server
+    # that was killed keeps its slot, so fresh names per run would eventually fill it.
+    with jack_serving("ns-test") as name:
+        yield name

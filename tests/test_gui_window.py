@@ -17,7 +17,7 @@ import rtmidi
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("pytestqt")
 
-from conftest import die_with_parent
+from conftest import die_with_parent, jack_serving, start_jack_server, stop_jack_server
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -46,9 +46,18 @@ def dialogs(monkeypatch):
     return said
 
 
+@pytest.fixture(scope="module")
+def gui_jack():
+    """A JACK dummy server for this module alone, PortAudio initialised on it in this process
+    and shut down again while the server is healthy: a PortAudio client left idle on a server
+    that other tests keep using can hang that server."""
+    with jack_serving("ns-gui") as name:
+        rescan_devices()  # PortAudio may have looked for devices before this server ran
+        yield name
+
+
 @pytest.fixture
-def window(qtbot, jack_server, home, dialogs):
-    rescan_devices()  # PortAudio may have looked for devices before the JACK server ran
+def window(qtbot, gui_jack, home, dialogs):
     settings = Settings(midi_api="jack")
     engine, _ = build_engine(None, settings)
     win = MainWindow(engine, settings, home / "settings.json")
@@ -141,6 +150,8 @@ def test_a_corrupt_preset_shows_an_error_and_the_old_one_plays_on(window, qtbot,
 def test_midi_learn_binds_a_knob_from_a_real_midi_port(window, qtbot):
     assert window.midi is not None, window.statusBar().currentMessage()
     sender = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="ns-knobs")
+    qtbot.waitUntil(lambda: any("neural-strings:midi_in" in p for p in sender.get_ports()),
+                    timeout=5000)
     ports = sender.get_ports()
     sender.open_port(next(i for i, p in enumerate(ports) if "neural-strings:midi_in" in p))
     try:
@@ -153,9 +164,9 @@ def test_midi_learn_binds_a_knob_from_a_real_midi_port(window, qtbot):
         assert window.learn.armed == "decay"
         sender.send_message([0xB0, 20, 0])  # binds CC 20
         qtbot.waitUntil(lambda: window.learn.bindings == {20: "decay"}, timeout=3000)
-        for value in (10, 40, 70, 100):  # sweeps past decay 1.0 (position 63.5): takes over
+        for value in range(0, 101, 5):  # sweeps past decay 1.0 (position 63.5): takes over
             sender.send_message([0xB0, 20, value])
-            time.sleep(0.02)
+            time.sleep(0.01)
         qtbot.waitUntil(lambda: window.engine.get_param("decay") > 5.0, timeout=3000)
         assert window.settings.bindings == {"20": "decay"}
         assert "CC 20" in window.statusBar().currentMessage()
@@ -200,7 +211,7 @@ def test_setup_reopens_audio_and_reports_what_the_device_refuses(window, qtbot):
     assert window.stream is not None and window.engine.fs == 48000.0
 
 
-def test_the_window_command_saves_a_screenshot_of_a_chord(jack_server, home):
+def test_the_window_command_saves_a_screenshot_of_a_chord(gui_jack, home):
     picture = home / "window.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
@@ -228,8 +239,6 @@ def test_a_midi_port_that_goes_away_is_reported_on_the_status_line(window, qtbot
 
 
 def test_a_sound_server_that_dies_is_reported_and_the_window_still_closes(home):
-    from conftest import start_jack_server, stop_jack_server
-
     server = start_jack_server("ns-gui-lost")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "JACK_DEFAULT_SERVER": "ns-gui-lost"}
     window = subprocess.Popen(
@@ -254,3 +263,12 @@ def test_a_sound_server_that_dies_is_reported_and_the_window_still_closes(home):
     finally:
         window.kill()
         stop_jack_server(server)
+
+
+def test_neural_strings_alone_opens_the_window_or_says_why_it_cannot(home):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "synth"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "no display" in done.stderr and "neural-strings play" in done.stderr
