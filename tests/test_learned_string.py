@@ -176,6 +176,27 @@ def test_evaluate_writes_metrics_and_figures(tmp_path):
         assert (tmp_path / "eval" / figure).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_preset_with_more_modes_evaluates_on_a_test_set_with_fewer(tmp_path):
+    from models.evaluate import evaluate
+    from synth.errors import ParameterError
+
+    config = tmp_path / "tiny-compare.toml"
+    config.write_text((SHIPPED.parent / "synth" / "configs" / "compare-test.toml").read_text()
+                      .replace('name = "compare-test"', 'name = "tiny-compare"')
+                      .replace("count = 30", "count = 2").replace("duration = 2.0",
+                                                                  "duration = 0.15"))
+    report = evaluate("stretch-128", str(config), jobs=1, root=tmp_path, progress=False)
+    assert report["n_modes"] == 40 and report["strings"] == 2
+    model, linear = report["summary"]["model"], report["summary"]["linear"]
+    assert model["w_0.1s"]["mean"] < 0.01 * linear["w_0.1s"]["mean"]
+    paper = config.read_text().replace("n_modes = 40", "n_modes = 75").replace(
+        'name = "tiny-compare"', 'name = "tiny-75"')
+    (tmp_path / "tiny-75.toml").write_text(paper)
+    with pytest.raises(ParameterError, match="has 40 modes but the test set"):
+        evaluate("nylon-guitar", str(tmp_path / "tiny-75.toml"), jobs=1, root=tmp_path,
+                 progress=False)
+
+
 def test_the_engine_plays_it_with_tension_stiffness_and_damping_live(preset):
     from engine_helpers import fundamental, note_hz
 
