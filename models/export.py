@@ -37,6 +37,9 @@ def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, GradNet
     state = read_checkpoint(path)
     weights = state["best_model"] if which == "best" and state["best_model"] else state["model"]
     recipe = state["recipe"]
+    if recipe.get("family", "gradnet") != "gradnet":
+        raise ParameterError(f"{path} is a {recipe['family']} run, an offline baseline: it has "
+                             "no preset to play")
     potential = GradNetPotential(recipe["n_modes"], recipe["hidden"], dtype=torch.float64,
                                  activation=recipe.get("activation", "leaky"))
     potential.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})

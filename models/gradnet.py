@@ -67,6 +67,10 @@ class GradNetPotential(nn.Module):
         grad = (scale_out * scale_in * slope * z) @ weight
         return value, grad
 
+    def force(self, q: torch.Tensor) -> torch.Tensor:
+        """grad V (B, M): the nonlinear force per unit nu^2, as the training loss asks."""
+        return self(q)[1]
+
     @torch.no_grad()
     def calibrate(self, q: torch.Tensor, force: torch.Tensor) -> float:
         """Scale V (shift log_scale_out) so that grad V best fits `force` (B, M) at q (B, M)

@@ -7,7 +7,9 @@
     dtype = "float32"             # training precision: "float32" | "float64"
 
     [model]
-    hidden = 128                  # GradNet units
+    family = "gradnet"            # "gradnet" (SAV-GradNet, playable) | "verlet-node" (offline
+                                  # baseline: Stormer-Verlet step, MLP force; models/verlet.py)
+    hidden = 128                  # GradNet units (verlet-node: units of each of 2 layers)
     n_modes = 75
     activation = "leaky"          # "leaky" (the paper's) | "stretch" (smooth, see gradnet.py)
 
@@ -44,6 +46,7 @@ from synth.errors import ParameterError
 DTYPES = ("float32", "float64")
 OPTIMISERS = ("adam", "adamw", "sgd")
 ACTIVATIONS = ("leaky", "stretch")
+FAMILIES = ("gradnet", "verlet-node")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class Recipe:
     hidden: int = 128
     n_modes: int = 75
     activation: str = "leaky"
+    family: str = "gradnet"
     pretrain: PretrainPhase = field(default_factory=PretrainPhase)
     train: SegmentPhase = field(default_factory=SegmentPhase)
     source: str = ""  # the file it was read from (not hashed)
@@ -95,7 +99,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict, where: str = "recipe") -> Recipe:
         data = dict(data)
-        model = _section(data, "model", where, {"hidden", "n_modes", "activation"})
+        model = _section(data, "model", where, {"family", "hidden", "n_modes", "activation"})
         pretrain = _section(data, "pretrain", where, set(PretrainPhase.__dataclass_fields__))
         train = _section(data, "train", where, set(SegmentPhase.__dataclass_fields__))
         top = {"name", "dataset", "seed", "dataset_root", "dtype"}
@@ -112,6 +116,9 @@ class Recipe:
         return recipe
 
     def _check(self, where: str) -> None:
+        if self.family not in FAMILIES:
+            raise ParameterError(f"{where}: model.family must be one of {FAMILIES}, got "
+                                 f"{self.family!r}")
         if self.activation not in ACTIVATIONS:
             raise ParameterError(f"{where}: model.activation must be one of {ACTIVATIONS}, "
                                  f"got {self.activation!r}")
@@ -148,8 +155,14 @@ class Recipe:
                       "train": SegmentPhase(**data.get("train", {}))})
 
     def as_dict(self) -> dict:
+        """Every field, except fields added since the first runs while they keep the value
+        those runs had implicitly: so older runs and presets keep their digests."""
         data = asdict(self)
         data.pop("source")
+        if data["family"] == "gradnet":
+            data.pop("family")
+        if data["train"]["optimiser"] == "adam":
+            data["train"].pop("optimiser")
         return data
 
     def digest(self) -> str:

@@ -100,6 +100,12 @@ class SAVScheme(nn.Module):
         psi_next = psi + 0.5 * k * (g * (p + p_next)).sum(-1)
         return q_half + 0.5 * k * p_next, p_next, psi_next
 
+    def run(self, q: torch.Tensor, p: torch.Tensor,
+            forces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`rollout` from a recorded (q, p), psi consistent with q: q, p (B, L, M)."""
+        qs, ps, _ = self.rollout(q, p, self.psi_of(q), forces)
+        return qs, ps
+
     def rollout(self, q: torch.Tensor, p: torch.Tensor, psi: torch.Tensor,
                 forces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run len(forces[0]) steps from (q, p, psi) under forces (B, L); returns the states

@@ -1,4 +1,5 @@
-"""`neural-strings train RECIPE`: fit a GradNet potential through the SAV scheme.
+"""`neural-strings train RECIPE`: fit a GradNet potential through the SAV scheme (or, with
+[model] family = "verlet-node", the MLP force of the Stormer-Verlet neural ODE baseline).
 
 Two phases, one global step counter:
 1. force matching (recipe [pretrain]): regress nu^2 grad V(q_half) on the nonlinear force each
@@ -35,6 +36,7 @@ from models.gradnet import GradNetPotential
 from models.recipe import Recipe
 from models.sav import SAVScheme
 from models.segments import Segments, SegmentSampler, implied_force
+from models.verlet import MLPForce, VerletScheme
 from synth.dataset import DatasetConfig, generate
 from synth.errors import ParameterError
 
@@ -44,24 +46,38 @@ LOG_EVERY = 10  # steps between log rows
 CHECKPOINT_SECONDS = 120.0  # also checkpoint at least this often
 
 
-class TrainingLoss(nn.Module):
-    """The loss of either phase for a batch of segments; holds the potential (the only
-    parameters), so DistributedDataParallel can wrap it whole."""
+SCHEMES = {"gradnet": SAVScheme, "verlet-node": VerletScheme}  # recipe [model] family
 
-    def __init__(self, potential: GradNetPotential) -> None:
+
+def make_network(recipe: Recipe, dtype) -> nn.Module:
+    """The recipe's trainable network: a GradNet potential (played by the SAV scheme) or the
+    Verlet neural ODE's MLP force (an offline baseline)."""
+    generator = torch.Generator().manual_seed(recipe.seed)
+    if recipe.family == "verlet-node":
+        return MLPForce(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator)
+    return GradNetPotential(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator,
+                            activation=recipe.activation)
+
+
+class TrainingLoss(nn.Module):
+    """The loss of either phase for a batch of segments; holds the network (the only
+    parameters), so DistributedDataParallel can wrap it whole. The network gives the
+    nonlinear force per unit nu^2 (`force`); `scheme` (SAVScheme or VerletScheme) runs it."""
+
+    def __init__(self, network: nn.Module, scheme=SAVScheme) -> None:
         super().__init__()
-        self.potential = potential
+        self.network = network
+        self.scheme = scheme
 
     def forward(self, segments: Segments, force_matching: bool) -> torch.Tensor:
         if force_matching:
             q_half, implied = implied_force(segments)
-            predicted = segments.strings.nu2[:, None] * self.potential(q_half)[1]
+            predicted = segments.strings.nu2[:, None] * self.network.force(q_half)
             # per unit wavenumber: the high modes' large forces barely move q
-            scale = self.potential.column_scale
+            scale = self.network.column_scale
             return relative_error(predicted / scale, implied / scale)
-        scheme = SAVScheme.for_strings(self.potential, segments.strings)
-        q, p, _ = scheme.rollout(segments.q0, segments.p0, scheme.psi_of(segments.q0),
-                                 segments.forces)
+        scheme = self.scheme.for_strings(self.network, segments.strings)
+        q, p = scheme.run(segments.q0, segments.p0, segments.forces)
         return relative_error(q, segments.q) + relative_error(p, segments.p)
 
 
@@ -107,20 +123,18 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
                              f"{recipe.dataset!r} has {segments.strings.n_modes} modes")
     singles = SegmentSampler(data_directory, 1, dtype)
 
-    potential = GradNetPotential(recipe.n_modes, recipe.hidden, dtype=dtype,
-                                 generator=torch.Generator().manual_seed(recipe.seed),
-                                 activation=recipe.activation)
-    loss_module = TrainingLoss(potential)
+    network = make_network(recipe, dtype)
+    loss_module = TrainingLoss(network, SCHEMES[recipe.family])
     model = DistributedDataParallel(loss_module) if world > 1 else loss_module
-    optimiser = make_optimiser(recipe.train.optimiser, potential.parameters(),
+    optimiser = make_optimiser(recipe.train.optimiser, network.parameters(),
                                recipe.pretrain.lr)
     pre, seg = recipe.pretrain, recipe.train
-    run = _resume(recipe, directory, potential, optimiser, rank)
+    run = _resume(recipe, directory, network, optimiser, rank)
     if run.step == 0:  # start from the output scale that fits the data best
         first = singles.sample(pre.batch if pre.steps else seg.batch,
                                np.random.default_rng([recipe.seed, 98]))
         q_half, implied = implied_force(first)
-        potential.calibrate(q_half, implied / first.strings.nu2[:, None])
+        network.calibrate(q_half, implied / first.strings.nu2[:, None])
 
     validation = segments.sample(seg.validation, np.random.default_rng([recipe.seed, 99]))
     total = pre.steps + seg.epochs * seg.steps_per_epoch
@@ -143,7 +157,7 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
             loss = model(batch, matching)
             loss.backward()
             if not matching and seg.clip > 0:
-                nn.utils.clip_grad_norm_(potential.parameters(), seg.clip)
+                nn.utils.clip_grad_norm_(network.parameters(), seg.clip)
             optimiser.step()
             run.step += 1
             run.seconds = time.monotonic() - started
@@ -154,7 +168,7 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
                 if value < run.best_validation:
                     run.best_validation = value
                     run.best_state = {k: v.detach().clone()
-                                      for k, v in potential.state_dict().items()}
+                                      for k, v in network.state_dict().items()}
             if rank == 0 and (run.step % LOG_EVERY == 0 or value is not None):
                 _log(directory, run, "force" if matching else "segments",
                      0 if matching else (run.step - pre.steps - 1) // seg.steps_per_epoch + 1,
@@ -164,10 +178,10 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
                 bar.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
             if epoch_end or run.step == total or \
                     time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
-                _save(recipe, run, potential, optimiser, rank)
+                _save(recipe, run, network, optimiser, rank)
                 last_checkpoint = time.monotonic()
             if stop.agreed(world):  # between steps, so the checkpoint is consistent
-                _save(recipe, run, potential, optimiser, rank)
+                _save(recipe, run, network, optimiser, rank)
                 if rank == 0:
                     print(f"\ninterrupted at step {run.step} of {total}; checkpoint saved, "
                           f"run the same command to resume", flush=True)
@@ -237,7 +251,7 @@ def _dataset(recipe: Recipe, rank: int) -> Path:
     return Path(recipe.dataset_root) / config.name
 
 
-def _resume(recipe: Recipe, directory: Path, potential: nn.Module, optimiser, rank: int) -> Run:
+def _resume(recipe: Recipe, directory: Path, network: nn.Module, optimiser, rank: int) -> Run:
     path = directory / CHECKPOINT
     if not path.exists():
         if rank == 0:
@@ -248,7 +262,7 @@ def _resume(recipe: Recipe, directory: Path, potential: nn.Module, optimiser, ra
     if Recipe.from_stored(state["recipe"]).digest() != recipe.digest():
         raise ParameterError(f"{directory} holds a run of a different recipe; give this one "
                              f"another name or remove {directory}")
-    potential.load_state_dict(state["model"])
+    network.load_state_dict(state["model"])
     optimiser.load_state_dict(state["optimiser"])
     run = Run(directory, state["step"], state["seconds"], state["best_validation"],
               state["best_model"])
@@ -264,12 +278,12 @@ def read_checkpoint(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _save(recipe: Recipe, run: Run, potential: nn.Module, optimiser, rank: int) -> None:
+def _save(recipe: Recipe, run: Run, network: nn.Module, optimiser, rank: int) -> None:
     if rank != 0:
         return
     state = {"digest": recipe.digest(), "recipe": recipe.as_dict(), "step": run.step,
              "seconds": run.seconds, "best_validation": run.best_validation,
-             "best_model": run.best_state, "model": potential.state_dict(),
+             "best_model": run.best_state, "model": network.state_dict(),
              "optimiser": optimiser.state_dict(), "torch": str(torch.__version__)}
     temporary = run.directory / (CHECKPOINT + ".tmp")
     torch.save(state, temporary)
