@@ -2,6 +2,7 @@
 construction, `simulate` with a model, evaluation, and live play in the engine."""
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -155,14 +156,22 @@ def test_a_learned_potential_over_fewer_modes_sees_the_rest_as_zero(preset):
     assert np.allclose(preset.potential(n_modes=40).gradient(q[:40]), full, rtol=1e-12)
 
 
+def tiny_config(directory, shipped: str, name: str, **settings) -> str:
+    """A shipped dataset config renamed and with some top-level settings replaced (two
+    strings of 0.15 s unless said otherwise); returns its path."""
+    text = (SHIPPED.parent / "synth" / "configs" / f"{shipped}.toml").read_text()
+    settings = {"name": f'"{name}"', "count": 2, "duration": 0.15, **settings}
+    for key, value in settings.items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text, count=1)
+    path = directory / f"{name}.toml"
+    path.write_text(text)
+    return str(path)
+
+
 def test_evaluate_writes_metrics_and_figures(tmp_path):
-    config = tmp_path / "tiny-test.toml"
-    config.write_text((SHIPPED.parent / "synth" / "configs" / "paper-test.toml").read_text()
-                      .replace('name = "paper-test"', 'name = "tiny-test"')
-                      .replace("count = 60", "count = 2").replace("duration = 3.0",
-                                                                  "duration = 0.15"))
+    config = tiny_config(tmp_path, "paper-test", "tiny-test")
     result = subprocess.run(
-        [sys.executable, "-m", "synth", "evaluate", "stretch-128", str(config), "--root",
+        [sys.executable, "-m", "synth", "evaluate", "stretch-128", config, "--root",
          str(tmp_path / "datasets"), "--out", str(tmp_path / "eval"), "--quiet"],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
@@ -180,21 +189,14 @@ def test_a_preset_with_more_modes_evaluates_on_a_test_set_with_fewer(tmp_path):
     from models.evaluate import evaluate
     from synth.errors import ParameterError
 
-    config = tmp_path / "tiny-compare.toml"
-    config.write_text((SHIPPED.parent / "synth" / "configs" / "compare-test.toml").read_text()
-                      .replace('name = "compare-test"', 'name = "tiny-compare"')
-                      .replace("count = 30", "count = 2").replace("duration = 2.0",
-                                                                  "duration = 0.15"))
-    report = evaluate("stretch-128", str(config), jobs=1, root=tmp_path, progress=False)
+    config = tiny_config(tmp_path, "compare-test", "tiny-compare")
+    report = evaluate("stretch-128", config, jobs=1, root=tmp_path, progress=False)
     assert report["n_modes"] == 40 and report["strings"] == 2
     model, linear = report["summary"]["model"], report["summary"]["linear"]
     assert model["w_0.1s"]["mean"] < 0.01 * linear["w_0.1s"]["mean"]
-    paper = config.read_text().replace("n_modes = 40", "n_modes = 75").replace(
-        'name = "tiny-compare"', 'name = "tiny-75"')
-    (tmp_path / "tiny-75.toml").write_text(paper)
+    more_modes = tiny_config(tmp_path, "compare-test", "tiny-75", n_modes=75)
     with pytest.raises(ParameterError, match="has 40 modes but the test set"):
-        evaluate("nylon-guitar", str(tmp_path / "tiny-75.toml"), jobs=1, root=tmp_path,
-                 progress=False)
+        evaluate("nylon-guitar", more_modes, jobs=1, root=tmp_path, progress=False)
 
 
 def test_the_engine_plays_it_with_tension_stiffness_and_damping_live(preset):
