@@ -48,8 +48,11 @@ def _train(args: argparse.Namespace) -> None:
     recipe = Recipe.load(args.recipe)
     directory = train(recipe, runs=args.runs, progress=not args.quiet, threads=args.threads)
     if int(os.environ.get("RANK", "0")) == 0:
+        after = (f"export with `neural-strings export {directory} OUT.safetensors`"
+                 if recipe.family == "gradnet" else
+                 "an offline baseline: models.verlet.free_run runs it (no preset to export)")
         print(f"trained {recipe.name}: {directory} (checkpoint.pt, log.csv, curves.png); "
-              f"export with `neural-strings export {directory} OUT.safetensors`")
+              f"{after}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
