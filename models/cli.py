@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from synth.errors import ParameterError
@@ -53,6 +54,13 @@ def _train(args: argparse.Namespace) -> None:
                  "an offline baseline: models.verlet.free_run runs it (no preset to export)")
         print(f"trained {recipe.name}: {directory} (checkpoint.pt, log.csv, curves.png); "
               f"{after}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Gloo's worker threads can still hold tensors when the interpreter finalises, and
+        # torch then aborts a run that finished and saved (SIGABRT, "terminate called without
+        # an active exception"; pytorch/pytorch#179291): leave without finalising.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

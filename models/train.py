@@ -191,6 +191,8 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
         if bar is not None:
             bar.close()
         if world > 1:
+            if run.step >= total:  # finished together: tear down together (none mid-save)
+                dist.barrier()
             dist.destroy_process_group()
     return directory
 
