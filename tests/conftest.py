@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,14 +47,18 @@ def start_jack_server(name: str) -> subprocess.Popen:
         skip_or_fail("jackd is not installed (Debian package jackd2)")
     if subprocess.run(["jack_lsp", "-s", name], capture_output=True).returncode == 0:
         skip_or_fail(f"a JACK server named {name!r} is already running (another test run?)")
+    # jackd's messages go to a file: a pipe nobody reads fills up when jackd logs a burst of
+    # xruns, and jackd then blocks in write() with the whole server hung.
+    log = tempfile.TemporaryFile("w+")
     server = subprocess.Popen(
         [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", str(JACK_RATE), "-p",
-         str(JACK_PERIOD)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+         str(JACK_PERIOD)], stdout=subprocess.DEVNULL, stderr=log, text=True,
         preexec_fn=die_with_parent)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            reasons = [line for line in server.stderr.read().splitlines()
+            log.seek(0)
+            reasons = [line for line in log.read().splitlines()
                        if "rror" in line or "ail" in line or "already" in line]
             skip_or_fail(f"jackd exited: {'; '.join(reasons) or 'no reason given'}")
         probe = subprocess.run(["jack_lsp", "-s", name], capture_output=True, text=True)
