@@ -29,18 +29,20 @@ def build_engine(preset: str | None, settings: Settings) -> tuple[Engine, str | 
     """The engine on `preset`, else the settings' last preset, else the default; and why a
     remembered preset was passed over, if it was."""
     problem = None
-    choice = preset or settings.preset
     try:
-        engine = Engine(choice, fs=settings.sample_rate or 48000.0, polyphony=VOICE_LANES,
-                        max_block=MAX_BLOCK)
+        engine = _engine(preset or settings.preset, settings)
     except PresetError as error:
         if preset is not None:
             raise
         problem = f"the last preset could not be loaded ({error}); playing the default"
-        engine = Engine(None, fs=settings.sample_rate or 48000.0, polyphony=VOICE_LANES,
-                        max_block=MAX_BLOCK)
+        engine = _engine(None, settings)
     engine.voice_limit = max(1, min(settings.polyphony, VOICE_LANES))
     return engine, problem
+
+
+def _engine(preset: str | None, settings: Settings) -> Engine:
+    return Engine(preset, fs=settings.sample_rate or 48000.0, polyphony=VOICE_LANES,
+                  max_block=MAX_BLOCK)
 
 
 def run(preset: str | None = None, settings_path: str | Path | None = None,

@@ -48,6 +48,7 @@ from synth.engine.state import (
     EngineState,
     build_state,
     preset_default,
+    preset_sets,
 )
 from synth.errors import ParameterError
 from synth.presets import Preset, find_preset, load_preset
@@ -187,9 +188,7 @@ class Engine:
         excitation and pickup) take its values; the others carry over. On a bad file this
         raises PresetError and whatever was playing continues untouched."""
         preset = _resolve(preset)
-        self._rebuild(preset, self.fs, keep=lambda name: name not in preset.controls and name
-                      not in ("pluck_position", "pickup_position", "excitation",
-                              "excitation_width"))
+        self._rebuild(preset, self.fs, keep=lambda name: not preset_sets(preset, name))
         return preset
 
     def set_rate(self, fs: float) -> None:

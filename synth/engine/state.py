@@ -147,14 +147,23 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
         meters=_no_loudest_voice(np.zeros(METER_HEAD + n_modes)))
 
 
+def _implied(preset: Preset) -> dict[str, float]:
+    """The live parameters a preset's excitation and pickup set, and their values."""
+    return {"pluck_position": preset.pluck_position, "pickup_position": preset.pickup,
+            "excitation": 0.0 if preset.excitation_type == "pluck" else 1.0,
+            "excitation_width": preset.excitation_width_ms}
+
+
+def preset_sets(preset: Preset, name: str) -> bool:
+    """Whether loading `preset` sets live parameter `name` (else the value carries over)."""
+    return name in preset.controls or name in _implied(preset)
+
+
 def preset_default(preset: Preset, name: str) -> float:
     """Live parameter `name`'s value when `preset` loads: the preset's own control value, else
     what its excitation and pickup imply, else the parameter's default (clamped)."""
     p = params.param(name)
-    implied = {"pluck_position": preset.pluck_position, "pickup_position": preset.pickup,
-               "excitation": 0.0 if preset.excitation_type == "pluck" else 1.0,
-               "excitation_width": preset.excitation_width_ms}.get(name, p.default)
-    return p.clamp(preset.controls.get(name, implied))
+    return p.clamp(preset.controls.get(name, _implied(preset).get(name, p.default)))
 
 
 def _no_loudest_voice(meters: np.ndarray) -> np.ndarray:
