@@ -1,7 +1,8 @@
 """`neural-strings evaluate PRESET TESTSET`: the paper's accuracy metrics for a preset.
 
 Each test string is simulated free-running from rest with the preset's potential (the
-exported weights, in the Numba kernel the engine plays) and with the linear model as a
+exported weights, in the Numba kernel the engine plays; a Koopman or SSM preset runs its
+oscillator-bank kernel, `synth.bank.render_string`) and with the linear model as a
 baseline, and compared with the reference (the exact potential) by
 
     relMSE(y_hat, y) = mean((y_hat - y)^2) / mean(y^2)
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.bank import FAMILY_CODES, render_string
 from synth.dataset import DatasetConfig, StoredDataset, generate
 from synth.errors import ModesDroppedWarning, ParameterError
 from synth.physics.simulate import SimulationSpec, simulate
@@ -106,7 +108,7 @@ def _evaluate_string(task) -> StringResult:
             reference = simulate(SimulationSpec.from_dict({**params, "nonlinearity": "exact"}))
             q_ref, w_ref = reference.q_t, reference.w
         spec = SimulationSpec.from_dict(params)
-        runs = {"model": simulate(spec, potential=preset.potential(n_modes=spec.n_modes)),
+        runs = {"model": model_run(preset, spec),
                 "linear": simulate(SimulationSpec.from_dict({**params,
                                                              "nonlinearity": "linear"}))}
     first = math.floor(FIRST_SECONDS * spec.fs)
@@ -117,6 +119,31 @@ def _evaluate_string(task) -> StringResult:
     model = runs["model"].q_t
     mode_error = ((model - q_ref) ** 2).mean(0) / np.maximum((q_ref ** 2).mean(0), 1e-300)
     return StringResult(params, metrics, mode_error)
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """A free run's modal displacements q_t (N, M) and output w (N,)."""
+
+    q_t: np.ndarray
+    w: np.ndarray
+
+
+def model_run(preset, spec: SimulationSpec) -> ModelRun:
+    """The preset's free run of one test string: the SAV scheme with its potential, or its
+    oscillator bank (which plays only the string it learned: another is refused)."""
+    if preset.kind not in FAMILY_CODES:
+        run = simulate(spec, potential=preset.potential(n_modes=spec.n_modes))
+        return ModelRun(run.q_t, run.w)
+    learned, tested = preset.string.as_dict(), spec.string.as_dict()
+    if any(not math.isclose(learned[k], tested[k], rel_tol=1e-9) for k in learned):
+        raise ParameterError(f"{preset.name} is a {preset.kind} model of one string "
+                             f"({learned}); the test string differs ({tested})")
+    excitation = spec.excitation
+    q, w = render_string(preset, excitation.amplitude, excitation.duration,
+                         excitation.position, spec.pickup, spec.n_steps, spec.fs,
+                         excitation.kind)
+    return ModelRun(q[:, :spec.n_modes], w)
 
 
 def summarise(preset, data: StoredDataset, fs: float, results: list[StringResult]) -> dict:
@@ -178,7 +205,7 @@ def plot_figures(report: dict, preset_name: str, test_set: str, out: Path,
         warnings.simplefilter("ignore", ModesDroppedWarning)
         spec = SimulationSpec.from_dict(params)
         reference = simulate(SimulationSpec.from_dict({**params, "nonlinearity": "exact"})).w
-        model = simulate(spec, potential=preset.potential(n_modes=spec.n_modes)).w
+        model = model_run(preset, spec).w
         linear = simulate(SimulationSpec.from_dict({**params, "nonlinearity": "linear"})).w
     fs = spec.fs
     t = np.arange(len(reference)) / fs

@@ -1,9 +1,10 @@
 """`neural-strings export RUN OUT.safetensors`: a training run becomes a playable preset.
 
-The preset (kind `sav-gradnet`) carries the GradNet weights and, in its provenance, the
-recipe, the dataset and its hash, the training time and steps, and (with a test set) the
-measured test metrics. Its string defaults are the centre of the training ranges; the engine
-retunes gamma per note, and tension, stiffness and damping stay live controls.
+A GradNet run gives a `sav-gradnet` preset whose string defaults are the centre of the
+training ranges; a Koopman or SSM run gives a `koopman` or `ssm` preset of the one string it
+learned (`synth.bank`). Either carries, in its provenance, the recipe, the dataset and its
+hash, the training time and steps, and (with a test set) the measured test metrics. The
+engine retunes each note, and tension, stiffness and damping stay live controls.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import numpy as np
 import torch
 
 from models.gradnet import GradNetPotential
-from models.train import CHECKPOINT, read_checkpoint
+from models.recipe import SEQUENCE_FAMILIES, Recipe
+from models.train import CHECKPOINT, make_network, one_string, read_checkpoint
+from synth.bank import reference_modes
 from synth.dataset import DatasetConfig
 from synth.engine import Engine
 from synth.errors import ParameterError
@@ -26,9 +29,10 @@ from synth.presets import Preset, save_preset
 PEAK_DBFS = -12.0  # a velocity-100 note at the reference pitch peaks here
 
 
-def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, GradNetPotential]:
-    """(checkpoint state, potential) of a run directory or checkpoint file; which: "best"
-    (the best validation model) or "final"."""
+def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, torch.nn.Module]:
+    """(checkpoint state, network in float64) of a run directory or checkpoint file: a
+    GradNet potential, a KoopmanString or a DiagonalSSM; which: "best" (the best validation
+    model) or "final"."""
     path = Path(run)
     if path.is_dir():
         path = path / CHECKPOINT
@@ -38,8 +42,12 @@ def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, GradNet
     weights = state["best_model"] if which == "best" and state["best_model"] else state["model"]
     recipe = state["recipe"]
     if recipe.get("family", "gradnet") != "gradnet":
-        raise ParameterError(f"{path} is a {recipe['family']} run, an offline baseline: it has "
-                             "no preset to play")
+        if recipe["family"] not in SEQUENCE_FAMILIES:
+            raise ParameterError(f"{path} is a {recipe['family']} run, an offline baseline: "
+                                 "it has no preset to play")
+        network = make_network(Recipe.from_stored(recipe), torch.float64)
+        network.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})
+        return state, network
     potential = GradNetPotential(recipe["n_modes"], recipe["hidden"], dtype=torch.float64,
                                  activation=recipe.get("activation", "leaky"))
     potential.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})
@@ -48,16 +56,60 @@ def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, GradNet
 
 def export_preset(run: str | Path, out: str | Path, which: str = "best", name: str | None = None,
                   metrics: dict | None = None) -> Path:
-    """Write the run's potential as a `sav-gradnet` preset at `out`."""
-    state, potential = load_checkpoint(run, which)
+    """Write the run's network as a preset at `out`."""
+    state, network = load_checkpoint(run, which)
     recipe = state["recipe"]
     config = DatasetConfig.load(recipe["dataset"])
+    provenance = {"recipe": recipe, "recipe_digest": state["digest"],
+                  "dataset": {"name": config.name, "hash": config.hash, "seed": config.seed},
+                  "training": {"steps": state["step"], "seconds": round(state["seconds"], 1),
+                               "best_validation": state["best_validation"],
+                               "weights": which, "torch": str(state["torch"])},
+                  "exported": datetime.date.today().isoformat(),
+                  "metrics": metrics or {}}
+    name = name or Path(out).stem
+    if recipe.get("family", "gradnet") in SEQUENCE_FAMILIES:
+        preset = _bank_preset(recipe, config, network, name, provenance)
+    else:
+        preset = _gradnet_preset(recipe, config, network, name, provenance)
+    gain = _output_gain(preset)
+    preset = Preset(**{**preset.__dict__, "output_gain": gain, "path": None})
+    return save_preset(preset, out)
+
+
+def _bank_preset(recipe: dict, config: DatasetConfig, network, name: str,
+                 provenance: dict) -> Preset:
+    full = Recipe.from_stored(recipe)  # with the fields as_dict leaves out at their defaults
+    family, n_modes = full.family, full.n_modes
+    string, fs, amplitude, width = one_string(config)
+    settings = {"fs": fs, "copies": full.copies, "hidden": full.hidden,
+                **({"rank": full.rank} if family == "ssm" else {}),
+                "amplitude_scale": amplitude, "width_scale": width,
+                "width_range": [float(np.min(config.ranges["t_e"])), width]}
+    first = reference_modes(string, n_modes)[0, 0] / (2.0 * math.pi)  # Hz
+    what = {"koopman": "a deep Koopman model (an excitation encoder and a latent of "
+                       f"{n_modes} x {full.copies} damped oscillators)",
+            "ssm": "a diagonal state-space model (a hold layer, a gate and "
+                   f"{n_modes} x {full.copies} damped oscillators driven by the force)"}
+    return Preset(
+        name=name, kind=family, n_modes=n_modes, potential_name="none", string=string,
+        reference_note=69.0 + 12.0 * math.log2(first / note_frequency(69)),
+        excitation_type="pluck", pluck_position=0.2,
+        excitation_width_ms=1000.0 * _centre(config.ranges["t_e"]), amplitude=amplitude,
+        pickup=0.8, output_gain=1.0, settings=settings,
+        description=(f"A learned string: {what[family]}, trained on {config.name}. Tension "
+                     "and damping scale its learned eigenvalues (pitch and decay); the "
+                     "nonlinearity control has no effect."),
+        provenance=provenance, weights=network.export())
+
+
+def _gradnet_preset(recipe: dict, config: DatasetConfig, potential, name: str,
+                    provenance: dict) -> Preset:
     centre = {key: _centre(config.ranges[key]) for key in
               ("gamma", "kappa", "nu", "sigma0", "sigma1")}
     string = StringParams(**centre)
     reference_note = 69.0 + 12.0 * math.log2((string.gamma / 2.0) / note_frequency(69))
-    name = name or Path(out).stem
-    preset = Preset(
+    return Preset(
         name=name, kind="sav-gradnet", n_modes=recipe["n_modes"], potential_name="gradnet",
         string=string, reference_note=reference_note, excitation_type="pluck",
         pluck_position=0.2, excitation_width_ms=1000.0 * _centre(config.ranges["t_e"]),
@@ -68,18 +120,7 @@ def export_preset(run: str | Path, out: str | Path, which: str = "best", name: s
                      f"({potential.activation} activation) "
                      f"trained through the SAV scheme on {config.name} (stable by "
                      "construction; tension, stiffness and damping stay live)."),
-        provenance={"recipe": recipe, "recipe_digest": state["digest"],
-                    "dataset": {"name": config.name, "hash": config.hash,
-                                "seed": config.seed},
-                    "training": {"steps": state["step"], "seconds": round(state["seconds"], 1),
-                                 "best_validation": state["best_validation"],
-                                 "weights": which, "torch": str(state["torch"])},
-                    "exported": datetime.date.today().isoformat(),
-                    "metrics": metrics or {}},
-        weights=potential.export())
-    gain = _output_gain(preset)
-    preset = Preset(**{**preset.__dict__, "output_gain": gain, "path": None})
-    return save_preset(preset, out)
+        provenance=provenance, weights=potential.export())
 
 
 def _centre(value) -> float:

@@ -7,13 +7,18 @@
     dtype = "float32"             # training precision: "float32" | "float64"
 
     [model]
-    family = "gradnet"            # "gradnet" (SAV-GradNet, playable) | "verlet-node" (offline
-                                  # baseline: Stormer-Verlet step, MLP force; models/verlet.py)
-    hidden = 128                  # GradNet units (verlet-node: units of each of 2 layers)
+    family = "gradnet"            # "gradnet" (SAV-GradNet, playable) | "koopman" | "ssm"
+                                  # (playable, one string: models/koopman.py, models/ssm.py)
+                                  # | "verlet-node" (offline baseline: models/verlet.py)
+    hidden = 128                  # GradNet units (verlet-node: units of each of 2 layers;
+                                  # koopman, ssm: units of each encoder / gate layer)
     n_modes = 75
     activation = "leaky"          # "leaky" (the paper's) | "stretch" (smooth, see gradnet.py)
+    copies = 8                    # koopman, ssm: oscillators per mode
+    rank = 8                      # ssm: gate outputs
 
-    [pretrain]                    # force matching on single recorded steps (0 steps: skip)
+    [pretrain]                    # force matching on single recorded steps (koopman, ssm:
+                                  # windows of the first 0.1 s); 0 steps: skip
     steps = 2000
     batch = 4096
     lr = 1e-2                     # cosine decay to train.lr
@@ -21,8 +26,8 @@
     [train]                       # teacher-forced segments through the SAV scheme
     optimiser = "adam"            # "adam" | "adamw" (weight decay 1e-4) | "sgd" (momentum 0.9),
                                   # for both phases
-    segment_ms = 1.0
-    batch = 256
+    segment_ms = 1.0              # koopman, ssm: the window from the onset
+    batch = 256                   # segments (koopman, ssm: strings) per step
     epochs = 4
     steps_per_epoch = 200
     lr = 1e-3
@@ -46,7 +51,12 @@ from synth.errors import ParameterError
 DTYPES = ("float32", "float64")
 OPTIMISERS = ("adam", "adamw", "sgd")
 ACTIVATIONS = ("leaky", "stretch")
-FAMILIES = ("gradnet", "verlet-node")
+FAMILIES = ("gradnet", "verlet-node", "koopman", "ssm")
+SEQUENCE_FAMILIES = ("koopman", "ssm")  # trained on windows from the onset, not segments
+# Fields added after the first runs, with the value those runs had implicitly: `as_dict`
+# leaves them out at that value, so older runs and presets keep their digests.
+LATER_FIELDS = {("family",): "gradnet", ("copies",): 8, ("rank",): 8,
+                ("train", "optimiser"): "adam"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class Recipe:
     n_modes: int = 75
     activation: str = "leaky"
     family: str = "gradnet"
+    copies: int = 8
+    rank: int = 8
     pretrain: PretrainPhase = field(default_factory=PretrainPhase)
     train: SegmentPhase = field(default_factory=SegmentPhase)
     source: str = ""  # the file it was read from (not hashed)
@@ -99,7 +111,8 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict, where: str = "recipe") -> Recipe:
         data = dict(data)
-        model = _section(data, "model", where, {"family", "hidden", "n_modes", "activation"})
+        model = _section(data, "model", where, {"family", "hidden", "n_modes", "activation",
+                                              "copies", "rank"})
         pretrain = _section(data, "pretrain", where, set(PretrainPhase.__dataclass_fields__))
         train = _section(data, "train", where, set(SegmentPhase.__dataclass_fields__))
         top = {"name", "dataset", "seed", "dataset_root", "dtype"}
@@ -128,6 +141,7 @@ class Recipe:
         if self.dtype not in DTYPES:
             raise ParameterError(f"{where}: dtype must be one of {DTYPES}, got {self.dtype!r}")
         counts = {"seed": self.seed, "model.hidden": self.hidden, "model.n_modes": self.n_modes,
+                  "model.copies": self.copies, "model.rank": self.rank,
                   "pretrain.steps": self.pretrain.steps, "pretrain.batch": self.pretrain.batch,
                   "train.batch": self.train.batch, "train.epochs": self.train.epochs,
                   "train.steps_per_epoch": self.train.steps_per_epoch,
@@ -159,10 +173,13 @@ class Recipe:
         those runs had implicitly: so older runs and presets keep their digests."""
         data = asdict(self)
         data.pop("source")
-        if data["family"] == "gradnet":
-            data.pop("family")
-        if data["train"]["optimiser"] == "adam":
-            data["train"].pop("optimiser")
+        for path, value in LATER_FIELDS.items():
+            *sections, key = path
+            table = data
+            for section in sections:
+                table = table[section]
+            if table[key] == value:
+                table.pop(key)
         return data
 
     def digest(self) -> str:

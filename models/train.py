@@ -1,11 +1,14 @@
-"""`neural-strings train RECIPE`: fit a GradNet potential through the SAV scheme (or, with
-[model] family = "verlet-node", the MLP force of the Stormer-Verlet neural ODE baseline).
+"""`neural-strings train RECIPE`: fit a model family (recipe [model] family) to a dataset.
 
-Two phases, one global step counter:
-1. force matching (recipe [pretrain]): regress nu^2 grad V(q_half) on the nonlinear force each
-   recorded step implies (`models.segments.implied_force`), relative squared error;
-2. teacher forcing (recipe [train]): run the scheme for segment_ms from recorded states and
-   compare q and p with the recording, loss relMSE(q) + relMSE(p) pooled over the batch.
+- "gradnet" (a GradNet potential through the SAV scheme) and "verlet-node" (the MLP force of
+  the Stormer-Verlet neural ODE baseline) train in two phases, one global step counter:
+  1. force matching (recipe [pretrain]): regress nu^2 grad V(q_half) on the nonlinear force
+     each recorded step implies (`models.segments.implied_force`), relative squared error;
+  2. teacher forcing (recipe [train]): run the scheme for segment_ms from recorded states and
+     compare q and p with the recording, loss relMSE(q) + relMSE(p) pooled over the batch.
+- "koopman" and "ssm" (one string, many excitations) train on windows from the onset
+  (`models.windows`): first windows of the first 0.1 s ([pretrain]), then of segment_ms
+  ([train]), with the family's own loss (`models.koopman`, `models.ssm`).
 
 A run lives in RUNS/NAME: checkpoint.pt (model, optimiser, step, best validation model),
 log.csv and curves.png. Started again, it resumes from the checkpoint (the recipe must be the
@@ -33,12 +36,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from models.gradnet import GradNetPotential
-from models.recipe import Recipe
+from models.koopman import KoopmanString
+from models.recipe import SEQUENCE_FAMILIES, Recipe
 from models.sav import SAVScheme
 from models.segments import Segments, SegmentSampler, implied_force
+from models.ssm import DiagonalSSM
 from models.verlet import MLPForce, VerletScheme
+from models.windows import WindowSampler
 from synth.dataset import DatasetConfig, generate
 from synth.errors import ParameterError
+from synth.physics.strings import StringParams
 
 CHECKPOINT, LOG, CURVES = "checkpoint.pt", "log.csv", "curves.png"
 LOG_FIELDS = ("step", "phase", "epoch", "loss", "validation", "lr", "seconds")
@@ -46,23 +53,49 @@ LOG_EVERY = 10  # steps between log rows
 CHECKPOINT_SECONDS = 120.0  # also checkpoint at least this often
 
 
-SCHEMES = {"gradnet": SAVScheme, "verlet-node": VerletScheme}  # recipe [model] family
+SCHEMES = {"gradnet": SAVScheme, "verlet-node": VerletScheme}  # the segment families
+FIRST_WINDOW_MS = 100.0  # koopman, ssm: the [pretrain] windows (the accuracy metric's span)
 
 
 def make_network(recipe: Recipe, dtype) -> nn.Module:
-    """The recipe's trainable network: a GradNet potential (played by the SAV scheme) or the
-    Verlet neural ODE's MLP force (an offline baseline)."""
+    """The recipe's trainable network: a GradNet potential (played by the SAV scheme), the
+    Verlet neural ODE's MLP force (an offline baseline), or a Koopman or SSM string."""
     generator = torch.Generator().manual_seed(recipe.seed)
     if recipe.family == "verlet-node":
         return MLPForce(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator)
+    if recipe.family in SEQUENCE_FAMILIES:
+        torch.manual_seed(recipe.seed)
+        string, fs, amplitude, width = one_string(DatasetConfig.load(recipe.dataset))
+        shared = dict(string=string, n_modes=recipe.n_modes, fs=fs, copies=recipe.copies,
+                      hidden=recipe.hidden, amplitude_scale=amplitude, width_scale=width,
+                      dtype=dtype)
+        if recipe.family == "koopman":
+            return KoopmanString(**shared)
+        return DiagonalSSM(**shared, rank=recipe.rank)
     return GradNetPotential(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator,
                             activation=recipe.activation)
+
+
+def one_string(config: DatasetConfig) -> tuple[StringParams, float, float, float]:
+    """(string, fs, amplitude scale, width scale in s) of a dataset of one string and many
+    excitations, which the Koopman and SSM families need (their eigenvalues are one
+    string's); the scales are the largest amplitude and width it holds."""
+    ranges = config.ranges
+    keys = ("gamma", "kappa", "nu", "sigma0", "sigma1")
+    varying = [key for key in keys if np.ptp(ranges[key]) > 0]
+    if varying:
+        raise ParameterError(f"dataset {config.name!r} varies {', '.join(varying)}: the koopman "
+                             "and ssm families learn one string (give each a single value)")
+    largest = lambda key: float(np.max(ranges[key]))  # noqa: E731
+    string = StringParams(**{key: largest(key) for key in keys})
+    return string, float(config.settings["fs"]), largest("amplitude"), largest("t_e")
 
 
 class TrainingLoss(nn.Module):
     """The loss of either phase for a batch of segments; holds the network (the only
     parameters), so DistributedDataParallel can wrap it whole. The network gives the
-    nonlinear force per unit nu^2 (`force`); `scheme` (SAVScheme or VerletScheme) runs it."""
+    nonlinear force per unit nu^2 (`force`); `scheme` (SAVScheme or VerletScheme) runs it.
+    Without a scheme the network is a sequence family with its own `loss` of a batch."""
 
     def __init__(self, network: nn.Module, scheme=SAVScheme) -> None:
         super().__init__()
@@ -70,6 +103,8 @@ class TrainingLoss(nn.Module):
         self.scheme = scheme
 
     def forward(self, segments: Segments, force_matching: bool) -> torch.Tensor:
+        if self.scheme is None:  # koopman, ssm: `segments` are windows from the onset
+            return self.network.loss(segments)
         if force_matching:
             q_half, implied = implied_force(segments)
             predicted = segments.strings.nu2[:, None] * self.network.force(q_half)
@@ -115,22 +150,19 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
     dtype = torch.float64 if recipe.dtype == "float64" else torch.float32
     directory = Path(runs) / recipe.name
     data_directory = _dataset(recipe, rank)
-    seconds_per_sample = 1.0 / DatasetConfig.load(recipe.dataset).settings["fs"]
-    length = max(1, round(recipe.train.segment_ms * 1e-3 / seconds_per_sample))
-    segments = SegmentSampler(data_directory, length, dtype)
+    singles, segments = _samplers(recipe, data_directory, dtype)
     if segments.strings.n_modes != recipe.n_modes:
         raise ParameterError(f"recipe n_modes = {recipe.n_modes} but dataset "
                              f"{recipe.dataset!r} has {segments.strings.n_modes} modes")
-    singles = SegmentSampler(data_directory, 1, dtype)
 
     network = make_network(recipe, dtype)
-    loss_module = TrainingLoss(network, SCHEMES[recipe.family])
+    loss_module = TrainingLoss(network, SCHEMES.get(recipe.family))
     model = DistributedDataParallel(loss_module) if world > 1 else loss_module
     optimiser = make_optimiser(recipe.train.optimiser, network.parameters(),
                                recipe.pretrain.lr)
     pre, seg = recipe.pretrain, recipe.train
     run = _resume(recipe, directory, network, optimiser, rank)
-    if run.step == 0:  # start from the output scale that fits the data best
+    if run.step == 0 and recipe.family in SCHEMES:  # the output scale that fits best
         first = singles.sample(pre.batch if pre.steps else seg.batch,
                                np.random.default_rng([recipe.seed, 98]))
         q_half, implied = implied_force(first)
@@ -226,6 +258,17 @@ class StopRequest:
 def _validate(loss_module: TrainingLoss, validation: Segments) -> float:
     with torch.no_grad():
         return float(loss_module(validation, force_matching=False))
+
+
+def _samplers(recipe: Recipe, directory: Path, dtype) -> tuple:
+    """The samplers of the [pretrain] and [train] phases."""
+    fs = DatasetConfig.load(recipe.dataset).settings["fs"]
+    steps = lambda ms: max(1, round(ms * 1e-3 * fs))  # noqa: E731
+    if recipe.family in SEQUENCE_FAMILIES:
+        first = WindowSampler(directory, steps(FIRST_WINDOW_MS), dtype)
+        return first, first.with_window(steps(recipe.train.segment_ms))
+    return (SegmentSampler(directory, 1, dtype),
+            SegmentSampler(directory, steps(recipe.train.segment_ms), dtype))
 
 
 def _cosine(step: int, steps: int, start: float, end: float) -> float:

@@ -4,10 +4,11 @@ The file's tensors are the model weights (none for `sav-physics`); its metadata 
 key, "neural_strings", whose JSON value is
 
     {"format": "neural-strings-preset", "version": 1,
-     "kind": "sav-physics" | "sav-gradnet",
+     "kind": "sav-physics" | "sav-gradnet" | "koopman" | "ssm",
      "name": str, "description": str,
      "model": {"n_modes": int, "potential": "exact" | "kc" | "gradnet",
-               "activation": "leaky" | "stretch"},   # GradNet only; default "leaky"
+               "activation": "leaky" | "stretch",    # GradNet only; default "leaky"
+               "fs", "copies", "hidden", "rank", ...},   # koopman, ssm: see synth.bank
      "string": {"reference_note": float,   # MIDI note at which `normalised` is tuned
                 "normalised": {"gamma", "kappa", "nu", "sigma0", "sigma1"},
                 "physical": {"length", "tension", "linear_density", "youngs_modulus",
@@ -19,8 +20,10 @@ key, "neural_strings", whose JSON value is
      "provenance": {...}}                       # sources, recipe, seeds, metrics
 
 A `sav-gradnet` file carries tensors gradnet.weight (H, M), gradnet.bias, gradnet.log_scale_in
-and gradnet.log_scale_out (H,). Loading never unpickles anything; a broken, truncated,
-wrong-version or non-finite file is refused with a PresetError naming the file and the fault.
+and gradnet.log_scale_out (H,); `koopman` and `ssm` files carry their oscillator banks and
+networks in float64 (`synth.bank`; their "potential" is "none"). Loading never unpickles
+anything; a broken, truncated, wrong-version or non-finite file is refused with a PresetError
+naming the file and the fault.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import platformdirs
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from synth import bank
 from synth.engine.params import PARAMS
 from synth.errors import ParameterError, PresetError
 from synth.physics.modes import check_mode_count
@@ -44,7 +48,8 @@ from synth.physics.strings import PhysicalString, StringParams
 
 FORMAT, VERSION = "neural-strings-preset", 1
 METADATA_KEY = "neural_strings"
-KINDS = {"sav-physics": ("exact", "kc"), "sav-gradnet": ("gradnet",)}
+KINDS = {"sav-physics": ("exact", "kc"), "sav-gradnet": ("gradnet",), "koopman": ("none",),
+         "ssm": ("none",)}
 GRADNET_TENSORS = ("weight", "bias", "log_scale_in", "log_scale_out")
 SHIPPED = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "nylon-guitar"
@@ -68,6 +73,7 @@ class Preset:
     output_gain: float
     description: str = ""
     activation: str = "leaky"  # the GradNet's activation (sav-gradnet only)
+    settings: dict = field(default_factory=dict)  # koopman, ssm: `synth.bank.SETTINGS`
     physical: PhysicalString | None = None
     controls: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
@@ -76,8 +82,11 @@ class Preset:
 
     def potential(self, dtype=np.float64, n_modes: int | None = None) -> Potential:
         """The potential the kernels use, with tables in `dtype`, over the first n_modes
-        modes (default: all; a learned potential then sees the missing modes as zeros)."""
+        modes (default: all; a learned potential then sees the missing modes as zeros).
+        The oscillator-bank kinds have none: the linear one stands in (and stays idle)."""
         n_modes = self.n_modes if n_modes is None else n_modes
+        if self.kind in bank.FAMILY_CODES:
+            return make_potential("linear", n_modes, dtype)
         if self.kind == "sav-gradnet":
             weights = {k: self.weights[k] for k in GRADNET_TENSORS}
             weights["weight"] = weights["weight"][:, :n_modes]
@@ -97,7 +106,7 @@ class Preset:
                 "description": self.description,
                 "model": {"n_modes": self.n_modes, "potential": self.potential_name,
                           **({"activation": self.activation}
-                             if self.kind == "sav-gradnet" else {})},
+                             if self.kind == "sav-gradnet" else {}), **self.settings},
                 "string": {"reference_note": self.reference_note,
                            "normalised": self.string.as_dict(), "physical": physical},
                 "excitation": {"type": self.excitation_type, "position": self.pluck_position,
@@ -110,8 +119,11 @@ class Preset:
 def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
     """Write `preset` to `path` atomically (a crash leaves the old file intact)."""
     path = Path(path)
-    tensors = {f"gradnet.{k}": np.ascontiguousarray(v, dtype=np.float32)
-               for k, v in preset.weights.items()}
+    if preset.kind in bank.FAMILY_CODES:  # float64: eigenvalue phases accumulate
+        tensors = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in preset.weights.items()}
+    else:
+        tensors = {f"gradnet.{k}": np.ascontiguousarray(v, dtype=np.float32)
+                   for k, v in preset.weights.items()}
     temporary = path.with_name(path.name + ".tmp")
     save_file(tensors, temporary, metadata={METADATA_KEY: json.dumps(preset.metadata())})
     os.replace(temporary, path)
@@ -175,6 +187,14 @@ def _load(path: Path) -> Preset:
         if weights["weight"].ndim != 2 or weights["weight"].shape[1] != n_modes:
             raise PresetError(f"{path}: gradnet.weight has shape {weights['weight'].shape}, "
                               f"expected (hidden, {n_modes})")
+    settings = {}
+    if kind in bank.FAMILY_CODES:
+        settings = _bank_settings(path, kind, model)
+        faults = bank.check_tensors(kind, n_modes, settings, tensors)
+        if faults:
+            raise PresetError(f"{path}: {'; '.join(faults)}")
+        weights = {key: tensors[key].astype(np.float64) for key in
+                   bank.tensor_shapes(kind, n_modes, settings)}
     for key, tensor in tensors.items():
         if not np.isfinite(tensor).all():
             raise PresetError(f"{path}: tensor {key!r} holds non-finite values")
@@ -199,7 +219,8 @@ def _load(path: Path) -> Preset:
         pickup=_finite(path, "pickup", meta["pickup"]),
         output_gain=_finite(path, "output_gain", meta["output_gain"]),
         description=str(meta.get("description", "")),
-        activation=str(model.get("activation", "leaky")), physical=physical, controls=controls,
+        activation=str(model.get("activation", "leaky")), settings=settings,
+        physical=physical, controls=controls,
         provenance=meta.get("provenance", {}), weights=weights, path=path)
     if preset.excitation_type not in ("pluck", "strike"):
         raise PresetError(f"{path}: excitation type {preset.excitation_type!r} is not "
@@ -207,6 +228,28 @@ def _load(path: Path) -> Preset:
     if preset.kind == "sav-gradnet":
         preset.potential()  # validates the weights
     return preset
+
+
+def _bank_settings(path: Path, kind: str, model: dict) -> dict:
+    """The model settings of a koopman or ssm preset, checked."""
+    settings = {}
+    for key in bank.SETTINGS:
+        if key == "rank" and kind == "koopman":
+            continue
+        value = model[key]
+        if key == "width_range":
+            if not isinstance(value, list) or len(value) != 2:
+                raise PresetError(f"{path}: model.width_range must be [low, high] in seconds")
+            settings[key] = [_finite(path, "model.width_range", v) for v in value]
+        elif key in ("copies", "hidden", "rank"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise PresetError(f"{path}: model.{key} must be a positive integer")
+            settings[key] = value
+        else:
+            settings[key] = _finite(path, f"model.{key}", value)
+            if settings[key] <= 0:
+                raise PresetError(f"{path}: model.{key} must be positive")
+    return settings
 
 
 def _finite(path: Path, name: str, value) -> float:

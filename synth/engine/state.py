@@ -13,7 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from synth import bank
 from synth.engine import events, params
+from synth.kernels import bank as bank_kernels
 from synth.kernels import lanes
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.sav import LAMBDA0
@@ -23,7 +25,7 @@ from synth.presets import Preset
 # config (int64)
 FAMILY, KIND, N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE = range(9)
 CONFIG_SIZE = 9
-FAMILY_SAV = 0
+FAMILY_SAV = 0  # else bank.KOOPMAN or bank.SSM
 # constants (float64)
 (FS, K, LAMBDA0_, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, PSI_REST, A4,
  FADE_STEPS, SILENCE, TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV) = range(20)
@@ -86,6 +88,8 @@ class EngineState(NamedTuple):
     mix: np.ndarray  # float64 (max_block,)
     scope: np.ndarray  # float32 (SCOPE_SIZE,): the latest output samples, a ring
     meters: np.ndarray  # float64 (METER_HEAD + M,)
+    bank: np.ndarray  # (bank_kernels.BANK_ROWS, W, C): oscillator-bank voices (1 x 1 for SAV)
+    net: tuple  # the bank's NET_TABLES float64 2-D tables (`synth.bank`)
 
 
 def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
@@ -102,8 +106,16 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     def per_voice(*rows, kind=dtype):
         return aligned_zeros((*rows, capacity), kind)
 
+    family = bank.FAMILY_CODES.get(preset.kind, FAMILY_SAV)
+    if family == FAMILY_SAV:
+        net, bank_width = bank.sav_net_tables(), 1
+    else:
+        net = bank.net_tables(preset.kind, n_modes, preset.settings, preset.weights,
+                              preset.string)
+        bank_width = padded(max(net[bank.LOG_MAGNITUDE].size, 2 * n_modes,
+                                bank_kernels.LANE_COLUMNS), dtype)
     config = np.zeros(CONFIG_SIZE, np.int64)
-    config[FAMILY] = FAMILY_SAV
+    config[FAMILY] = family
     config[KIND] = potential.kind
     config[N_MODES] = n_modes
     config[CAPACITY] = capacity
@@ -130,7 +142,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     cc_map = np.full(128, -1, np.int64)
     cc_map[1], cc_map[74] = params.NONLINEARITY, params.BRIGHTNESS
     voice_int = np.zeros((VOICE_INT_ROWS, capacity), np.int64)
-    return EngineState(
+    state = EngineState(
         config=config, constants=constants, params=param_table, cc_map=cc_map,
         ring=np.zeros((events.RING_SIZE, 4), np.int64), ring_index=np.zeros(2, np.int64),
         telemetry=np.zeros(TELEMETRY_SIZE), voice_int=voice_int,
@@ -144,7 +156,12 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
         column=aligned_zeros((lanes.COLUMN_ROWS, width), dtype), grad=per_voice(n_modes),
         acc=per_voice(lanes.ACC_ROWS), lane_out=per_voice(max_block),
         mix=np.zeros(max_block), scope=np.zeros(SCOPE_SIZE, np.float32),
-        meters=_no_loudest_voice(np.zeros(METER_HEAD + n_modes)))
+        meters=_no_loudest_voice(np.zeros(METER_HEAD + n_modes)),
+        bank=per_voice(bank_kernels.BANK_ROWS, bank_width), net=net)
+    if family != FAMILY_SAV:
+        for v in range(capacity):
+            bank_kernels.reset(v, family, state.bank, state.net, state.exc)
+    return state
 
 
 def _implied(preset: Preset) -> dict[str, float]:
@@ -176,7 +193,7 @@ def _rest_lanes(per_lane: np.ndarray, psi_rest: float) -> np.ndarray:
     return per_lane
 
 
-# The arrays of an EngineState in field order, `tables` expanded to its four members: the
+# The arrays of an EngineState in field order, `tables` and `net` expanded to their members: the
 # layout of the pointer table through which the compiled audio callback finds them.
 FIELD_SPECS = [(name, dtype, ndim) for name, dtype, ndim in (
     ("config", "int64", 1), ("constants", "float64", 1), ("params", "float64", 2),
@@ -187,7 +204,8 @@ FIELD_SPECS = [(name, dtype, ndim) for name, dtype, ndim in (
     ("tables[1]", "kernel", 2), ("tables[2]", "kernel", 2), ("tables[3]", "kernel", 2),
     ("scratch", "kernel", 3), ("hidden", "kernel", 2), ("column", "kernel", 2),
     ("grad", "kernel", 2), ("acc", "kernel", 2), ("lane_out", "kernel", 2),
-    ("mix", "float64", 1), ("scope", "float32", 1), ("meters", "float64", 1))]
+    ("mix", "float64", 1), ("scope", "float32", 1), ("meters", "float64", 1),
+    ("bank", "kernel", 3), *((f"net[{i}]", "float64", 2) for i in range(bank.NET_TABLES)))]
 
 
 def pointer_table(state: EngineState) -> np.ndarray:
@@ -196,8 +214,9 @@ def pointer_table(state: EngineState) -> np.ndarray:
     kernel = state.q.dtype
     rows = []
     for name, dtype, ndim in FIELD_SPECS:
-        if name.startswith("tables["):
-            array = state.tables[int(name[7])]
+        if "[" in name:
+            field_name, index = name.rstrip("]").split("[")
+            array = getattr(state, field_name)[int(index)]
         else:
             array = getattr(state, name)
         expected = kernel if dtype == "kernel" else np.dtype(dtype)
