@@ -1,7 +1,7 @@
 """The training side's commands, plugged into `neural-strings` (entry point
-"neural_strings.plugins"): train, evaluate, export, `bench widths`, and the naive torch loops
-that `bench physics` and `bench engine` compare against. Importing this module does not import
-torch; each command that needs it says so clearly when it is missing.
+"neural_strings.plugins"): train, evaluate, export, compare, `bench widths`, and the naive
+torch loops that `bench physics` and `bench engine` compare against. Importing this module
+does not import torch; each command that needs it says so clearly when it is missing.
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def _train(args: argparse.Namespace) -> None:
     directory = train(recipe, runs=args.runs, progress=not args.quiet, threads=args.threads)
     if int(os.environ.get("RANK", "0")) == 0:
         after = (f"export with `neural-strings export {directory} OUT.safetensors`"
-                 if recipe.family == "gradnet" else
-                 "an offline baseline: models.verlet.free_run runs it (no preset to export)")
+                 if recipe.family in ("gradnet", "koopman", "ssm") else
+                 "an offline baseline: `neural-strings compare` measures it (no preset to "
+                 "export)")
         print(f"trained {recipe.name}: {directory} (checkpoint.pt, log.csv, curves.png); "
               f"{after}")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -99,14 +100,26 @@ def _export(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def _compare(args: argparse.Namespace) -> None:
+    _need_torch("compare")
+    from models.compare import CompareConfig, compare, markdown
+
+    report = compare(CompareConfig.load(args.config), args.out, runs=args.runs,
+                     progress=not args.quiet)
+    print(markdown(report))
+    print(f"wrote {args.out}/compare.md, compare.json, compare.png")
+
+
 def add_commands(commands) -> None:
     """Add train, evaluate and export to the `neural-strings` subcommands."""
     train = commands.add_parser(
-        "train", help="train a GradNet string potential from a recipe (needs torch)",
-        description="Train the recipe's GradNet potential through the SAV scheme: force "
-                    "matching, then teacher-forced segments. Writes RUNS/NAME/checkpoint.pt, "
-                    "log.csv and curves.png; run it again to resume. Runs unchanged under "
-                    "`torchrun --nproc_per_node=N` (DistributedDataParallel).")
+        "train", help="train a model from a recipe (needs torch)",
+        description="Train the recipe's model: a GradNet potential through the SAV scheme "
+                    "(force matching, then teacher-forced segments), a Koopman or SSM string "
+                    "(windows from the onset) or an offline baseline (Verlet neural ODE, "
+                    "FNO). Writes RUNS/NAME/checkpoint.pt, log.csv and curves.png; run it "
+                    "again to resume. Runs unchanged under `torchrun --nproc_per_node=N` "
+                    "(DistributedDataParallel).")
     train.add_argument("recipe", metavar="RECIPE.toml")
     train.add_argument("--runs", default="runs", help="parent directory of runs (runs)")
     train.add_argument("--threads", type=int, help="torch threads per process")
@@ -132,8 +145,9 @@ def add_commands(commands) -> None:
     evaluate.set_defaults(handler=_evaluate)
 
     export = commands.add_parser(
-        "export", help="turn a training run into a sav-gradnet preset (needs torch)",
-        description="Write the run's GradNet as a playable preset with its provenance; with "
+        "export", help="turn a training run into a playable preset (needs torch)",
+        description="Write the run's GradNet, Koopman or SSM model as a playable preset "
+                    "with its provenance; with "
                     "--test, measure the test metrics (also at --rates) and store them in it.")
     export.add_argument("run", metavar="RUN", help="run directory or checkpoint.pt")
     export.add_argument("out", metavar="OUT.safetensors")
@@ -148,3 +162,18 @@ def add_commands(commands) -> None:
     export.add_argument("--root", default="datasets", help="dataset root (datasets)")
     export.add_argument("--quiet", action="store_true", help="no progress bars")
     export.set_defaults(handler=_export)
+
+    compare = commands.add_parser(
+        "compare", help="every model family on the same held-out strings (needs torch)",
+        description="Evaluate the playable presets, the linear model and the offline "
+                    "baselines (trained first if their runs are missing) named in CONFIG on "
+                    "one test set, and run the PINN's inverse problem. Writes OUT/compare.md, "
+                    "compare.json and compare.png.")
+    compare.add_argument("config", metavar="CONFIG", nargs="?",
+                         default=str(Path(__file__).resolve().parent.parent / "presets"
+                                     / "recipes" / "compare.toml"),
+                         help="comparison config (default: presets/recipes/compare.toml)")
+    compare.add_argument("--out", default="compare", help="output directory (compare)")
+    compare.add_argument("--runs", default="runs", help="parent directory of runs (runs)")
+    compare.add_argument("--quiet", action="store_true", help="no progress bars")
+    compare.set_defaults(handler=_compare)

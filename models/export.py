@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.gradnet import GradNetPotential
 from models.recipe import SEQUENCE_FAMILIES, Recipe
-from models.train import CHECKPOINT, make_network, one_string, read_checkpoint
+from models.train import load_run, one_string
 from synth.bank import reference_modes
 from synth.dataset import DatasetConfig
 from synth.engine import Engine
@@ -30,28 +29,14 @@ PEAK_DBFS = -12.0  # a velocity-100 note at the reference pitch peaks here
 
 
 def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, torch.nn.Module]:
-    """(checkpoint state, network in float64) of a run directory or checkpoint file: a
-    GradNet potential, a KoopmanString or a DiagonalSSM; which: "best" (the best validation
-    model) or "final"."""
-    path = Path(run)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.exists():
-        raise ParameterError(f"no checkpoint at {path}; train first")
-    state = read_checkpoint(path)
-    weights = state["best_model"] if which == "best" and state["best_model"] else state["model"]
-    recipe = state["recipe"]
-    if recipe.get("family", "gradnet") != "gradnet":
-        if recipe["family"] not in SEQUENCE_FAMILIES:
-            raise ParameterError(f"{path} is a {recipe['family']} run, an offline baseline: "
-                                 "it has no preset to play")
-        network = make_network(Recipe.from_stored(recipe), torch.float64)
-        network.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})
-        return state, network
-    potential = GradNetPotential(recipe["n_modes"], recipe["hidden"], dtype=torch.float64,
-                                 activation=recipe.get("activation", "leaky"))
-    potential.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})
-    return state, potential
+    """(checkpoint state, network in float64) of a playable run (a GradNet potential, a
+    KoopmanString or a DiagonalSSM); which: "best" (the best validation model) or "final"."""
+    state, network = load_run(run, which)
+    family = state["recipe"].get("family", "gradnet")
+    if family != "gradnet" and family not in SEQUENCE_FAMILIES:
+        raise ParameterError(f"{run} is a {family} run, an offline baseline: it has no "
+                             "preset to play")
+    return state, network
 
 
 def export_preset(run: str | Path, out: str | Path, which: str = "best", name: str | None = None,

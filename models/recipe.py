@@ -9,9 +9,11 @@
     [model]
     family = "gradnet"            # "gradnet" (SAV-GradNet, playable) | "koopman" | "ssm"
                                   # (playable, one string: models/koopman.py, models/ssm.py)
-                                  # | "verlet-node" (offline baseline: models/verlet.py)
+                                  # | "verlet-node" | "fno" (offline baselines:
+                                  # models/verlet.py, models/baselines/fno.py)
     hidden = 128                  # GradNet units (verlet-node: units of each of 2 layers;
-                                  # koopman, ssm: units of each encoder / gate layer)
+                                  # koopman, ssm: units of each encoder / gate layer;
+                                  # fno: channels)
     n_modes = 75
     activation = "leaky"          # "leaky" (the paper's) | "stretch" (smooth, see gradnet.py)
     copies = 8                    # koopman, ssm: oscillators per mode
@@ -51,7 +53,7 @@ from synth.errors import ParameterError
 DTYPES = ("float32", "float64")
 OPTIMISERS = ("adam", "adamw", "sgd")
 ACTIVATIONS = ("leaky", "stretch")
-FAMILIES = ("gradnet", "verlet-node", "koopman", "ssm")
+FAMILIES = ("gradnet", "verlet-node", "fno", "koopman", "ssm")
 SEQUENCE_FAMILIES = ("koopman", "ssm")  # trained on windows from the onset, not segments
 # Fields added after the first runs, with the value those runs had implicitly: `as_dict`
 # leaves them out at that value, so older runs and presets keep their digests.

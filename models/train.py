@@ -6,6 +6,8 @@
      each recorded step implies (`models.segments.implied_force`), relative squared error;
   2. teacher forcing (recipe [train]): run the scheme for segment_ms from recorded states and
      compare q and p with the recording, loss relMSE(q) + relMSE(p) pooled over the batch.
+- "fno" (the Fourier neural operator baseline, `models.baselines.fno`) trains like them,
+  with single operator steps (CHUNK samples) in place of force matching.
 - "koopman" and "ssm" (one string, many excitations) train on windows from the onset
   (`models.windows`): first windows of the first 0.1 s ([pretrain]), then of segment_ms
   ([train]), with the family's own loss (`models.koopman`, `models.ssm`).
@@ -35,6 +37,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from models.baselines.fno import CHUNK, FNOScheme, FourierOperator
 from models.gradnet import GradNetPotential
 from models.koopman import KoopmanString
 from models.recipe import SEQUENCE_FAMILIES, Recipe
@@ -53,7 +56,7 @@ LOG_EVERY = 10  # steps between log rows
 CHECKPOINT_SECONDS = 120.0  # also checkpoint at least this often
 
 
-SCHEMES = {"gradnet": SAVScheme, "verlet-node": VerletScheme}  # the segment families
+SCHEMES = {"gradnet": SAVScheme, "verlet-node": VerletScheme, "fno": FNOScheme}  # segments
 FIRST_WINDOW_MS = 100.0  # koopman, ssm: the [pretrain] windows (the accuracy metric's span)
 
 
@@ -63,8 +66,10 @@ def make_network(recipe: Recipe, dtype) -> nn.Module:
     generator = torch.Generator().manual_seed(recipe.seed)
     if recipe.family == "verlet-node":
         return MLPForce(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator)
+    torch.manual_seed(recipe.seed)  # the families below draw their initial weights globally
+    if recipe.family == "fno":
+        return FourierOperator(recipe.n_modes, width=recipe.hidden, dtype=dtype)
     if recipe.family in SEQUENCE_FAMILIES:
-        torch.manual_seed(recipe.seed)
         string, fs, amplitude, width = one_string(DatasetConfig.load(recipe.dataset))
         shared = dict(string=string, n_modes=recipe.n_modes, fs=fs, copies=recipe.copies,
                       hidden=recipe.hidden, amplitude_scale=amplitude, width_scale=width,
@@ -105,7 +110,7 @@ class TrainingLoss(nn.Module):
     def forward(self, segments: Segments, force_matching: bool) -> torch.Tensor:
         if self.scheme is None:  # koopman, ssm: `segments` are windows from the onset
             return self.network.loss(segments)
-        if force_matching:
+        if force_matching and self.scheme is not FNOScheme:
             q_half, implied = implied_force(segments)
             predicted = segments.strings.nu2[:, None] * self.network.force(q_half)
             # per unit wavenumber: the high modes' large forces barely move q
@@ -162,11 +167,14 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
                                recipe.pretrain.lr)
     pre, seg = recipe.pretrain, recipe.train
     run = _resume(recipe, directory, network, optimiser, rank)
-    if run.step == 0 and recipe.family in SCHEMES:  # the output scale that fits best
+    if run.step == 0 and recipe.family in SCHEMES:  # the scales that fit the data best
         first = singles.sample(pre.batch if pre.steps else seg.batch,
                                np.random.default_rng([recipe.seed, 98]))
-        q_half, implied = implied_force(first)
-        network.calibrate(q_half, implied / first.strings.nu2[:, None])
+        if recipe.family == "fno":
+            network.calibrate(first.q, first.p, first.strings)
+        else:
+            q_half, implied = implied_force(first)
+            network.calibrate(q_half, implied / first.strings.nu2[:, None])
 
     validation = segments.sample(seg.validation, np.random.default_rng([recipe.seed, 99]))
     total = pre.steps + seg.epochs * seg.steps_per_epoch
@@ -267,7 +275,8 @@ def _samplers(recipe: Recipe, directory: Path, dtype) -> tuple:
     if recipe.family in SEQUENCE_FAMILIES:
         first = WindowSampler(directory, steps(FIRST_WINDOW_MS), dtype)
         return first, first.with_window(steps(recipe.train.segment_ms))
-    return (SegmentSampler(directory, 1, dtype),
+    first = CHUNK if recipe.family == "fno" else 1  # one operator step, or one SAV step
+    return (SegmentSampler(directory, first, dtype),
             SegmentSampler(directory, steps(recipe.train.segment_ms), dtype))
 
 
@@ -315,6 +324,21 @@ def _resume(recipe: Recipe, directory: Path, network: nn.Module, optimiser, rank
         _truncate_log(directory / LOG, run.step)
         print(f"resuming {recipe.name} at step {run.step}", flush=True)
     return run
+
+
+def load_run(run: str | os.PathLike, which: str = "best") -> tuple[dict, nn.Module]:
+    """(checkpoint state, network in float64) of a run directory or checkpoint file, of any
+    family; which: "best" (the best validation model) or "final"."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise ParameterError(f"no checkpoint at {path}; train first")
+    state = read_checkpoint(path)
+    weights = state["best_model"] if which == "best" and state["best_model"] else state["model"]
+    network = make_network(Recipe.from_stored(state["recipe"]), torch.float64)
+    network.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})
+    return state, network
 
 
 def read_checkpoint(path: Path) -> dict:
