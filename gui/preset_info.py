@@ -12,9 +12,12 @@ import html
 from synth.presets import Preset
 
 KIND_TEXT = {"sav-physics": "physical model (SAV scheme, analytic nonlinearity)",
-             "sav-gradnet": "learned model (SAV scheme, GradNet nonlinearity)"}
+             "sav-gradnet": "learned model (SAV scheme, GradNet nonlinearity)",
+             "koopman": "learned model (deep Koopman: encoder and linear latent)",
+             "ssm": "learned model (diagonal state-space model driven by the force)"}
 POTENTIAL_TEXT = {"exact": "exact geometric nonlinearity", "kc": "Kirchhoff-Carrier",
-                  "gradnet": "GradNet"}
+                  "gradnet": "GradNet", "none": "learned eigenvalues of one string; tension "
+                  "and damping scale them, the nonlinearity control does nothing"}
 METRIC_COLUMNS = (("q", "q"), ("w", "output w"), ("q_0.1s", "q, 0.1 s"),
                   ("w_0.1s", "w, 0.1 s"))
 
@@ -29,6 +32,9 @@ def summary_html(preset: Preset) -> str:
     if preset.kind == "sav-gradnet":
         hidden = preset.weights["weight"].shape[0]
         model += f" ({hidden} units, {preset.activation} activation)"
+    elif preset.settings:
+        model += f" ({preset.settings['copies']} oscillators per mode, " \
+                 f"{preset.settings['hidden']}-unit network)"
     parts.append(f"<p><b>Model:</b> {_e(model)}</p>")
     parts.append(_string_table(preset))
     provenance = dict(preset.provenance)

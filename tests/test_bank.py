@@ -21,7 +21,7 @@ from synth.engine import Engine  # noqa: E402
 from synth.errors import ParameterError, PresetError  # noqa: E402
 from synth.physics.modes import damped_frequencies, decay_rates  # noqa: E402
 from synth.physics.strings import StringParams  # noqa: E402
-from synth.presets import load_preset, save_preset  # noqa: E402
+from synth.presets import find_preset, load_preset, save_preset  # noqa: E402
 
 N_MODES = 10
 STRING = StringParams(gamma=150.0, kappa=1.03, nu=150.0, sigma0=3.0, sigma1=2e-4)
@@ -197,3 +197,20 @@ def test_the_sequence_families_need_a_dataset_of_one_string(tmp_path):
     recipe = Recipe(**{**recipe.__dict__, "dataset": varied})
     with pytest.raises(ParameterError, match="learn one string"):
         train(recipe, runs=tmp_path / "runs", progress=False)
+
+
+@pytest.mark.parametrize("name", ["koopman-40", "ssm-40"])
+def test_the_shipped_sequence_presets_meet_the_accuracy_goal_and_swap_in_live(name):
+    preset = load_preset(find_preset(name))
+    metrics = preset.provenance["metrics"]["compare-test@48000Hz"]
+    assert metrics["model"]["w_0.1s"]["mean"] <= 1e-2  # measured at export, 30 test strings
+    assert metrics["model"]["w_0.1s"]["mean"] < 0.05 * metrics["linear"]["w_0.1s"]["mean"]
+    engine = Engine("nylon-guitar", fs=48000, polyphony=8)
+    engine.note_on(50, 100)
+    engine.process(4800)
+    engine.load_preset(preset)  # while a note rings: the new model takes over
+    engine.note_on(45, 100)
+    engine.note_on(57, 60)
+    out = engine.process(24000)
+    assert np.isfinite(out).all() and np.abs(out).max() > 1e-3
+    assert engine.stats()["voice_resets"] == 0

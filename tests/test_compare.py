@@ -87,7 +87,7 @@ def test_the_fno_rollout_covers_every_step_and_feels_the_force():
     scheme = FNOScheme.for_strings(network, strings)
     length = 3 * CHUNK + 5  # not a whole number of chunks
     forces = strings.forces(torch.arange(length)[None, :])
-    q, p = scheme.run(rest, rest, forces)
+    q, _ = scheme.run(rest, rest, forces)
     assert q.shape == (1, length, N_MODES) and torch.isfinite(q).all()
     unforced, _ = scheme.run(rest, rest, torch.zeros_like(forces))
     moved = (q - unforced).abs().amax(-1)[0]  # what the pluck changed, per step

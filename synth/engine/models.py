@@ -72,8 +72,12 @@ def excite_voice(st, v, amplitude, length, shape, position):
             bank.excite_koopman(v, st.bank, st.net, st.coef, reference, length * k, position)
         else:
             pitch = st.bank[bank.LANE, bank.TAU, v] / (st.net[INFO][0, I_FS] * k)
-            bank.excite_ssm(v, st.bank, st.net, st.coef, st.exc, reference, length / pitch,
-                            shape, position)
+            pulse = length / pitch
+            if pulse < 1.0:  # a very high note: one sample, with the same impulse
+                reference *= pulse
+                pulse = 1.0
+            bank.excite_ssm(v, st.bank, st.net, st.coef, st.exc, reference, pulse, shape,
+                            position)
         return
     sav_voice.excite(v, amplitude, length, shape, position, st.coef, st.exc)
 

@@ -14,6 +14,7 @@ are. Set-up per voice:
   by the ratio of the training rate to the engine's. An approximation: a note plays the
   trained string's response to the same pluck transposed, so its pitch glide scales with its
   pitch (a physical string's would not exactly), and the nonlinearity control does nothing.
+  An oscillator tuned above 0.45 fs gets lambda = 0 (silent), as the SAV lanes drop such modes.
 - Koopman `excite`: the encoder turns amplitude, width and position into the initial latent,
   added to the voice's (a re-pluck adds to what rings).
 - SSM excitation: for the samples of the force pulse the hold layer integrates the input and
@@ -56,10 +57,12 @@ from synth.bank import (
     WORK,
 )
 from synth.kernels.lanes import AMP, DRIVE, ELAPSED, LEN, PICKUP, SHAPE
+from synth.kernels.linear import NYQUIST_FRACTION
 from synth.kernels.potentials import KERNEL
 from synth.kernels.sav import excitation_force
 
 SQRT2 = math.sqrt(2.0)
+ALIAS_ANGLE = 2.0 * math.pi * NYQUIST_FRACTION  # rad per sample
 INV_SQRT2 = 1.0 / SQRT2
 # bank rows
 X_RE, X_IM, L_RE, L_IM, O_RE, O_IM, C_RE, C_IM, B_RE, B_IM, HOLD, LANE = range(12)
@@ -130,6 +133,8 @@ def retune(v, bank, net, coef, gamma2, kappa, sigma0, sigma1, pickup, k):
             d = m * copies + j
             magnitude = math.exp(log_magnitude[m, j] * damping)
             angle = phase[m, j] * pitch
+            if abs(angle) > ALIAS_ANGLE:  # above 0.45 fs: silenced, as the SAV lanes drop it
+                magnitude = 0.0
             bank[L_RE, d, v] = dt(magnitude * math.cos(angle))
             bank[L_IM, d, v] = dt(magnitude * math.sin(angle))
     _readout_times_pickup(v, bank, coef, n_modes, copies)
@@ -185,6 +190,8 @@ def excite_koopman(v, bank, net, coef, amplitude, width, position):
             # divided by lambda: the next step brings it to z0, the first sample's latent
             l_re, l_im = float(bank[L_RE, d, v]), float(bank[L_IM, d, v])
             norm = l_re * l_re + l_im * l_im
+            if norm == 0.0:  # a silenced (aliasing) oscillator
+                continue
             bank[X_RE, d, v] += dt((z_re * l_re + z_im * l_im) / norm)
             bank[X_IM, d, v] += dt((z_im * l_re - z_re * l_im) / norm)
 
