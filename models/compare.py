@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ import torch
 from models.baselines import fno
 from models.baselines.pinn import Oscillator, PinnConfig, fit_inverse
 from models.evaluate import FIRST_SECONDS, dataset_directory, evaluate, model_run, relative_mse
-from models.recipe import Recipe
+from models.recipe import Recipe, read_toml
 from models.strings import StringBatch
 from models.train import load_run, train
 from models.verlet import free_run as verlet_free_run
@@ -73,12 +72,7 @@ class CompareConfig:
     @classmethod
     def load(cls, path) -> CompareConfig:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ParameterError(f"no comparison config {str(path)!r}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ParameterError(f"{path}: not valid TOML: {error}") from None
+        data = read_toml(path, "comparison config")
         models = data.get("model", [])
         for entry in models:
             if not isinstance(entry, dict) or "label" not in entry or \

@@ -101,12 +101,7 @@ class Recipe:
     @classmethod
     def load(cls, path) -> Recipe:
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ParameterError(f"no recipe file {str(path)!r}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ParameterError(f"{path}: not valid TOML: {error}") from None
+        data = read_toml(path, "recipe file")
         recipe = cls.from_dict(data, where=str(path))
         return cls(**{**recipe.__dict__, "source": str(path)})
 
@@ -188,6 +183,17 @@ class Recipe:
         """A short hash of every field (not of where the file lives)."""
         text = json.dumps(self.as_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_toml(path: Path, what: str) -> dict:
+    """The TOML file at `path` as a dict; ParameterError names a missing or invalid one
+    (`what` says what it should have been, e.g. "recipe file")."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"no {what} {str(path)!r}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ParameterError(f"{path}: not valid TOML: {error}") from None
 
 
 def _section(data: dict, name: str, where: str, allowed: set) -> dict:
