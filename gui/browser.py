@@ -76,8 +76,9 @@ class PresetBrowser(QWidget):
 
     def rescan(self) -> None:
         """Re-read both directories (after a save, say)."""
-        self.presets.clear()
+        self.list.blockSignals(True)  # no selection changes while the list is rebuilt
         self.list.clear()
+        self.presets.clear()
         for path in [*shipped_presets(), *sorted(user_directory().glob("*.safetensors"))]:
             try:
                 self.presets[path] = load_preset(path)
@@ -86,7 +87,9 @@ class PresetBrowser(QWidget):
             item = QListWidgetItem(self._title(path))
             item.setData(PATH_ROLE, path)
             self.list.addItem(item)
+        self.list.blockSignals(False)
         self.mark_current(self.current)
+        self._show(self.list.currentItem())
         self._filter(self.search.text())
 
     def mark_current(self, path: Path | None) -> None:
