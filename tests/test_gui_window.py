@@ -162,8 +162,11 @@ def test_midi_learn_binds_a_knob_from_a_real_midi_port(window, qtbot):
         QApplication.sendEvent(slider, QContextMenuEvent(
             QContextMenuEvent.Reason.Mouse, where, slider.mapToGlobal(where)))
         assert window.learn.armed == "decay"
-        sender.send_message([0xB0, 20, 0])  # binds CC 20
-        qtbot.waitUntil(lambda: window.learn.bindings == {20: "decay"}, timeout=3000)
+        def bound() -> bool:  # CC 20 binds; resent until the new JACK connection carries it
+            sender.send_message([0xB0, 20, 0])
+            return window.learn.bindings == {20: "decay"}
+
+        qtbot.waitUntil(bound, timeout=3000)
         for value in range(0, 101, 5):  # sweeps past decay 1.0 (position 63.5): takes over
             sender.send_message([0xB0, 20, value])
             time.sleep(0.01)
