@@ -28,6 +28,9 @@ KOOPMAN, SSM = 1, 2  # engine family codes (0 is the SAV string)
 FAMILY_CODES = {"koopman": KOOPMAN, "ssm": SSM}
 GATE_STRIDE = 8  # ssm: samples between evaluations of the gate (held in between)
 SETTINGS = ("fs", "copies", "hidden", "rank", "amplitude_scale", "width_scale", "width_range")
+# engine parameters a kind's voices ignore: the eigenvalues are one string's, and the Koopman
+# encoder sees amplitude, width and position only
+INERT_PARAMS = {"koopman": ("nonlinearity", "excitation"), "ssm": ("nonlinearity",)}
 
 # net tables
 (W0, B0, W1, B1, W2, B2, LOG_MAGNITUDE, PHASE, INPUT_RE, INPUT_IM, READOUT_RE, READOUT_IM,
@@ -107,6 +110,41 @@ def net_tables(kind: str, n_modes: int, settings: dict, weights: dict,
     return tuple(np.ascontiguousarray(t, dtype=np.float64) for t in tables)
 
 
+class LoneVoice:
+    """One voice of a bank preset in arrays of its own (a single lane), as the engine sets a
+    lane up: reset, tuned to `string`, heard at `pickup`, at sample rate `fs` (Hz)."""
+
+    def __init__(self, preset, string: StringParams, pickup: float, fs: float,
+                 dtype=np.float64, net: tuple[np.ndarray, ...] | None = None) -> None:
+        from synth.kernels import bank as kernels
+        from synth.kernels import lanes
+
+        self.family, self.fs, M = FAMILY_CODES[preset.kind], fs, preset.n_modes
+        self.net = net or net_tables(preset.kind, M, preset.settings, preset.weights,
+                                     preset.string)
+        width_rows = max(self.net[LOG_MAGNITUDE].size, 2 * M, kernels.LANE_COLUMNS)
+        self.bank = np.zeros((kernels.BANK_ROWS, width_rows, 1), dtype)
+        self.coef = np.zeros((lanes.COEF_ROWS, M, 1), dtype)
+        self.exc = np.zeros((lanes.EXC_ROWS, 1))
+        kernels.reset(0, self.family, self.bank, self.net, self.exc)
+        kernels.retune(0, self.bank, self.net, self.coef, string.gamma ** 2, string.kappa,
+                       string.sigma0, string.sigma1, pickup, 1.0 / fs)
+
+    def excite(self, amplitude: float, width: float, position: float,
+               shape: str = "pluck") -> None:
+        """Pluck (or strike) with `amplitude` (normalised force), `width` (s) at `position`."""
+        from synth.kernels import bank as kernels
+        from synth.kernels.sav import PLUCK, STRIKE
+
+        if self.family == KOOPMAN:
+            kernels.excite_koopman(0, self.bank, self.net, self.coef, amplitude, width,
+                                   position)
+        else:
+            kernels.excite_ssm(0, self.bank, self.net, self.coef, self.exc, amplitude,
+                               width * self.fs, PLUCK if shape == "pluck" else STRIKE,
+                               position)
+
+
 def render_string(preset, amplitude: float, width: float, position: float, pickup: float,
                   n_steps: int, fs: float | None = None, shape: str = "pluck",
                   dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
@@ -115,29 +153,12 @@ def render_string(preset, amplitude: float, width: float, position: float, picku
     `pickup`, for n_steps samples at `fs` (default: the training rate). Returns q (n, M) and
     w (n,); sample n is the state after n + 1 steps."""
     from synth.kernels import bank as kernels
-    from synth.kernels import lanes
-    from synth.kernels.sav import PLUCK, STRIKE
 
-    family = FAMILY_CODES[preset.kind]
-    fs = fs or preset.settings["fs"]
-    M = preset.n_modes
-    net = net_tables(preset.kind, M, preset.settings, preset.weights, preset.string)
-    width_rows = max(net[LOG_MAGNITUDE].size, 2 * M, kernels.LANE_COLUMNS)
-    state = np.zeros((kernels.BANK_ROWS, width_rows, 1), dtype)
-    coef = np.zeros((lanes.COEF_ROWS, M, 1), dtype)
-    exc = np.zeros((lanes.EXC_ROWS, 1))
-    string = preset.string
-    kernels.reset(0, family, state, net, exc)
-    kernels.retune(0, state, net, coef, string.gamma ** 2, string.kappa, string.sigma0,
-                   string.sigma1, pickup, 1.0 / fs)
-    if family == KOOPMAN:
-        kernels.excite_koopman(0, state, net, coef, amplitude, width, position)
-    else:
-        kernels.excite_ssm(0, state, net, coef, exc, amplitude, width * fs,
-                           PLUCK if shape == "pluck" else STRIKE, position)
-    q = np.zeros((n_steps, M))
+    voice = LoneVoice(preset, preset.string, pickup, fs or preset.settings["fs"], dtype)
+    voice.excite(amplitude, width, position, shape)
+    q = np.zeros((n_steps, preset.n_modes))
     w = np.zeros((n_steps, 1), dtype)
-    kernels.record(family, n_steps, state, net, coef, exc, q, w)
+    kernels.record(voice.family, n_steps, voice.bank, voice.net, voice.coef, voice.exc, q, w)
     return q, w[:, 0].astype(np.float64)
 
 

@@ -81,3 +81,7 @@ def test_bench_engine_runs_end_to_end():
     for model in ("exact potential", "Kirchhoff-Carrier", "GradNet 128"):
         assert model in result.stdout
     assert "of the core's FMA peak" in result.stdout
+    for preset in ("koopman-40", "ssm-40"):  # the naive design: one kernel call per voice
+        row = next(line for line in result.stdout.splitlines() if line.startswith(preset))
+        voices, naive = row.split()[3], row.split("|")[1].split()[0]
+        assert int(voices) > int(naive), row

@@ -22,8 +22,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from synth.bank import FAMILY_CODES, LoneVoice
 from synth.engine.block import process_block
 from synth.engine.engine import Engine
+from synth.kernels.bank import advance
 from synth.kernels.sav import EPS, LAMBDA0, PLUCK, sav_block
 from synth.native import tsc_frequency
 from synth.physics.modes import mode_shapes
@@ -108,8 +110,8 @@ def max_voices(cost: Callable[[int], float], limit: int) -> tuple[int, float]:
 
 
 class NaiveVoices:
-    """The naive design: each voice has its own arrays and its own kernel call per block
-    (the per-string kernel, float64), summed in NumPy by a Python loop."""
+    """The naive design of the SAV kinds: each voice has its own arrays and its own kernel
+    call per block (the per-string kernel, float64), summed in NumPy by a Python loop."""
 
     def __init__(self, preset: Preset, voices: int) -> None:
         potential = preset.potential()
@@ -146,8 +148,38 @@ class NaiveVoices:
         return mix
 
 
+class NaiveBankVoices:
+    """The naive design for the oscillator-bank kinds: each voice a lane of its own
+    (`synth.bank.LoneVoice`, float64) and its own kernel call per block, summed in NumPy."""
+
+    def __init__(self, preset: Preset, voices: int) -> None:
+        first = LoneVoice(preset, tuned(preset.string, note_of(0)), preset.pickup, FS)
+        self.voices = [first] + [LoneVoice(preset, tuned(preset.string, note_of(i)),
+                                           preset.pickup, FS, net=first.net)
+                                 for i in range(1, voices)]
+        for voice in self.voices:
+            voice.excite(preset.amplitude, preset.excitation_width_ms * 1e-3,
+                         preset.pluck_position, preset.excitation_type)
+        self.out = np.zeros((BLOCK, 1))
+
+    def render(self, frames: int = BLOCK) -> np.ndarray:
+        mix = np.zeros(frames)
+        out = self.out[:frames]
+        for v in self.voices:
+            advance(v.family, frames, 1, v.bank, v.net, v.coef, v.exc, out)
+            mix += out[:, 0]
+        return mix
+
+
+def naive_voices(preset: Preset, voices: int) -> NaiveVoices | NaiveBankVoices:
+    """The naive design of `preset`'s kind."""
+    if preset.kind in FAMILY_CODES:
+        return NaiveBankVoices(preset, voices)
+    return NaiveVoices(preset, voices)
+
+
 def naive_block_time(preset: Preset, voices: int, blocks: int = 100) -> float:
-    naive = NaiveVoices(preset, voices)
+    naive = naive_voices(preset, voices)
     naive.render()
     times = []
     for _ in range(blocks):
