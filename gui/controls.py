@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from gui.midi_learn import MidiLearn, knob_position, knob_value
 from gui.units import describe
+from synth.bank import INERT_PARAMS
 from synth.engine import Engine
 from synth.engine.params import PARAMS
 
@@ -107,9 +108,12 @@ class ControlPanel(QWidget):
         return True
 
     def refresh(self) -> None:
-        """Show the engine's current targets (after a preset load, say)."""
+        """Show the engine's current targets (after a preset load, say); grey out the
+        controls the preset's kind ignores."""
+        inert = INERT_PARAMS.get(self.engine.preset.kind, ())
         for name in SHOWN:
             self.sliders[name].show_value(self.engine.get_param(name))
+            self.sliders[name].setEnabled(name not in inert)
             self._label(name)
         self.voices.blockSignals(True)
         self.voices.setValue(self.engine.voice_limit)
@@ -128,6 +132,9 @@ class ControlPanel(QWidget):
         self.readouts[name].setText("move a MIDI knob...")
 
     def _label(self, name: str) -> None:
+        if not self.sliders[name].isEnabled():
+            self.readouts[name].setText(f"no effect on a {self.engine.preset.kind} model")
+            return
         get = self.engine.get_param
         self.readouts[name].setText(describe(name, get(name), self.engine.preset,
                                              decay=get("decay"),

@@ -55,3 +55,22 @@ def test_midi_learn_binds_a_knob_with_soft_takeover(panel):
         moved, rel=1e-2)
     panel.engine.note_on(60, 100)
     assert np.isfinite(panel.engine.process(4800)).all()
+
+
+def test_controls_a_model_kind_ignores_are_greyed_out_until_a_preset_uses_them(panel):
+    from synth.presets import find_preset
+
+    panel.engine.load_preset(find_preset("koopman-40"))
+    panel.refresh()
+    for name in ("nonlinearity", "excitation"):
+        assert not panel.sliders[name].isEnabled()
+        assert panel.readouts[name].text() == "no effect on a koopman model"
+    assert panel.sliders["tension"].isEnabled()
+    assert panel.readouts["tension"].text() == "x1.00 (+0 cents)"
+    panel.engine.load_preset(find_preset("ssm-40"))  # the SSM sees the force: strike works
+    panel.refresh()
+    assert panel.sliders["excitation"].isEnabled()
+    assert not panel.sliders["nonlinearity"].isEnabled()
+    panel.engine.load_preset(find_preset("nylon-guitar"))
+    panel.refresh()
+    assert all(slider.isEnabled() for slider in panel.sliders.values())
