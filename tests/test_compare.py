@@ -5,16 +5,24 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from test_bank import N_MODES, one_string_recipe
 from test_learned_string import tiny_config
 
 torch = pytest.importorskip("torch")
 
-from models.baselines.fno import CHUNK, FNOScheme, FourierOperator  # noqa: E402
+from models.baselines.fno import (  # noqa: E402
+    CHUNK,
+    GRID,
+    FNOScheme,
+    FourierOperator,
+    SpectralConv,
+)
 from models.export import export_preset  # noqa: E402
 from models.strings import StringBatch  # noqa: E402
 from models.train import train  # noqa: E402
+from synth.physics.modes import mode_shapes  # noqa: E402
 
 
 def baseline_recipe(directory, family: str, data) -> str:
@@ -92,3 +100,23 @@ def test_the_fno_rollout_covers_every_step_and_feels_the_force():
     unforced, _ = scheme.run(rest, rest, torch.zeros_like(forces))
     moved = (q - unforced).abs().amax(-1)[0]  # what the pluck changed, per step
     assert moved[:CHUNK].max() > 0  # within the first step: the force enters at once
+
+
+def test_the_spectral_convolution_sees_each_string_mode_as_one_frequency():
+    """Over the odd extension, sin(m pi x) is FFT bin m: with identity weights the spectral
+    convolution passes any sum of the first M modes unchanged, and a weight on one bin acts
+    on one mode alone (a periodic FFT would smear them)."""
+    conv = SpectralConv(1, N_MODES + 1, torch.float64)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[0, 0, 0] = 1.0
+    grid = (np.arange(GRID) + 0.5) / GRID
+    shapes = torch.as_tensor(mode_shapes(grid, N_MODES))  # (N, M)
+    q = torch.randn(3, N_MODES, dtype=torch.float64)
+    u = (q @ shapes.T)[:, None, :]  # (B, 1, N)
+    torch.testing.assert_close(conv(u), u, rtol=0, atol=1e-12)
+    with torch.no_grad():
+        conv.weight[0, 0, 0, 3] = 0.0  # drop bin 3: mode 3 alone goes
+    dropped = q.clone()
+    dropped[:, 2] = 0.0  # mode m = 3 is column 2
+    torch.testing.assert_close(conv(u), (dropped @ shapes.T)[:, None, :], rtol=0, atol=1e-12)

@@ -2,17 +2,20 @@
 
 The state is the displacement u and velocity v on a grid of N points across the string,
 u(x_i) = sum_m q_m Phi_m(x_i) (and v from p likewise). One operator step maps the state now,
-plus the excitation as a forcing channel (the force's impulse over the next CHUNK samples,
-spread as the modal truncation of a point force at x_e), to the states at each of the next
-CHUNK samples:
+plus the excitation as CHUNK forcing channels (the force's impulse at each of the next CHUNK
+samples, spread as the modal truncation of a point force at x_e), to the states at each of the
+next CHUNK samples:
 
-    lift (4 channels: u, v, forcing, x -> W) -> L Fourier layers -> project (W -> 2 CHUNK)
+    lift (u, v, CHUNK forcings, x -> W) -> L Fourier layers -> project (W -> 2 CHUNK)
 
-A Fourier layer is GELU(K(z) + W z), K the spectral convolution that keeps the lowest
-`fourier_modes` spatial frequencies of the FFT and multiplies them by learned complex
-W x W matrices (Li et al., 2021). The operator predicts increments of the state; the last
-state of a chunk starts the next. The grid states map back to modal q, p by least squares,
-so training and evaluation compare the same modal quantities as every other family.
+A Fourier layer is GELU(K(z) + W z), K the spectral convolution (Li et al., 2021) that
+multiplies the lowest M + 1 spatial frequencies of the FFT by learned complex W x W matrices.
+The FFT runs over the odd extension of the grid (the string mirrored with its sign flipped),
+whose period is twice the string: the string's mode sin(m pi x) is then exactly frequency
+bin m, as the fixed ends ask, where a plain periodic FFT would smear every mode over all
+bins. The operator predicts increments of the state; the last state of a chunk starts the
+next. The grid states map back to modal q, p by least squares, so training and evaluation
+compare the same modal quantities as every other family.
 
 Training reuses `models.train` (recipe [model] family = "fno"): first single chunks, then
 segments of several chunks (backpropagation through the rollout), from recorded states.
@@ -30,7 +33,6 @@ from synth.physics.modes import mode_shapes
 
 CHUNK = 16  # samples per operator step
 GRID = 64  # points across the string
-FOURIER_MODES = 24  # spatial frequencies the spectral convolutions keep
 
 
 class SpectralConv(nn.Module):
@@ -43,13 +45,15 @@ class SpectralConv(nn.Module):
         self.weight = nn.Parameter(scale * torch.randn(2, width, width, modes, dtype=dtype))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        spectrum = torch.fft.rfft(z)
+        n = z.shape[-1]
+        odd = torch.cat([z, -z.flip(-1)], -1)  # period 2L: sin(m pi x / L) is bin m
+        spectrum = torch.fft.rfft(odd)
         kept = spectrum[..., :self.modes]
         weight = torch.complex(self.weight[0], self.weight[1])
         mixed = torch.einsum("bin,ion->bon", kept, weight)
         out = torch.zeros_like(spectrum)
         out[..., :self.modes] = mixed
-        return torch.fft.irfft(out, n=z.shape[-1])
+        return torch.fft.irfft(out, n=2 * n)[..., :n]
 
 
 class FourierOperator(nn.Module):
@@ -66,8 +70,8 @@ class FourierOperator(nn.Module):
                                                          dtype=dtype))  # (N, M)
         self.register_buffer("grid", torch.as_tensor(grid, dtype=dtype))
         self.register_buffer("scales", torch.ones(3, dtype=dtype))  # u, v, forcing
-        self.lift = nn.Conv1d(4, width, 1, dtype=dtype)
-        self.spectral = nn.ModuleList(SpectralConv(width, FOURIER_MODES, dtype)
+        self.lift = nn.Conv1d(3 + CHUNK, width, 1, dtype=dtype)
+        self.spectral = nn.ModuleList(SpectralConv(width, n_modes + 1, dtype)
                                       for _ in range(layers))
         self.pointwise = nn.ModuleList(nn.Conv1d(width, width, 1, dtype=dtype)
                                        for _ in range(layers))
@@ -79,19 +83,19 @@ class FourierOperator(nn.Module):
 
     @torch.no_grad()
     def calibrate(self, q: torch.Tensor, p: torch.Tensor, strings) -> None:
-        """Scales from recorded q, p (..., M) and the largest chunk impulse the strings (a
-        StringBatch) can give."""
-        impulse = strings.amplitude[:, None] * CHUNK * strings.k * strings.phi_e
+        """Scales from recorded q, p (..., M) and the largest one-sample impulse the strings
+        (a StringBatch) can give."""
+        impulse = strings.amplitude[:, None] * strings.k * strings.phi_e
         for i, value in enumerate((q, p, impulse)):
             self.scales[i] = (value @ self.to_grid).abs().max().clamp_min(1e-12)
 
     def step(self, u: torch.Tensor, v: torch.Tensor,
              forcing: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """States (B, CHUNK, N) after each of the next CHUNK samples from u, v (B, N) under
-        `forcing` (B, N)."""
+        `forcing` (B, CHUNK, N), the impulse at each sample."""
         x = self.grid.expand(u.shape[0], -1)
-        z = self.lift(torch.stack([u / self.scales[0], v / self.scales[1],
-                                   forcing / self.scales[2], x], 1))
+        z = self.lift(torch.cat([torch.stack([u / self.scales[0], v / self.scales[1], x], 1),
+                                 forcing / self.scales[2]], 1))
         for spectral, pointwise in zip(self.spectral, self.pointwise, strict=True):
             z = nn.functional.gelu(spectral(z) + pointwise(z))
         delta = self.project(z).view(u.shape[0], 2, CHUNK, -1)
@@ -112,10 +116,11 @@ class FNOScheme(nn.Module):
         return cls(network, strings.phi_e, strings.k)
 
     def impulses(self, forces: torch.Tensor) -> torch.Tensor:
-        """Each chunk's force impulse (B, chunks): forces (B, L) padded to whole chunks."""
+        """Each sample's force impulse by chunk (B, chunks, CHUNK): forces (B, L) padded to
+        whole chunks."""
         chunks = math.ceil(forces.shape[1] / CHUNK)
         padded = nn.functional.pad(forces, (0, chunks * CHUNK - forces.shape[1]))
-        return padded.view(forces.shape[0], chunks, CHUNK).sum(-1) * self.k
+        return padded.view(forces.shape[0], chunks, CHUNK) * self.k
 
     def run(self, q: torch.Tensor, p: torch.Tensor,
             forces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,7 +129,7 @@ class FNOScheme(nn.Module):
         u, v = q @ network.to_grid, p @ network.to_grid
         us, vs = [], []
         for impulse in self.impulses(forces).unbind(1):
-            u_chunk, v_chunk = network.step(u, v, impulse[:, None] * self.spread)
+            u_chunk, v_chunk = network.step(u, v, impulse[:, :, None] * self.spread[:, None])
             us.append(u_chunk)
             vs.append(v_chunk)
             u, v = u_chunk[:, -1], v_chunk[:, -1]
