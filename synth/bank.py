@@ -134,15 +134,14 @@ class LoneVoice:
                shape: str = "pluck") -> None:
         """Pluck (or strike) with `amplitude` (normalised force), `width` (s) at `position`."""
         from synth.kernels import bank as kernels
-        from synth.kernels.sav import PLUCK, STRIKE
+        from synth.physics.excitation import SHAPES
 
         if self.family == KOOPMAN:
             kernels.excite_koopman(0, self.bank, self.net, self.coef, amplitude, width,
                                    position)
         else:
             kernels.excite_ssm(0, self.bank, self.net, self.coef, self.exc, amplitude,
-                               width * self.fs, PLUCK if shape == "pluck" else STRIKE,
-                               position)
+                               width * self.fs, SHAPES[shape], position)
 
 
 def render_string(preset, amplitude: float, width: float, position: float, pickup: float,
