@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from gui.preset_info import summary_html
 from synth.engine import Engine
-from synth.engine.params import PARAMS
 from synth.errors import PresetError
+from synth.params import PARAMS
 from synth.presets import Preset, load_preset, shipped_presets, user_directory
 
 PATH_ROLE = Qt.ItemDataRole.UserRole

@@ -12,11 +12,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QSpinBox, QWidget
 
-from gui.midi_learn import MidiLearn, knob_position, knob_value
+from gui.midi_learn import MidiLearn
 from gui.units import describe
 from synth.bank import INERT_PARAMS
 from synth.engine import Engine
-from synth.engine.params import PARAMS
+from synth.params import PARAMS, knob_position, knob_value
 
 STEPS = 1270  # slider resolution: ten steps per MIDI knob step
 SHOWN = ("tension", "stiffness", "decay", "brightness", "nonlinearity", "excitation",

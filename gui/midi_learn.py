@@ -5,38 +5,14 @@ parameter (a controller drives one parameter, a parameter listens to one control
 knob does not move its parameter until the knob passes the parameter's current value (soft
 takeover), so grabbing a knob that sits elsewhere never makes the sound jump; moving the
 parameter from the window (`release`) asks for the takeover again. Knob positions map onto a
-parameter's range linearly, or logarithmically for the multiplicative ones (tension, decay,
-brightness).
+parameter's range as its record says (`synth.params.knob_value`).
 """
 
 from __future__ import annotations
 
-import math
-
-from synth.engine.params import PARAMS, SMOOTH_LOG
+from synth.params import PARAMS, knob_position, knob_value
 
 CATCH = 1.0  # a knob within this many steps (of 127) of the parameter takes over at once
-
-
-def knob_value(name: str, position: float) -> float:
-    """The value of parameter `name` for a knob at `position` (0..127)."""
-    param = PARAMS[name]
-    fraction = min(max(position / 127.0, 0.0), 1.0)
-    if param.smoothing == SMOOTH_LOG and param.minimum > 0:
-        return param.minimum * (param.maximum / param.minimum) ** fraction
-    return param.minimum + fraction * (param.maximum - param.minimum)
-
-
-def knob_position(name: str, value: float) -> float:
-    """Where a knob (0..127) stands for parameter `name` at `value`; the inverse of
-    `knob_value`."""
-    param = PARAMS[name]
-    value = param.clamp(value)
-    if param.smoothing == SMOOTH_LOG and param.minimum > 0:
-        fraction = math.log(value / param.minimum) / math.log(param.maximum / param.minimum)
-    else:
-        fraction = (value - param.minimum) / (param.maximum - param.minimum)
-    return 127.0 * fraction
 
 
 class MidiLearn:

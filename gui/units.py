@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from synth.engine.params import PARAMS
+from synth.params import PARAMS
 from synth.physics.strings import StringParams, note_frequency
 from synth.presets import Preset
 

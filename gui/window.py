@@ -40,14 +40,13 @@ from gui.piano import Piano
 from gui.settings import Settings
 from synth.audio import AudioStream, choose_device, output_devices, rescan_devices
 from synth.engine import Engine
+from synth.engine.events import FIXED_CONTROLLERS
 from synth.errors import AudioError, ParameterError, PresetError
-from synth.midi import MidiInput
+from synth.midi import CONTROL, NOTE_OFF, NOTE_ON, MidiInput
 from synth.presets import find_preset, save_preset
 
 REFRESH_HZ = 30
 PROBLEM_POLL_SECONDS = 0.5
-FIXED_CONTROLLERS = (64, 120, 121, 123)  # sustain and the channel-mode messages
-NOTE_ON, NOTE_OFF, CONTROL = 0x90, 0x80, 0xB0
 
 
 class MainWindow(QMainWindow):

@@ -37,19 +37,6 @@ class ExactPotential(nn.Module):
         return value, grad
 
 
-class KirchhoffCarrierPotential(nn.Module):
-    """Tension modulation: V = (1/8) (sum beta^2 q^2)^2."""
-
-    def __init__(self, n_modes: int, dtype=torch.float64) -> None:
-        super().__init__()
-        beta = torch.arange(1, n_modes + 1, dtype=torch.float64) * math.pi
-        self.register_buffer("beta2", (beta**2).to(dtype))
-
-    def forward(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        stretch = (self.beta2 * q * q).sum(-1)
-        return 0.125 * stretch**2, 0.5 * stretch[:, None] * self.beta2 * q
-
-
 class SAVScheme(nn.Module):
     """One SAV step for B strings with per-mode omega_s^2 and sigma_s (B, M), nu^2 (B,) and
     excitation shapes phi_e (B, M); k is the time step (s)."""

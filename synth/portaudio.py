@@ -53,8 +53,3 @@ def stop(stream) -> None:
 def is_active(stream) -> bool:
     return _lib.Pa_IsStreamActive(stream) == 1
 
-
-def output_latency(stream) -> float:
-    """The stream's output latency in seconds, as PortAudio reports it."""
-    info = _lib.Pa_GetStreamInfo(stream)
-    return float(info.outputLatency) if info != _ffi.NULL else float("nan")

@@ -40,8 +40,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from synth import bank
-from synth.engine.params import PARAMS
 from synth.errors import ParameterError, PresetError
+from synth.params import PARAMS
 from synth.physics.modes import check_mode_count
 from synth.physics.potentials import Potential, gradnet_potential, make_potential
 from synth.physics.strings import PhysicalString, StringParams

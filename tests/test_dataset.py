@@ -141,20 +141,16 @@ def test_shipped_configs_are_the_papers_ranges():
     assert train.hash != test.hash
 
 
-def test_torch_dataset_reads_strings_lazily(tmp_path, tiny_config):
-    torch = pytest.importorskip("torch", reason="torch is in the train extra")
-    from models.data import StringDataset
-
+def test_stored_strings_are_memory_mapped_and_an_incomplete_set_is_refused(tmp_path,
+                                                                           tiny_config):
     directory = generate(DatasetConfig.load(tiny_config), root=tmp_path, jobs=1, progress=False)
-    dataset = StringDataset(directory, dtype=torch.float64)
+    dataset = StoredDataset(directory)
     assert len(dataset) == 4
     item = dataset[1]
-    assert item["q"].dtype == torch.float64 and item["q"].shape == (320, 8)
+    assert isinstance(item.q, np.memmap) and item.q.shape == (320, 8)
     stored = np.load(directory / "strings" / "000001.npy")
-    np.testing.assert_array_equal(item["q"].numpy(), stored[:, :8].astype(np.float64))
-    np.testing.assert_array_equal(item["w"].numpy(), stored[:, -1].astype(np.float64))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=2, collate_fn=list)
-    assert sum(len(batch) for batch in loader) == 4
+    np.testing.assert_array_equal(item.q, stored[:, :8])
+    np.testing.assert_array_equal(item.w, stored[:, -1])
     os.remove(directory / "strings" / "000000.npy")
     with pytest.raises(DatasetError, match="incomplete"):
-        StringDataset(directory)
+        StoredDataset(directory)

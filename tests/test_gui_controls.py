@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from gui.controls import SHOWN, ControlPanel
 from synth.engine import Engine
-from synth.engine.params import PARAMS
+from synth.params import PARAMS
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gui.keyboard import BASE_NOTE, ComputerKeyboard
-from gui.midi_learn import MidiLearn, knob_position, knob_value
+from gui.midi_learn import MidiLearn
 from gui.units import describe
-from synth.engine.params import PARAMS
+from synth.params import PARAMS, knob_position, knob_value
 from synth.presets import find_preset, load_preset
 
 

@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synth.engine import Engine, params
+from synth import params
+from synth.engine import Engine
 from synth.midi import MidiParser, dispatch
 
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from synth.engine import params
+from synth import params
 from synth.engine.engine import Engine
 from synth.presets import shipped_presets
 

@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-from synth.engine import events, params
+from synth import params
+from synth.engine import events
 from synth.engine import models as model
 from synth.engine.state import (
     A4,
@@ -65,6 +66,7 @@ from synth.engine.state import (
     RELEASE,
     RELEASED,
     RESETS,
+    RETUNES,
     SCOPE_WRITE,
     SEQ,
     SIGMA0,
@@ -251,14 +253,14 @@ def _set_sustain(st, down):
 @njit(**KERNEL)
 def _control(st, number, value):
     value = min(max(value, 0), 127)
-    if number == 64:
+    if number == events.SUSTAIN_PEDAL:
         _set_sustain(st, value >= 64)
-    elif number == 120:
+    elif number == events.ALL_SOUND_OFF_CC:
         _all_sound_off(st)
-    elif number == 121:  # reset all controllers
+    elif number == events.RESET_CONTROLLERS:
         st.params[TARGET, params.PITCH_BEND] = 0.0
         _set_sustain(st, False)
-    elif number == 123:
+    elif number == events.ALL_NOTES_OFF_CC:
         _all_notes_off(st)
     elif 0 <= number < 128 and st.cc_map[number] >= 0:
         i = st.cc_map[number]
@@ -312,10 +314,7 @@ def _smooth_parameters(st, frames):
             new = target
         if new != current:
             st.params[CURRENT, i] = new
-            if (i == params.TENSION or i == params.STIFFNESS or i == params.DECAY
-                    or i == params.BRIGHTNESS or i == params.NONLINEARITY
-                    or i == params.PICKUP_POSITION or i == params.PITCH_BEND
-                    or i == params.BEND_RANGE or i == params.DAMPER):
+            if st.params[RETUNES, i] != 0.0:
                 changed = True
     return changed
 

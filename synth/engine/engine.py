@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from synth.engine import events, params
+from synth import params
+from synth.engine import events
 from synth.engine.block import process_block
 from synth.engine.events import EventQueue
 from synth.engine.state import (
@@ -135,7 +136,7 @@ class Engine:
     def assign_cc(self, number: int, name: str | None) -> None:
         """Let MIDI controller `number` drive parameter `name` over its range (None: free)."""
         number = _midi("controller", number)
-        if number in (64, 120, 121, 123):
+        if number in events.FIXED_CONTROLLERS:
             raise ParameterError(f"CC{number} has a fixed meaning and cannot be reassigned")
         if name is None:
             self.state.cc_map[number] = -1

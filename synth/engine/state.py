@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from synth import bank
-from synth.engine import events, params
+from synth import bank, params
+from synth.engine import events
 from synth.kernels import bank as bank_kernels
 from synth.kernels import lanes
 from synth.kernels.aligned import aligned_zeros, padded
@@ -31,8 +31,8 @@ FAMILY_SAV = 0  # else bank.KOOPMAN or bank.SSM
  FADE_STEPS, SILENCE, TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV) = range(20)
 CONSTANTS_SIZE = 20
 # params rows (float64, one column per parameter)
-TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING = range(5)
-PARAM_ROWS = 5
+TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
+PARAM_ROWS = 6
 # telemetry (float64)
 (CLOCK, BLOCKS, CALLBACKS, UNDERRUNS, LOAD_LAST, LOAD_MAX, LOAD_AVG, ACTIVE, RESETS, NONFINITE,
  TSC_AT_CALLBACK, CLOCK_AT_CALLBACK, PEAK, REDUCTION, STOLEN, LATE) = range(16)
@@ -138,9 +138,11 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     param_table = np.zeros((PARAM_ROWS, params.N_PARAMS))
     for p in params.PARAMS.values():
         default = preset_default(preset, p.name)
-        param_table[:, p.id] = default, default, p.minimum, p.maximum, p.smoothing
+        param_table[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
+                                 float(p.retunes))
     cc_map = np.full(128, -1, np.int64)
-    cc_map[1], cc_map[74] = params.NONLINEARITY, params.BRIGHTNESS
+    cc_map[events.MODULATION_WHEEL], cc_map[events.BRIGHTNESS_CC] = \
+        params.NONLINEARITY, params.BRIGHTNESS
     voice_int = np.zeros((VOICE_INT_ROWS, capacity), np.int64)
     state = EngineState(
         config=config, constants=constants, params=param_table, cc_map=cc_map,

@@ -1,0 +1,131 @@
+"""The engine's live parameters: one record per control, and the one table of them.
+
+Every parameter is a float in a target array written by the control side (API, MIDI, GUI)
+and read by the audio thread, which smooths it from block to block and ramps the string's
+coefficients inside each block. A parameter's record says everything about its meaning:
+
+- range, default and unit; values outside the range are clamped, never refused, so a wild
+  knob or a bad MIDI value cannot break a running voice;
+- smoothing: multiplicative (in the log domain) for tension, decay and brightness, linear
+  for the rest of the continuous ones (pitch bend is in semitones, so its ramp is
+  multiplicative in frequency), none for discrete choices;
+- whether moving it retunes the sounding strings (`retunes`);
+- how a knob or slider maps onto its range (`knob`: "linear" or "log");
+- whether a MIDI controller may drive it (`assignable`).
+
+Which model kinds ignore a parameter is the kind's to say (`synth.kinds.Kind.ignores`).
+This module imports nothing of the engine, so presets and the window can use it alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from synth.errors import ParameterError
+
+SMOOTH_NONE, SMOOTH_LINEAR, SMOOTH_LOG = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Param:
+    """One live parameter: its id in the arrays, range, default, unit, smoothing, whether it
+    retunes the strings, its knob mapping and whether a controller may drive it."""
+
+    id: int
+    name: str
+    minimum: float
+    maximum: float
+    default: float
+    unit: str
+    smoothing: int
+    retunes: bool
+    knob: str
+    assignable: bool
+    description: str
+
+    def clamp(self, value: float) -> float:
+        return min(max(float(value), self.minimum), self.maximum)
+
+
+_LIN, _LOG, _NONE = SMOOTH_LINEAR, SMOOTH_LOG, SMOOTH_NONE
+_DEFINITIONS = [
+    # name, min, max, default, unit, smoothing, retunes, knob, assignable, description
+    ("tension", 0.25, 4.0, 1.0, "x", _LOG, True, "log", True,
+     "string tension as a factor of the preset's; pitch follows its square root"),
+    ("stiffness", 0.0, 8.0, 1.0, "x", _LIN, True, "linear", True,
+     "bending stiffness (Young's modulus) as a factor of the preset's: inharmonicity"),
+    ("decay", 0.05, 20.0, 1.0, "x", _LOG, True, "log", True,
+     "decay time as a factor of the preset's T60 at every frequency"),
+    ("brightness", 0.05, 20.0, 1.0, "x", _LOG, True, "log", True,
+     "high-frequency decay time as a factor of the preset's (frequency-dependent damping)"),
+    ("nonlinearity", 0.0, 4.0, 1.0, "x", _LIN, True, "linear", True,
+     "strength of the geometric nonlinearity as a factor of the preset's: pitch glide"),
+    ("pluck_position", 0.02, 0.5, 0.2, "of length", _NONE, False, "linear", True,
+     "where notes are excited, as a fraction of the string length from the bridge"),
+    ("pickup_position", 0.02, 0.98, 0.8, "of length", _LIN, True, "linear", True,
+     "where the string is listened to, as a fraction of its length"),
+    ("excitation", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
+     "excitation type: 0 pluck, 1 strike"),
+    ("excitation_width", 0.05, 5.0, 1.0, "ms", _NONE, False, "linear", True,
+     "contact time of the pluck or strike; shorter is brighter"),
+    ("gain", -60.0, 12.0, 0.0, "dB", _LIN, False, "linear", True,
+     "master gain before the limiter"),
+    ("velocity_sensitivity", 0.0, 1.0, 0.6, "", _NONE, False, "linear", False,
+     "0: every note at full force; 1: force grows with the cube of the velocity"),
+    ("bend_range", 0.0, 24.0, 2.0, "semitones", _NONE, True, "linear", False,
+     "pitch-bend range"),
+    ("damper", 0.02, 10.0, 0.3, "s", _NONE, True, "linear", False,
+     "T60 of a released note (the damper)"),
+    ("pitch_bend", -1.0, 1.0, 0.0, "", _LIN, True, "linear", False,
+     "pitch wheel, -1 to 1; linear in semitones, so multiplicative in frequency"),
+    ("sustain", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
+     "sustain pedal, 0 up, 1 down (CC64)"),
+]
+
+PARAMS: dict[str, Param] = {
+    row[0]: Param(i, *row) for i, row in enumerate(_DEFINITIONS)}
+N_PARAMS = len(PARAMS)
+(TENSION, STIFFNESS, DECAY, BRIGHTNESS, NONLINEARITY, PLUCK_POSITION, PICKUP_POSITION,
+ EXCITATION, EXCITATION_WIDTH, GAIN, VELOCITY_SENSITIVITY, BEND_RANGE, DAMPER, PITCH_BEND,
+ SUSTAIN) = range(N_PARAMS)
+# Parameters a MIDI CC may drive (CC1, CC74 assignments): the continuous musical ones.
+ASSIGNABLE = tuple(name for name, p in PARAMS.items() if p.assignable)
+
+
+def param(name: str) -> Param:
+    """The parameter called `name`, or a ParameterError listing the known ones."""
+    try:
+        return PARAMS[name]
+    except KeyError:
+        raise ParameterError(f"unknown parameter {name!r}; known: "
+                             f"{', '.join(PARAMS)}") from None
+
+
+def check_value(name: str, value: float) -> float:
+    """value as a finite float (clamping happens on the audio side), else ParameterError."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def knob_value(name: str, position: float) -> float:
+    """The value of parameter `name` for a knob at `position` (0..127) on its range."""
+    p = PARAMS[name]
+    fraction = min(max(position / 127.0, 0.0), 1.0)
+    if p.knob == "log":
+        return p.minimum * (p.maximum / p.minimum) ** fraction
+    return p.minimum + fraction * (p.maximum - p.minimum)
+
+
+def knob_position(name: str, value: float) -> float:
+    """Where a knob (0..127) stands for parameter `name` at `value`; the inverse of
+    `knob_value`."""
+    p = PARAMS[name]
+    value = p.clamp(value)
+    if p.knob == "log":
+        fraction = math.log(value / p.minimum) / math.log(p.maximum / p.minimum)
+    else:
+        fraction = (value - p.minimum) / (p.maximum - p.minimum)
+    return 127.0 * fraction
