@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QSpinBox, QWidget
 
 from gui.midi_learn import MidiLearn
 from gui.units import describe
-from synth.bank import INERT_PARAMS
 from synth.engine import Engine
+from synth.kinds import find_kind
 from synth.params import PARAMS, knob_position, knob_value
 
 STEPS = 1270  # slider resolution: ten steps per MIDI knob step
@@ -110,7 +110,7 @@ class ControlPanel(QWidget):
     def refresh(self) -> None:
         """Show the engine's current targets (after a preset load, say); grey out the
         controls the preset's kind ignores."""
-        inert = INERT_PARAMS.get(self.engine.preset.kind, ())
+        inert = find_kind(self.engine.preset.kind).ignores
         for name in SHOWN:
             self.sliders[name].show_value(self.engine.get_param(name))
             self.sliders[name].setEnabled(name not in inert)

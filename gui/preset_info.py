@@ -1,23 +1,18 @@
 """What the preset browser shows of a preset: kind, string, test metrics and provenance (HTML).
 
-Only what the file stores is shown: a physics preset's physical string and cited sources; a
-learned preset's normalised string, training recipe, dataset, training time and the relMSE it
-measured on its test set at each rate, next to the linear model's.
+Only what the file stores is shown, and what its kind says of it (`synth.kinds.Kind.title`
+and `describe`): a physics preset's physical string and cited sources; a learned preset's
+normalised string, training recipe, dataset, training time and the relMSE it measured on its
+test set at each rate, next to the linear model's.
 """
 
 from __future__ import annotations
 
 import html
 
-from synth.presets import Preset
+from synth.kinds import find_kind
+from synth.presets import NEURAL_STRINGS, Preset
 
-KIND_TEXT = {"sav-physics": "physical model (SAV scheme, analytic nonlinearity)",
-             "sav-gradnet": "learned model (SAV scheme, GradNet nonlinearity)",
-             "koopman": "learned model (deep Koopman: encoder and linear latent)",
-             "ssm": "learned model (diagonal state-space model driven by the force)"}
-POTENTIAL_TEXT = {"exact": "exact geometric nonlinearity", "kc": "Kirchhoff-Carrier",
-                  "gradnet": "GradNet", "none": "learned eigenvalues of one string; tension "
-                  "and damping scale them, the nonlinearity control does nothing"}
 METRIC_COLUMNS = (("q", "q"), ("w", "output w"), ("q_0.1s", "q, 0.1 s"),
                   ("w_0.1s", "w, 0.1 s"))
 
@@ -27,14 +22,10 @@ def summary_html(preset: Preset) -> str:
     parts = [f"<h3>{_e(preset.name)}</h3>"]
     if preset.description:
         parts.append(f"<p>{_e(preset.description)}</p>")
-    model = f"{KIND_TEXT.get(preset.kind, preset.kind)}; {preset.n_modes} modes, " \
-            f"{POTENTIAL_TEXT.get(preset.potential_name, preset.potential_name)}"
-    if preset.kind == "sav-gradnet":
-        hidden = preset.weights["weight"].shape[0]
-        model += f" ({hidden} units, {preset.activation} activation)"
-    elif preset.settings:
-        model += f" ({preset.settings['copies']} oscillators per mode, " \
-                 f"{preset.settings['hidden']}-unit network)"
+    kind = find_kind(preset.kind)
+    model = f"{kind.title}; {kind.describe(preset)}"
+    if kind.package != NEURAL_STRINGS:
+        model += f" (from the package {kind.package})"
     parts.append(f"<p><b>Model:</b> {_e(model)}</p>")
     parts.append(_string_table(preset))
     provenance = dict(preset.provenance)

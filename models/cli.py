@@ -43,6 +43,7 @@ def _need_torch(command: str) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     _need_torch("train")
+    from models.family import find_family
     from models.recipe import Recipe
     from models.train import train
 
@@ -50,7 +51,7 @@ def _train(args: argparse.Namespace) -> None:
     directory = train(recipe, runs=args.runs, progress=not args.quiet, threads=args.threads)
     if int(os.environ.get("RANK", "0")) == 0:
         after = (f"export with `neural-strings export {directory} OUT.safetensors`"
-                 if recipe.family in ("gradnet", "koopman", "ssm") else
+                 if find_family(recipe.family).playable else
                  "an offline baseline: `neural-strings compare` measures it (no preset to "
                  "export)")
         print(f"trained {recipe.name}: {directory} (checkpoint.pt, log.csv, curves.png); "

@@ -40,19 +40,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.baselines import fno
 from models.baselines.pinn import Oscillator, PinnConfig, fit_inverse
 from models.evaluate import FIRST_SECONDS, dataset_directory, evaluate, model_run, relative_mse
+from models.family import find_family
 from models.recipe import Recipe, read_toml
 from models.strings import StringBatch
 from models.train import load_run, train
-from models.verlet import free_run as verlet_free_run
 from synth.dataset import StoredDataset
 from synth.errors import ModesDroppedWarning, ParameterError
 from synth.physics.simulate import SimulationSpec, simulate
 from synth.presets import find_preset, load_preset
 
-FREE_RUNS = {"verlet-node": verlet_free_run, "fno": fno.free_run}  # offline baselines
 SPEED_VOICES = 16  # the engine block whose per-voice cost is quoted
 FIGURE_SECONDS = 0.025
 
@@ -150,7 +148,7 @@ def _preset_row(entry: dict, config: CompareConfig, items, progress: bool):
     row = {"label": entry["label"], "kind": preset.kind, "source": preset.name,
            "w_0.1s": summary["model"]["w_0.1s"], "w": summary["model"]["w"],
            "stable": stable, "parameters": int(sum(np.size(v) for v in
-                                                   preset.weights.values())),
+                                                   preset.tensors.values())),
            "training_seconds": training, "ns_per_sample": per_voice * 1e9,
            "voices": voices, "block_period_s": PERIOD}
     return row, w, linear
@@ -158,12 +156,12 @@ def _preset_row(entry: dict, config: CompareConfig, items, progress: bool):
 
 def _baseline_row(entry: dict, config: CompareConfig, items, runs, progress: bool):
     recipe = Recipe.load(config.path.parent / entry["recipe"])
-    if recipe.family not in FREE_RUNS:
+    free_run = find_family(recipe.family).free_run
+    if free_run is None:
         raise ParameterError(f"{entry['recipe']}: compare runs recipes of offline baselines "
-                             f"({', '.join(FREE_RUNS)}); export a playable run to a preset")
+                             f"(families with a free run); export a playable run to a preset")
     run = train(recipe, runs=runs, progress=progress)
     state, network = load_run(run)
-    free_run = FREE_RUNS[recipe.family]
     params = [item.params for item in items]
     strings = StringBatch.from_params(params, dtype=torch.float64)
     n = len(items[0].w)
@@ -185,7 +183,7 @@ def _baseline_row(entry: dict, config: CompareConfig, items, runs, progress: boo
            "stable": all(_bounded(x) for x in long),
            "parameters": int(sum(p.numel() for p in network.parameters())),
            "training_seconds": state["seconds"], "ns_per_sample": per_sample * 1e9,
-           "voices": None}
+           "voices": None, "offline": True}
     return row, w[0]
 
 
@@ -240,7 +238,7 @@ def markdown(report: dict) -> str:
         training = "—" if training is None else (
             "none" if training == 0 else f"{training / 60:.1f} min")
         ns = "—" if row["ns_per_sample"] is None else f"{row['ns_per_sample']:.0f}"
-        voices = ("offline" if row["kind"] in FREE_RUNS else "—") if row["voices"] is None \
+        voices = ("offline" if row.get("offline") else "—") if row["voices"] is None \
             else (f"≥ {row['voices']}" if row["voices"] >= 128 else str(row["voices"]))
         lines.append(f"| {row['label']} | {row['kind']} | {_cell(row['w_0.1s'])} | "
                      f"{_cell(row['w'])} | {'yes' if row['stable'] else 'NO'} | "

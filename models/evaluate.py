@@ -1,16 +1,17 @@
 """`neural-strings evaluate PRESET TESTSET`: the paper's accuracy metrics for a preset.
 
-Each test string is simulated free-running from rest with the preset's potential (the
-exported weights, in the Numba kernel the engine plays; a Koopman or SSM preset runs its
-oscillator-bank kernel, `synth.bank.render_string`) and with the linear model as a
-baseline, and compared with the reference (the exact potential) by
+Each test string is played free-running from rest by the preset's kind as the engine plays
+it (`synth.kinds.Kind.free_run`: the SAV scheme with the preset's potential, an oscillator
+bank's kernel, a plugin kind's own) and simulated with the linear model as a baseline, and
+both are compared with the reference (the exact potential) by
 
     relMSE(y_hat, y) = mean((y_hat - y)^2) / mean(y^2)
 
 pooled over modes and samples, for the modal displacements q and the output w, over the whole
-string and over its first 0.1 s (DESIGN.md section 7). At the test set's own rate the stored
-recordings are the reference; at another rate (`fs`) the reference is simulated there, with
-the modes that are stable at that rate. Writes metrics.json, metrics.md and figures.
+string and over its first 0.1 s (docs/design.md, "How the project measures itself"). At the
+test set's own rate the stored recordings are the reference; at another rate (`fs`) the
+reference is simulated there, with the modes that are stable at that rate. Writes
+metrics.json, metrics.md and figures.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.bank import FAMILY_CODES, render_string
 from synth.dataset import DatasetConfig, StoredDataset, generate
 from synth.errors import ModesDroppedWarning, ParameterError
+from synth.kinds import find_kind
 from synth.physics.simulate import SimulationSpec, simulate
 from synth.presets import find_preset, load_preset
 from synth.progress import Progress
@@ -130,20 +131,16 @@ class ModelRun:
 
 
 def model_run(preset, spec: SimulationSpec) -> ModelRun:
-    """The preset's free run of one test string: the SAV scheme with its potential, or its
-    oscillator bank (which plays only the string it learned: another is refused)."""
-    if preset.kind not in FAMILY_CODES:
-        run = simulate(spec, potential=preset.potential(n_modes=spec.n_modes))
-        return ModelRun(run.q_t, run.w)
-    learned, tested = preset.string.as_dict(), spec.string.as_dict()
-    if any(not math.isclose(learned[k], tested[k], rel_tol=1e-9) for k in learned):
-        raise ParameterError(f"{preset.name} is a {preset.kind} model of one string "
-                             f"({learned}); the test string differs ({tested})")
-    excitation = spec.excitation
-    q, w = render_string(preset, excitation.amplitude, excitation.duration,
-                         excitation.position, spec.pickup, spec.n_steps, spec.fs,
-                         excitation.kind)
-    return ModelRun(q[:, :spec.n_modes], w)
+    """The preset's free run of one test string, by its kind (`Kind.free_run`)."""
+    kind = find_kind(preset.kind)
+    if kind.free_run is None:
+        raise ParameterError(f"model kind {kind.name!r} cannot be evaluated offline (it has "
+                             "no free_run)")
+    try:
+        q, w = kind.free_run(preset, spec)
+    except ValueError as error:
+        raise ParameterError(str(error)) from None
+    return ModelRun(q, w)
 
 
 def summarise(preset, data: StoredDataset, fs: float, results: list[StringResult]) -> dict:

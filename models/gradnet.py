@@ -1,4 +1,5 @@
-"""The convex gradient network (C-GradNet) potential in torch (DESIGN.md section 6).
+"""The convex gradient network (C-GradNet) potential in torch (docs/design.md, "Model kinds"),
+and the `gradnet` training family that fits it through the SAV scheme.
 
 V(q) = sum_j exp(s_out_j) A(exp(s_in_j) (W q)_j + b_j), with A(z) = z max(z, 0.01 z) / 2 the
 antiderivative of LeakyReLU(0.01): V >= 0 and convex, and its gradient
@@ -16,7 +17,15 @@ import math
 import torch
 from torch import nn
 
+from models.family import Family
+from models.sav import SAVScheme
+from models.schemes import SegmentTraining
+from synth.errors import ParameterError
+from synth.physics.strings import StringParams, frequency_note
+from synth.presets import Preset
+
 LEAK = 0.01
+ACTIVATIONS = ("leaky", "stretch")
 
 
 class GradNetPotential(nn.Module):
@@ -28,7 +37,7 @@ class GradNetPotential(nn.Module):
                  dtype=torch.float64, generator: torch.Generator | None = None,
                  column_scale: torch.Tensor | None = None, activation: str = "leaky") -> None:
         super().__init__()
-        if activation not in ("leaky", "stretch"):
+        if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be 'leaky' or 'stretch', got {activation!r}")
         self.activation = activation
         if column_scale is None:
@@ -98,3 +107,39 @@ class GradNetPotential(nn.Module):
             for name, value in tensors.items():
                 getattr(net, name).copy_(torch.as_tensor(value, dtype=dtype))
         return net
+
+
+def _network(recipe, dtype) -> GradNetPotential:
+    generator = torch.Generator().manual_seed(recipe.seed)
+    return GradNetPotential(recipe.n_modes, recipe.option("hidden"), dtype=dtype,
+                            generator=generator, activation=recipe.option("activation"))
+
+
+def _check(options: dict, where: str) -> None:
+    if options["activation"] not in ACTIVATIONS:
+        raise ParameterError(f"{where}: model.activation must be one of {ACTIVATIONS}, got "
+                             f"{options['activation']!r}")
+
+
+def _export(recipe, config, potential: GradNetPotential, name: str) -> Preset:
+    """A sav-gradnet preset whose string defaults are the centre of the training ranges."""
+    string = StringParams(**{key: config.centre(key) for key in
+                             ("gamma", "kappa", "nu", "sigma0", "sigma1")})
+    return Preset(
+        name=name, kind="sav-gradnet", n_modes=recipe.n_modes,
+        model={"potential": "gradnet", "activation": potential.activation}, string=string,
+        reference_note=frequency_note(string.gamma / 2.0), excitation_type="pluck",
+        pluck_position=0.2, excitation_width_ms=1000.0 * config.centre("t_e"),
+        amplitude=float(config.ranges["amplitude"][1]), pickup=0.8, output_gain=1.0,
+        description=(f"A learned string: a {recipe.option('hidden')}-unit convex GradNet "
+                     f"potential ({potential.activation} activation) trained through the SAV "
+                     f"scheme on {config.name} (stable by construction; tension, stiffness "
+                     "and damping stay live)."),
+        tensors={f"gradnet.{key}": value for key, value in potential.export().items()})
+
+
+FAMILY = Family(
+    name="gradnet", title="SAV-GradNet: a convex GradNet potential trained through the SAV "
+                          "scheme (plays as sav-gradnet)",
+    options={"hidden": 128, "activation": "leaky"}, network=_network,
+    scheme=SegmentTraining(SAVScheme), export=_export, check=_check)

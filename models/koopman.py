@@ -34,7 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.oscillators import OscillatorBank, export_mlp, mlp
+from models.family import Family
+from models.oscillators import OscillatorBank, bank_arguments, bank_preset, export_mlp, mlp
+from models.schemes import WindowTraining
 from synth.physics.strings import StringParams
 
 RECONSTRUCTION, CONSISTENCY = 0.1, 0.1  # loss weights (prediction: 1)
@@ -135,3 +137,17 @@ class KoopmanString(nn.Module):
         """Float64 arrays for the preset: the eigenvalues and the excitation encoder."""
         return {**{f"bank.{k}": v for k, v in self.bank.export().items()},
                 **export_mlp(self.encoder, "encoder")}
+
+
+def _export(recipe, config, network: KoopmanString, name: str):
+    return bank_preset("koopman", recipe, config, network, name,
+                       f"a deep Koopman model (an excitation encoder and a latent of "
+                       f"{recipe.n_modes} x {recipe.option('copies')} damped oscillators)")
+
+
+FAMILY = Family(
+    name="koopman", title="deep Koopman string: excitation encoder, linear latent of damped "
+                          "oscillators (plays as koopman)",
+    options={"hidden": 128, "copies": 8},
+    network=lambda recipe, dtype: KoopmanString(**bank_arguments(recipe, dtype)),
+    scheme=WindowTraining(), export=_export)

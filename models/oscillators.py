@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.windows import one_string
 from synth.physics.modes import angular_frequencies, decay_rates
-from synth.physics.strings import StringParams
+from synth.physics.strings import StringParams, frequency_note
+from synth.presets import Preset
 
 
 def modal_anchor(string: StringParams, n_modes: int, fs: float) -> tuple[np.ndarray, ...]:
@@ -92,3 +94,33 @@ def export_mlp(network: nn.Sequential, prefix: str) -> dict[str, np.ndarray]:
         out[f"{prefix}.{i}.bias"] = linear.bias.detach().numpy().astype(np.float64)
     return out
 
+
+
+def bank_arguments(recipe, dtype) -> dict:
+    """The arguments the Koopman and SSM strings share, for a recipe on a one-string dataset:
+    the string, rate, sizes, and the excitation's amplitude and width scales."""
+    string, fs, amplitude, width = one_string(recipe.dataset_config())
+    return dict(string=string, n_modes=recipe.n_modes, fs=fs, copies=recipe.option("copies"),
+                hidden=recipe.option("hidden"), amplitude_scale=amplitude, width_scale=width,
+                dtype=dtype)
+
+
+def bank_preset(kind: str, recipe, config, network, name: str, what: str) -> Preset:
+    """The `kind` ("koopman" or "ssm") preset of a trained string, `what` saying what it is:
+    the one string it learned, played from the middle of its training excitations."""
+    string, fs, amplitude, width = one_string(config)
+    model = {"potential": "none", "fs": fs, "copies": recipe.option("copies"),
+             "hidden": recipe.option("hidden"),
+             **({"rank": recipe.option("rank")} if "rank" in recipe.model else {}),
+             "amplitude_scale": amplitude, "width_scale": width,
+             "width_range": [float(config.ranges["t_e"][0]), width]}
+    first = modal_anchor(string, recipe.n_modes, 1.0)[0][0] / (2.0 * np.pi)  # Hz
+    return Preset(
+        name=name, kind=kind, n_modes=recipe.n_modes, model=model, string=string,
+        reference_note=frequency_note(first), excitation_type="pluck", pluck_position=0.2,
+        excitation_width_ms=1000.0 * config.centre("t_e"), amplitude=amplitude, pickup=0.8,
+        output_gain=1.0,
+        description=(f"A learned string: {what}, trained on {config.name}. Tension and "
+                     "damping scale its learned eigenvalues (pitch and decay); the "
+                     "nonlinearity control has no effect."),
+        tensors=network.export())

@@ -30,9 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.family import Family
 from models.koopman import relative_per_string
-from models.oscillators import OscillatorBank, export_mlp, mlp
-from synth.bank import GATE_STRIDE
+from models.oscillators import OscillatorBank, bank_arguments, bank_preset, export_mlp, mlp
+from models.schemes import WindowTraining
+from synth.kernels.bank import GATE_STRIDE
 from synth.physics.strings import StringParams
 
 
@@ -111,3 +113,19 @@ class DiagonalSSM(nn.Module):
                 "input.real": gain.real.numpy(), "input.imag": gain.imag.numpy(),
                 "readout.real": readout.real.numpy(), "readout.imag": readout.imag.numpy(),
                 **export_mlp(self.gate, "gate")}
+
+
+def _export(recipe, config, network: DiagonalSSM, name: str):
+    return bank_preset("ssm", recipe, config, network, name,
+                       f"a diagonal state-space model (a hold layer, a gate and "
+                       f"{recipe.n_modes} x {recipe.option('copies')} damped oscillators "
+                       "driven by the force)")
+
+
+FAMILY = Family(
+    name="ssm", title="diagonal state-space string driven by the force: hold layer, gate, "
+                      "damped oscillators (plays as ssm)",
+    options={"hidden": 128, "copies": 8, "rank": 8},
+    network=lambda recipe, dtype: DiagonalSSM(**bank_arguments(recipe, dtype),
+                                              rank=recipe.option("rank")),
+    scheme=WindowTraining(), export=_export)

@@ -1,16 +1,10 @@
-"""`neural-strings train RECIPE`: fit a model family (recipe [model] family) to a dataset.
+"""`neural-strings train RECIPE`: fit the recipe's family ([model] family, `models.family`)
+to its dataset.
 
-- "gradnet" (a GradNet potential through the SAV scheme) and "verlet-node" (the MLP force of
-  the Stormer-Verlet neural ODE baseline) train in two phases, one global step counter:
-  1. force matching (recipe [pretrain]): regress nu^2 grad V(q_half) on the nonlinear force
-     each recorded step implies (`models.segments.implied_force`), relative squared error;
-  2. teacher forcing (recipe [train]): run the scheme for segment_ms from recorded states and
-     compare q and p with the recording, loss relMSE(q) + relMSE(p) pooled over the batch.
-- "fno" (the Fourier neural operator baseline, `models.baselines.fno`) trains like them,
-  with single operator steps (CHUNK samples) in place of force matching.
-- "koopman" and "ssm" (one string, many excitations) train on windows from the onset
-  (`models.windows`): first windows of the first 0.1 s ([pretrain]), then of segment_ms
-  ([train]), with the family's own loss (`models.koopman`, `models.ssm`).
+Every family trains through the one loop here, in two phases with one global step counter:
+phase 1 ([pretrain]) then phase 2 ([train]), each with its family's scheme (`models.schemes`:
+teacher-forced segments through a step scheme, or windows from the onset) choosing the
+samples and the loss.
 
 A run lives in RUNS/NAME: checkpoint.pt (model, optimiser, step, best validation model),
 log.csv and curves.png. Started again, it resumes from the checkpoint (the recipe must be the
@@ -37,18 +31,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from models.baselines.fno import CHUNK, FNOScheme, FourierOperator
-from models.gradnet import GradNetPotential
-from models.koopman import KoopmanString
-from models.recipe import SEQUENCE_FAMILIES, Recipe
-from models.sav import SAVScheme
-from models.segments import Segments, SegmentSampler, implied_force
-from models.ssm import DiagonalSSM
-from models.verlet import MLPForce, VerletScheme
-from models.windows import WindowSampler
-from synth.dataset import DatasetConfig, generate
+from models.family import find_family
+from models.recipe import Recipe
+from synth.dataset import generate
 from synth.errors import ParameterError
-from synth.physics.strings import StringParams
 
 CHECKPOINT, LOG, CURVES = "checkpoint.pt", "log.csv", "curves.png"
 LOG_FIELDS = ("step", "phase", "epoch", "loss", "validation", "lr", "seconds")
@@ -56,69 +42,23 @@ LOG_EVERY = 10  # steps between log rows
 CHECKPOINT_SECONDS = 120.0  # also checkpoint at least this often
 
 
-SCHEMES = {"gradnet": SAVScheme, "verlet-node": VerletScheme, "fno": FNOScheme}  # segments
-FIRST_WINDOW_MS = 100.0  # koopman, ssm: the [pretrain] windows (the accuracy metric's span)
-
-
 def make_network(recipe: Recipe, dtype) -> nn.Module:
-    """The recipe's trainable network: a GradNet potential (played by the SAV scheme), the
-    Verlet neural ODE's MLP force (an offline baseline), or a Koopman or SSM string."""
-    generator = torch.Generator().manual_seed(recipe.seed)
-    if recipe.family == "verlet-node":
-        return MLPForce(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator)
-    torch.manual_seed(recipe.seed)  # the families below draw their initial weights globally
-    if recipe.family == "fno":
-        return FourierOperator(recipe.n_modes, width=recipe.hidden, dtype=dtype)
-    if recipe.family in SEQUENCE_FAMILIES:
-        string, fs, amplitude, width = one_string(DatasetConfig.load(recipe.dataset))
-        shared = dict(string=string, n_modes=recipe.n_modes, fs=fs, copies=recipe.copies,
-                      hidden=recipe.hidden, amplitude_scale=amplitude, width_scale=width,
-                      dtype=dtype)
-        if recipe.family == "koopman":
-            return KoopmanString(**shared)
-        return DiagonalSSM(**shared, rank=recipe.rank)
-    return GradNetPotential(recipe.n_modes, recipe.hidden, dtype=dtype, generator=generator,
-                            activation=recipe.activation)
-
-
-def one_string(config: DatasetConfig) -> tuple[StringParams, float, float, float]:
-    """(string, fs, amplitude scale, width scale in s) of a dataset of one string and many
-    excitations, which the Koopman and SSM families need (their eigenvalues are one
-    string's); the scales are the largest amplitude and width it holds."""
-    ranges = config.ranges
-    keys = ("gamma", "kappa", "nu", "sigma0", "sigma1")
-    varying = [key for key in keys if np.ptp(ranges[key]) > 0]
-    if varying:
-        raise ParameterError(f"dataset {config.name!r} varies {', '.join(varying)}: the koopman "
-                             "and ssm families learn one string (give each a single value)")
-    largest = lambda key: float(np.max(ranges[key]))  # noqa: E731
-    string = StringParams(**{key: largest(key) for key in keys})
-    return string, float(config.settings["fs"]), largest("amplitude"), largest("t_e")
+    """The recipe's trainable network, made by its family with the recipe's seed."""
+    torch.manual_seed(recipe.seed)
+    return find_family(recipe.family).network(recipe, dtype)
 
 
 class TrainingLoss(nn.Module):
-    """The loss of either phase for a batch of segments; holds the network (the only
-    parameters), so DistributedDataParallel can wrap it whole. The network gives the
-    nonlinear force per unit nu^2 (`force`); `scheme` (SAVScheme or VerletScheme) runs it.
-    Without a scheme the network is a sequence family with its own `loss` of a batch."""
+    """The loss of either phase for a batch; holds the network (the only parameters), so
+    DistributedDataParallel can wrap it whole. `scheme` (`models.schemes`) computes it."""
 
-    def __init__(self, network: nn.Module, scheme=SAVScheme) -> None:
+    def __init__(self, network: nn.Module, scheme) -> None:
         super().__init__()
         self.network = network
         self.scheme = scheme
 
-    def forward(self, segments: Segments, force_matching: bool) -> torch.Tensor:
-        if self.scheme is None:  # koopman, ssm: `segments` are windows from the onset
-            return self.network.loss(segments)
-        if force_matching and self.scheme is not FNOScheme:
-            q_half, implied = implied_force(segments)
-            predicted = segments.strings.nu2[:, None] * self.network.force(q_half)
-            # per unit wavenumber: the high modes' large forces barely move q
-            scale = self.network.column_scale
-            return relative_error(predicted / scale, implied / scale)
-        scheme = self.scheme.for_strings(self.network, segments.strings)
-        q, p = scheme.run(segments.q0, segments.p0, segments.forces)
-        return relative_error(q, segments.q) + relative_error(p, segments.p)
+    def forward(self, batch, first_phase: bool) -> torch.Tensor:
+        return self.scheme.loss(self.network, batch, first_phase)
 
 
 def make_optimiser(name: str, parameters, lr: float) -> torch.optim.Optimizer:
@@ -128,11 +68,6 @@ def make_optimiser(name: str, parameters, lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
     return torch.optim.Adam(parameters, lr=lr)
-
-
-def relative_error(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """sum (estimate - target)^2 / sum target^2 over every element."""
-    return ((estimate - target) ** 2).sum() / (target ** 2).sum().clamp_min(1e-30)
 
 
 @dataclass
@@ -154,27 +89,23 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
         torch.set_num_threads(threads)
     dtype = torch.float64 if recipe.dtype == "float64" else torch.float32
     directory = Path(runs) / recipe.name
+    scheme = find_family(recipe.family).scheme
     data_directory = _dataset(recipe, rank)
-    singles, segments = _samplers(recipe, data_directory, dtype)
+    singles, segments = scheme.samplers(recipe, data_directory, dtype)
     if segments.strings.n_modes != recipe.n_modes:
         raise ParameterError(f"recipe n_modes = {recipe.n_modes} but dataset "
                              f"{recipe.dataset!r} has {segments.strings.n_modes} modes")
 
     network = make_network(recipe, dtype)
-    loss_module = TrainingLoss(network, SCHEMES.get(recipe.family))
+    loss_module = TrainingLoss(network, scheme)
     model = DistributedDataParallel(loss_module) if world > 1 else loss_module
     optimiser = make_optimiser(recipe.train.optimiser, network.parameters(),
                                recipe.pretrain.lr)
     pre, seg = recipe.pretrain, recipe.train
     run = _resume(recipe, directory, network, optimiser, rank)
-    if run.step == 0 and recipe.family in SCHEMES:  # the scales that fit the data best
-        first = singles.sample(pre.batch if pre.steps else seg.batch,
-                               np.random.default_rng([recipe.seed, 98]))
-        if recipe.family == "fno":
-            network.calibrate(first.q, first.p, first.strings)
-        else:
-            q_half, implied = implied_force(first)
-            network.calibrate(q_half, implied / first.strings.nu2[:, None])
+    if run.step == 0:  # the scales that fit the data best
+        scheme.calibrate(network, singles.sample(pre.batch if pre.steps else seg.batch,
+                                                 np.random.default_rng([recipe.seed, 98])))
 
     validation = segments.sample(seg.validation, np.random.default_rng([recipe.seed, 99]))
     total = pre.steps + seg.epochs * seg.steps_per_epoch
@@ -185,23 +116,23 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
     try:
         while run.step < total:
             step = run.step
-            matching = step < pre.steps
-            lr = (_cosine(step, pre.steps, pre.lr, seg.lr) if matching else
+            first_phase = step < pre.steps
+            lr = (_cosine(step, pre.steps, pre.lr, seg.lr) if first_phase else
                   _cosine(step - pre.steps, total - pre.steps, seg.lr, seg.lr_final))
             for group in optimiser.param_groups:
                 group["lr"] = lr
             draw = np.random.default_rng([recipe.seed, rank, step])
-            batch = (singles if matching else segments).sample(
-                max(1, (pre.batch if matching else seg.batch) // world), draw)
+            batch = (singles if first_phase else segments).sample(
+                max(1, (pre.batch if first_phase else seg.batch) // world), draw)
             optimiser.zero_grad(set_to_none=True)
-            loss = model(batch, matching)
+            loss = model(batch, first_phase)
             loss.backward()
-            if not matching and seg.clip > 0:
+            if not first_phase and seg.clip > 0:
                 nn.utils.clip_grad_norm_(network.parameters(), seg.clip)
             optimiser.step()
             run.step += 1
             run.seconds = time.monotonic() - started
-            epoch_end = not matching and (run.step - pre.steps) % seg.steps_per_epoch == 0
+            epoch_end = not first_phase and (run.step - pre.steps) % seg.steps_per_epoch == 0
             value = None
             if epoch_end or run.step == total:
                 value = _validate(loss_module, validation)
@@ -210,8 +141,8 @@ def train(recipe: Recipe, runs: str | os.PathLike = "runs", progress: bool = Tru
                     run.best_state = {k: v.detach().clone()
                                       for k, v in network.state_dict().items()}
             if rank == 0 and (run.step % LOG_EVERY == 0 or value is not None):
-                _log(directory, run, "force" if matching else "segments",
-                     0 if matching else (run.step - pre.steps - 1) // seg.steps_per_epoch + 1,
+                _log(directory, run, "force" if first_phase else "segments",
+                     0 if first_phase else (run.step - pre.steps - 1) // seg.steps_per_epoch + 1,
                      loss.item(), value, lr)
             if bar is not None:
                 bar.update(1)
@@ -263,21 +194,9 @@ class StopRequest:
             signal.signal(number, handler)
 
 
-def _validate(loss_module: TrainingLoss, validation: Segments) -> float:
+def _validate(loss_module: TrainingLoss, validation) -> float:
     with torch.no_grad():
-        return float(loss_module(validation, force_matching=False))
-
-
-def _samplers(recipe: Recipe, directory: Path, dtype) -> tuple:
-    """The samplers of the [pretrain] and [train] phases."""
-    fs = DatasetConfig.load(recipe.dataset).settings["fs"]
-    steps = lambda ms: max(1, round(ms * 1e-3 * fs))  # noqa: E731
-    if recipe.family in SEQUENCE_FAMILIES:
-        first = WindowSampler(directory, steps(FIRST_WINDOW_MS), dtype)
-        return first, first.with_window(steps(recipe.train.segment_ms))
-    first = CHUNK if recipe.family == "fno" else 1  # one operator step, or one SAV step
-    return (SegmentSampler(directory, first, dtype),
-            SegmentSampler(directory, steps(recipe.train.segment_ms), dtype))
+        return float(loss_module(validation, first_phase=False))
 
 
 def _cosine(step: int, steps: int, start: float, end: float) -> float:
@@ -297,7 +216,7 @@ def _start_distributed() -> tuple[int, int]:
 
 def _dataset(recipe: Recipe, rank: int) -> Path:
     """The recipe's dataset directory, generated first (by rank 0) when missing."""
-    config = DatasetConfig.load(recipe.dataset)
+    config = recipe.dataset_config()
     if rank == 0:
         generate(config, root=recipe.dataset_root, progress=True)
     if dist.is_initialized():
@@ -336,9 +255,14 @@ def load_run(run: str | os.PathLike, which: str = "best") -> tuple[dict, nn.Modu
         raise ParameterError(f"no checkpoint at {path}; train first")
     state = read_checkpoint(path)
     weights = state["best_model"] if which == "best" and state["best_model"] else state["model"]
-    network = make_network(Recipe.from_stored(state["recipe"]), torch.float64)
+    network = make_network(stored_recipe(state), torch.float64)
     network.load_state_dict({k: v.to(torch.float64) for k, v in weights.items()})
     return state, network
+
+
+def stored_recipe(state: dict) -> Recipe:
+    """The recipe a checkpoint was trained with (with the file it was read from)."""
+    return Recipe.from_stored(state["recipe"], state.get("recipe_source", ""))
 
 
 def read_checkpoint(path: Path) -> dict:
@@ -350,7 +274,8 @@ def read_checkpoint(path: Path) -> dict:
 def _save(recipe: Recipe, run: Run, network: nn.Module, optimiser, rank: int) -> None:
     if rank != 0:
         return
-    state = {"digest": recipe.digest(), "recipe": recipe.as_dict(), "step": run.step,
+    state = {"digest": recipe.digest(), "recipe": recipe.as_dict(),
+             "recipe_source": recipe.source, "step": run.step,
              "seconds": run.seconds, "best_validation": run.best_validation,
              "best_model": run.best_state, "model": network.state_dict(),
              "optimiser": optimiser.state_dict(), "torch": str(torch.__version__)}
@@ -390,8 +315,7 @@ def plot_curves(log: Path, out: Path) -> None:
     if not rows:
         return
     figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
-    for phase, label in (("force", "force matching (rel. force error)"),
-                         ("segments", "segments (relMSE q + p)")):
+    for phase, label in (("force", "phase 1 ([pretrain])"), ("segments", "phase 2 ([train])")):
         points = [(int(r["step"]), float(r["loss"])) for r in rows if r["phase"] == phase]
         if points:
             axis.semilogy(*zip(*points, strict=True), label=label, lw=0.8)

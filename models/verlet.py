@@ -10,8 +10,8 @@ no energy structure, so nothing guarantees stability. One step per sample, a pos
     q' = q_half + k/2 p'
 
 With F = grad V of the exact potential this is the explicit counterpart of the SAV step.
-Training reuses `models.train` (recipe [model] family = "verlet-node"): force matching on the
-implied force, then teacher-forced segments.
+Its family, "verlet-node", trains through `models.train` like the GradNet: force matching on
+the implied force, then teacher-forced segments.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import math
 
 import torch
 from torch import nn
+
+from models.family import Family
+from models.schemes import SegmentTraining
 
 
 class MLPForce(nn.Module):
@@ -110,3 +113,14 @@ def free_run(network: MLPForce, strings, n_steps: int) -> dict:
             qs.append(q)
     q = torch.stack(qs, 1)
     return {"q": q, "w": (q * strings.phi_o[:, None, :]).sum(-1)}
+
+
+def _network(recipe, dtype) -> MLPForce:
+    generator = torch.Generator().manual_seed(recipe.seed)
+    return MLPForce(recipe.n_modes, recipe.option("hidden"), dtype=dtype, generator=generator)
+
+
+FAMILY = Family(
+    name="verlet-node", title="Stormer-Verlet neural ODE with an MLP force (offline baseline)",
+    options={"hidden": 128}, network=_network, scheme=SegmentTraining(VerletScheme),
+    free_run=free_run)

@@ -8,7 +8,6 @@ the block). Prints a markdown table and writes it, with the figures as JSON, to 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -29,7 +28,8 @@ def run(recipe_path: str, widths: list[int], test_set: str, strings: int, out: s
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for hidden in widths:  # train, export and evaluate every width first
-        recipe = dataclasses.replace(base, name=f"{base.name}-h{hidden}", hidden=hidden)
+        recipe = Recipe(**{**base.with_options(hidden=hidden).__dict__,
+                           "name": f"{base.name}-h{hidden}"})
         directory = train(recipe, runs=runs)
         preset_path = export_preset(directory, out_dir / f"{recipe.name}.safetensors")
         report = evaluate(str(preset_path), test_set, limit=strings, root=root)
@@ -53,7 +53,8 @@ def run(recipe_path: str, widths: list[int], test_set: str, strings: int, out: s
 
 
 def markdown(base: Recipe, rows: list[dict], test_set: str) -> str:
-    lines = [f"GradNet width against cost: recipe `{base.name}` ({base.activation} activation) "
+    activation = base.option("activation")
+    lines = [f"GradNet width against cost: recipe `{base.name}` ({activation} activation) "
              f"with only the width changed; relMSE mean over the first {rows[0]['strings']} "
              f"strings of `{test_set}` at {rows[0]['fs']:g} Hz; voices at 48 kHz, 128-frame "
              "blocks, 70% of one core", "",

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from models.strings import StringBatch
-from synth.dataset import StoredDataset
+from synth.dataset import DatasetConfig, StoredDataset
+from synth.errors import ParameterError
+from synth.physics.strings import StringParams
 
 TIMES = 512  # sample indices per batch
 FIRST = 4800  # samples (0.1 s at 48 kHz): half of a longer window's indices fall in these
@@ -84,3 +86,17 @@ class WindowSampler:
         rows = (which[:, None], steps[None, :])
         return (torch.as_tensor(self.q[rows], dtype=self.dtype),
                 torch.as_tensor(self.p[rows], dtype=self.dtype))
+
+
+def one_string(config: DatasetConfig) -> tuple[StringParams, float, float, float]:
+    """(string, fs, amplitude scale, width scale in s) of a dataset of one string and many
+    excitations, which the families trained on windows need (they learn one string's
+    dynamics); the scales are the largest amplitude and width it holds."""
+    keys = ("gamma", "kappa", "nu", "sigma0", "sigma1")
+    varying = [key for key in keys if np.ptp(config.ranges[key]) > 0]
+    if varying:
+        raise ParameterError(f"dataset {config.name!r} varies {', '.join(varying)}: this "
+                             "family learns one string (give each a single value)")
+    largest = {key: float(np.max(config.ranges[key])) for key in (*keys, "amplitude", "t_e")}
+    string = StringParams(**{key: largest[key] for key in keys})
+    return string, float(config.settings["fs"]), largest["amplitude"], largest["t_e"]

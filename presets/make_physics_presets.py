@@ -139,7 +139,8 @@ def build(name: str, spec: dict) -> Preset:
     string = physical.to_normalised("exact" if spec["potential"] == "exact" else "kc")
     preset = Preset(
         name=name, kind="sav-physics", n_modes=spec["n_modes"],
-        potential_name=spec["potential"], string=string, reference_note=float(spec["note"]),
+        model={"potential": spec["potential"]}, string=string,
+        reference_note=float(spec["note"]),
         excitation_type=spec["excitation"], pluck_position=spec["pluck_position"],
         excitation_width_ms=spec["width_ms"],
         amplitude=physical.force_to_amplitude(spec["force"]), pickup=spec["pickup"],
@@ -154,11 +155,13 @@ def build(name: str, spec: dict) -> Preset:
 
 def calibrated_gain(preset: Preset) -> float:
     """The output gain at which a velocity-100 note at the reference pitch peaks at
-    LEVEL_DBFS, measured by playing it for a second through the engine."""
+    LEVEL_DBFS, measured by playing it for a second through the engine, to 3 significant
+    digits (so the rounding of the float32 kernels, which differs from one machine and
+    compiler to another, cannot change the file)."""
     engine = Engine(preset, fs=48000, polyphony=2)
     engine.note_on(round(preset.reference_note), 100)
     peak = float(np.abs(engine.process(48000)).max())
-    return 10 ** (LEVEL_DBFS / 20) / peak
+    return float(f"{10 ** (LEVEL_DBFS / 20) / peak:.3g}")
 
 
 def main() -> None:

@@ -1,35 +1,56 @@
 """neural-strings runtime: the physics of nonlinear strings, their step kernels and the engine.
 
-This package never imports torch; training lives in `models` (DESIGN.md section 2).
+This package never imports torch; training lives in `models` (docs/design.md, "Layers").
 
 Numba caches each compiled kernel next to its source and invalidates it only when that one
 file changes, not when a kernel it calls (and compiles in) does. So the cache lives in a
-directory named after a hash of every compiled source of the package: any change to any
-kernel starts a fresh cache; only the KEEP_CACHES most recently used are kept.
-NUMBA_CACHE_DIR, if set by the user, wins.
+directory named after a hash of every compiled source of the package and of the installed
+kind plugins (whose kernels the engine compiles in): any change to any kernel starts a fresh
+cache; only the KEEP_CACHES most recently used are kept. NUMBA_CACHE_DIR, if set by the
+user, wins.
 """
 
 import hashlib
+import importlib.util
 import os
 import shutil
+from importlib.metadata import entry_points
 from pathlib import Path
 
 __version__ = "0.1.0"
 
-_COMPILED = ("kernels", "engine", "callback.py", "native.py")  # every source numba compiles
+# every source numba compiles, or whose functions it compiles in
+_COMPILED = ("kernels", "engine", "kinds", "callback.py", "native.py", "physics/modes.py")
 KEEP_CACHES = 4
+KINDS_GROUP = "neural_strings.kinds"
+
+
+def _sources() -> list[Path]:
+    """The compiled sources of synth and of every package that provides a model kind."""
+    here = Path(__file__).resolve().parent
+    files = []
+    for entry in _COMPILED:
+        path = here / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    packages = {point.value.split(":")[0].split(".")[0]
+                for point in entry_points(group=KINDS_GROUP)} - {"synth"}
+    for package in sorted(packages):
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue  # a broken plugin is reported when the kinds load
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            files += sorted(Path(location).rglob("*.py"))
+    return files
 
 
 def _use_versioned_numba_cache() -> None:
     if "NUMBA_CACHE_DIR" in os.environ:
         return
-    here = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for entry in _COMPILED:
-        for path in sorted((here / entry).rglob("*.py")) if (here / entry).is_dir() \
-                else [here / entry]:
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+    for path in _sources():
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     try:
         import platformdirs
 

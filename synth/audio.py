@@ -34,7 +34,6 @@ from synth.engine.state import (
     TSC_HZ,
     UNDERRUNS,
     EngineState,
-    pointer_table,
 )
 from synth.errors import AudioError
 from synth.native import cycles
@@ -106,9 +105,9 @@ class AudioStream:
         self.channels = min(2, self.device["channels"])
         self.latency = latency
         self._stream = None
-        self._slot = np.zeros(2, np.int64)  # address of the pointer table, channel count
-        self._table = None
-        self._retired: list = []  # states swapped out, kept alive until the callback moves on
+        self._slot = np.zeros(3, np.int64)  # the state's pointer table: address, rows; channels
+        self._installed = None  # what the callback reads: pointer table, state, voices
+        self._retired: list = []  # installs swapped out, alive until the callback moves on
         self._abandoned = None  # a stream that would not stop, and what its callback reads
         self._lock = threading.Lock()
         self._progress = (0.0, 0.0)  # (callback count, monotonic time it was last seen to move)
@@ -136,12 +135,11 @@ class AudioStream:
         from synth.callback import audio_callback
 
         self._install(self.engine.state)
-        self._slot[1] = self.channels
         latency = self.latency if self.latency is not None else \
             sounddevice.query_devices(self.device["index"])["default_low_output_latency"]
         self._stream = portaudio.open_output(
             self.device["index"], self.channels, self.engine.fs, self.blocksize, latency,
-            audio_callback.address, self._slot.ctypes.data)
+            audio_callback().address, self._slot.ctypes.data)
         portaudio.start(self._stream)
 
     def _start_python(self) -> None:
@@ -172,7 +170,7 @@ class AudioStream:
         closer.join(timeout)
         self.engine.on_state_change = None
         if closer.is_alive():
-            self._abandoned = (stream, self._table, self._retired)  # the callback may still run
+            self._abandoned = (stream, self._installed, self._retired)  # the callback may run
             return False
         self._retired.clear()
         return True
@@ -216,10 +214,17 @@ class AudioStream:
 
     # ------------------------------------------------------------------ state handling
     def _install(self, state: EngineState) -> None:
-        table = pointer_table(state)
-        self._retired.append((self._table, state))
-        self._table = table
-        self._slot[0] = table.ctypes.data  # one aligned 8-byte store: the callback's switch
+        """Point the callback at `state` (the engine's, with its voices)."""
+        from synth.callback import CHANNELS, ROWS, TABLE, prepare
+
+        table = prepare(state)
+        if self._installed is not None:
+            self._retired.append(self._installed)  # the callback may still be reading it
+        self._installed = (table, state, self.engine.voices)
+        if self._slot[ROWS] != len(table):  # never true across a swap: states have one layout
+            self._slot[ROWS] = len(table)
+        self._slot[CHANNELS] = self.channels
+        self._slot[TABLE] = table.ctypes.data  # one aligned 8-byte store: the switch
 
     def _swap(self, state: EngineState) -> None:
         """Called by Engine.load_preset: hand the new state to the running callback."""

@@ -1,24 +1,29 @@
-"""The compiled PortAudio callback of the native audio path (DESIGN.md section 4).
+"""The compiled PortAudio callback of the native audio path (docs/design.md, "From MIDI to
+audio").
 
-PortAudio calls `audio_callback` on its real-time thread with a pointer to a small int64
-`slot` array: slot[0] is the address of the engine's pointer table (`state.pointer_table`),
-slot[1] the output channel count. The callback rebuilds the `EngineState` from those
-addresses, runs `process_block` and keeps the telemetry (callbacks, underruns, load measured
-with the cycle counter). It is compiled code: it never takes the GIL and never allocates.
-Importing this module compiles it (or loads it from the cache).
+PortAudio calls `audio_callback()` on its real-time thread with a pointer to a small int64
+`slot` array: slot[0] is the address of the engine's pointer table
+(`synth.engine.pointers.pointer_table` of the state), slot[1] its number of rows, slot[2]
+the output channel count. The callback rebuilds the `EngineState` from those addresses, runs
+`process_block` and keeps the telemetry (callbacks, underruns, load measured with the cycle
+counter). It is compiled code: it never takes the GIL and never allocates. The state's type
+is the same for every model kind (the kind is reached through its entry points), so one
+callback plays them all, and a preset switch is one store into the slot.
 
 The kernel float type of the real-time path is float32.
 """
 
+import functools
+
 import numpy as np
 from numba import carray, cfunc, njit, types
 
+from synth.engine import pointers
 from synth.engine.block import process_block
 from synth.engine.state import (
     CALLBACKS,
     CLOCK,
     CLOCK_AT_CALLBACK,
-    FIELD_SPECS,
     FS,
     LATE,
     LOAD_AVG,
@@ -29,7 +34,7 @@ from synth.engine.state import (
     UNDERRUNS,
     EngineState,
 )
-from synth.kernels.potentials import KERNEL
+from synth.kernels.options import KERNEL
 from synth.native import address_as_pointer, cycles, pointer_as_address
 
 # PortAudio ABI constants (portaudio.h), spelled out so that importing the callback does not
@@ -37,66 +42,26 @@ from synth.native import address_as_pointer, cycles, pointer_as_address
 OUTPUT_UNDERFLOW = 0x4  # paOutputUnderflow: a statusFlags bit, the device ran dry
 CONTINUE = 0  # paContinue: the callback's return value that keeps the stream running
 
-SLOT_SIZE = 2
-N_FIELDS = len(FIELD_SPECS)
+TABLE, ROWS, CHANNELS = range(3)  # slot entries
+SLOT_SIZE = 3
 LOAD_SMOOTHING = 0.01  # weight of the newest block in the load average
+REAL_TIME_DTYPE = np.float32
 
 
-@njit(inline="always")
-def _int1(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1],), np.int64)
-
-
-@njit(inline="always")
-def _int2(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1], t[i, 2]), np.int64)
-
-
-@njit(inline="always")
-def _f64_1(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1],), np.float64)
-
-
-@njit(inline="always")
-def _f64_2(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1], t[i, 2]), np.float64)
-
-
-@njit(inline="always")
-def _f32_1(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1],), np.float32)
-
-
-@njit(inline="always")
-def _f32_2(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1], t[i, 2]), np.float32)
-
-
-@njit(inline="always")
-def _f32_3(t, i):
-    return carray(address_as_pointer(t[i, 0]), (t[i, 1], t[i, 2], t[i, 3]), np.float32)
-
-
-@njit(inline="always")
-def _state(t):
-    """The EngineState whose arrays the pointer table t describes (FIELD_SPECS order)."""
-    return EngineState(
-        _int1(t, 0), _f64_1(t, 1), _f64_2(t, 2), _int1(t, 3), _int2(t, 4), _int1(t, 5),
-        _f64_1(t, 6), _int2(t, 7), _f64_2(t, 8), _f32_2(t, 9), _f32_2(t, 10), _f32_3(t, 11),
-        _f32_3(t, 12), _f32_2(t, 13), _f64_2(t, 14),
-        (_f32_2(t, 15), _f32_2(t, 16), _f32_2(t, 17), _f32_2(t, 18)),
-        _f32_3(t, 19), _f32_2(t, 20), _f32_2(t, 21), _f32_2(t, 22), _f32_2(t, 23),
-        _f32_2(t, 24), _f64_1(t, 25), _f32_1(t, 26), _f64_1(t, 27), _f32_3(t, 28),
-        (_f64_2(t, 29), _f64_2(t, 30), _f64_2(t, 31), _f64_2(t, 32), _f64_2(t, 33),
-         _f64_2(t, 34), _f64_2(t, 35), _f64_2(t, 36), _f64_2(t, 37), _f64_2(t, 38),
-         _f64_2(t, 39), _f64_2(t, 40), _f64_2(t, 41), _f64_2(t, 42), _f64_2(t, 43)))
+def prepare(state: EngineState) -> np.ndarray:
+    """The pointer table of a (float32) state for the callback; keep it and the state alive
+    while the callback may read them. Also lets compiled code rebuild such states."""
+    if state.lane_out.dtype != REAL_TIME_DTYPE:
+        raise TypeError(f"the native callback plays float32 engines, not {state.lane_out.dtype}")
+    pointers.register(state, REAL_TIME_DTYPE)
+    return pointers.pointer_table(state)
 
 
 @njit(**KERNEL)
 def run_callback(output_address, frames, status_flags, slot):
     """Everything the callback does, given the output buffer's address and the slot."""
-    table = carray(address_as_pointer(slot[0]), (N_FIELDS, 5), np.int64)
-    st = _state(table)
+    table = carray(address_as_pointer(slot[TABLE]), (slot[ROWS], pointers.ROW), np.int64)
+    st = pointers.from_table(table, (EngineState,), np.float32)
     start = cycles()
     telemetry = st.telemetry
     telemetry[CALLBACKS] += 1.0
@@ -104,7 +69,7 @@ def run_callback(output_address, frames, status_flags, slot):
         telemetry[UNDERRUNS] += 1.0
     telemetry[TSC_AT_CALLBACK] = start
     telemetry[CLOCK_AT_CALLBACK] = telemetry[CLOCK]
-    out = carray(address_as_pointer(output_address), (frames, slot[1]), np.float32)
+    out = carray(address_as_pointer(output_address), (frames, slot[CHANNELS]), np.float32)
     max_block = st.lane_out.shape[0]
     for first in range(0, frames, max_block):
         process_block(st, out[first:min(first + max_block, frames)])
@@ -121,8 +86,15 @@ CALLBACK_SIGNATURE = types.int32(types.voidptr, types.voidptr, types.uint64, typ
                                  types.uint64, types.voidptr)
 
 
-@cfunc(CALLBACK_SIGNATURE, cache=True)
-def audio_callback(input_buffer, output_buffer, frames, time_info, status_flags, user_data):
-    slot = carray(user_data, (SLOT_SIZE,), np.int64)
-    run_callback(pointer_as_address(output_buffer), frames, status_flags, slot)
-    return CONTINUE
+@functools.cache
+def audio_callback():
+    """The callback, a numba cfunc (`.address` is its C function pointer); compiled (or
+    loaded from the cache) on first use, after `prepare` has seen a state."""
+
+    @cfunc(CALLBACK_SIGNATURE, cache=True)
+    def callback(input_buffer, output_buffer, frames, time_info, status_flags, user_data):
+        slot = carray(user_data, (SLOT_SIZE,), np.int64)
+        run_callback(pointer_as_address(output_buffer), frames, status_flags, slot)
+        return CONTINUE
+
+    return callback

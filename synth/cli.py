@@ -31,7 +31,16 @@ def _simulate(args: argparse.Namespace) -> None:
     except json.JSONDecodeError as error:
         raise ParameterError(f"{args.params}: not valid JSON: {error}") from None
     spec = SimulationSpec.from_dict(data)
-    sim = simulate(spec)
+    potential = None
+    if spec.model is not None:  # a SAV preset's potential in place of the nonlinearity
+        from synth.kinds.sav_string import potential_of
+        from synth.presets import find_preset, load_preset
+
+        try:
+            potential = potential_of(load_preset(find_preset(spec.model)), n_modes=spec.n_modes)
+        except ValueError as error:
+            raise ParameterError(f"model: {error}") from None
+    sim = simulate(spec, potential=potential)
     sim.save(args.out)
     print(f"wrote {args.out}: {sim.n_active} of {spec.n_modes} modes, {spec.n_steps} samples "
           f"at {spec.fs:g} Hz")

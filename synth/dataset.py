@@ -128,6 +128,11 @@ class DatasetConfig:
         text = json.dumps(self.content(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def centre(self, key: str) -> float:
+        """The middle of a parameter's range (one of RANGE_KEYS)."""
+        low, high = self.ranges[key]
+        return 0.5 * (low + high)
+
     def draw(self) -> list[dict]:
         """The simulate parameters of every string, drawn from the seed in a fixed order."""
         rng = np.random.default_rng(self.seed)

@@ -23,3 +23,13 @@ class PresetError(RuntimeError):
 
 class AudioError(RuntimeError):
     """No usable audio device, or the stream could not be opened or was lost."""
+
+
+class PluginWarning(UserWarning):
+    """An installed plugin (a model kind or a training family) could not be used and was
+    skipped."""
+
+
+class OutputError(RuntimeError):
+    """An output file cannot be written: a missing folder, a directory given for a file, a
+    wrong extension, no permission, or a full disk."""

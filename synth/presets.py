@@ -1,14 +1,13 @@
 """Presets: one `.safetensors` file holding a model's weights and a JSON description.
 
-The file's tensors are the model weights (none for `sav-physics`); its metadata holds one
+The file's tensors are the model's weights (none for `sav-physics`); its metadata holds one
 key, "neural_strings", whose JSON value is
 
     {"format": "neural-strings-preset", "version": 1,
-     "kind": "sav-physics" | "sav-gradnet" | "koopman" | "ssm",
+     "kind": str,                          # the model kind (`synth.kinds`)
+     "package": str,                       # optional: the package providing a plugin kind
      "name": str, "description": str,
-     "model": {"n_modes": int, "potential": "exact" | "kc" | "gradnet",
-               "activation": "leaky" | "stretch",    # GradNet only; default "leaky"
-               "fs", "copies", "hidden", "rank", ...},   # koopman, ssm: see synth.bank
+     "model": {"n_modes": int, ...},       # the kind's own settings (its `check_model`)
      "string": {"reference_note": float,   # MIDI note at which `normalised` is tuned
                 "normalised": {"gamma", "kappa", "nu", "sigma0", "sigma1"},
                 "physical": {"length", "tension", "linear_density", "youngs_modulus",
@@ -19,11 +18,10 @@ key, "neural_strings", whose JSON value is
      "controls": {param name: default value},   # optional overrides of the defaults
      "provenance": {...}}                       # sources, recipe, seeds, metrics
 
-A `sav-gradnet` file carries tensors gradnet.weight (H, M), gradnet.bias, gradnet.log_scale_in
-and gradnet.log_scale_out (H,); `koopman` and `ssm` files carry their oscillator banks and
-networks in float64 (`synth.bank`; their "potential" is "none"). Loading never unpickles
-anything; a broken, truncated, wrong-version or non-finite file is refused with a PresetError
-naming the file and the fault.
+Which tensors a preset carries, their shapes and the dtype they are stored in are the kind's
+to say (`Kind.tensors`); in memory they are float64. Loading never unpickles anything; a
+broken, truncated, wrong-version or non-finite file, or one of a kind that is not installed,
+is refused with a PresetError naming the file and the fault.
 """
 
 from __future__ import annotations
@@ -39,30 +37,29 @@ import platformdirs
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from synth import bank
 from synth.errors import ParameterError, PresetError
+from synth.files import replace_atomically
+from synth.kinds import find_kind, installed_kinds
 from synth.params import PARAMS
 from synth.physics.modes import check_mode_count
-from synth.physics.potentials import Potential, gradnet_potential, make_potential
 from synth.physics.strings import PhysicalString, StringParams
 
 FORMAT, VERSION = "neural-strings-preset", 1
 METADATA_KEY = "neural_strings"
-KINDS = {"sav-physics": ("exact", "kc"), "sav-gradnet": ("gradnet",), "koopman": ("none",),
-         "ssm": ("none",)}
-GRADNET_TENSORS = ("weight", "bias", "log_scale_in", "log_scale_out")
 SHIPPED = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "nylon-guitar"
+NEURAL_STRINGS = "neural-strings"  # the package of the shipped kinds
 
 
 @dataclass(frozen=True, eq=False)
 class Preset:
-    """A playable model: its kind, string, excitation defaults and weights."""
+    """A playable model: its kind and the kind's settings (`model`) and tensors, its string,
+    excitation and pickup defaults, and what the window shows of it."""
 
     name: str
     kind: str
     n_modes: int
-    potential_name: str
+    model: dict  # the kind's settings, as in the file's "model" table (without n_modes)
     string: StringParams
     reference_note: float
     excitation_type: str
@@ -72,26 +69,11 @@ class Preset:
     pickup: float
     output_gain: float
     description: str = ""
-    activation: str = "leaky"  # the GradNet's activation (sav-gradnet only)
-    settings: dict = field(default_factory=dict)  # koopman, ssm: `synth.bank.SETTINGS`
     physical: PhysicalString | None = None
     controls: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
-    weights: dict = field(default_factory=dict)
+    tensors: dict = field(default_factory=dict)  # name -> float64 array
     path: Path | None = None
-
-    def potential(self, dtype=np.float64, n_modes: int | None = None) -> Potential:
-        """The potential the kernels use, with tables in `dtype`, over the first n_modes
-        modes (default: all; a learned potential then sees the missing modes as zeros).
-        The oscillator-bank kinds have none: the linear one stands in (and stays idle)."""
-        n_modes = self.n_modes if n_modes is None else n_modes
-        if self.kind in bank.FAMILY_CODES:
-            return make_potential("linear", n_modes, dtype)
-        if self.kind == "sav-gradnet":
-            weights = {k: self.weights[k] for k in GRADNET_TENSORS}
-            weights["weight"] = weights["weight"][:, :n_modes]
-            return gradnet_potential(**weights, dtype=dtype, activation=self.activation)
-        return make_potential(self.potential_name, n_modes, dtype)
 
     def metadata(self) -> dict:
         """The JSON description stored in the file."""
@@ -102,11 +84,11 @@ class Preset:
                         "linear_density": p.linear_density,
                         "youngs_modulus": p.youngs_modulus, "radius": p.radius,
                         "t60_low": list(p.t60_low), "t60_high": list(p.t60_high)}
-        return {"format": FORMAT, "version": VERSION, "kind": self.kind, "name": self.name,
-                "description": self.description,
-                "model": {"n_modes": self.n_modes, "potential": self.potential_name,
-                          **({"activation": self.activation}
-                             if self.kind == "sav-gradnet" else {}), **self.settings},
+        kind = find_kind(self.kind)
+        package = {} if kind.package == NEURAL_STRINGS else {"package": kind.package}
+        return {"format": FORMAT, "version": VERSION, "kind": self.kind, **package,
+                "name": self.name, "description": self.description,
+                "model": {"n_modes": self.n_modes, **self.model},
                 "string": {"reference_note": self.reference_note,
                            "normalised": self.string.as_dict(), "physical": physical},
                 "excitation": {"type": self.excitation_type, "position": self.pluck_position,
@@ -117,16 +99,16 @@ class Preset:
 
 
 def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
-    """Write `preset` to `path` atomically (a crash leaves the old file intact)."""
+    """Write `preset` to `path` atomically: a failed or interrupted write leaves no file that
+    looks complete, and an old file of that name intact. Tensors are stored in the dtypes
+    the kind's schema gives."""
     path = Path(path)
-    if preset.kind in bank.FAMILY_CODES:  # float64: eigenvalue phases accumulate
-        tensors = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in preset.weights.items()}
-    else:
-        tensors = {f"gradnet.{k}": np.ascontiguousarray(v, dtype=np.float32)
-                   for k, v in preset.weights.items()}
-    temporary = path.with_name(path.name + ".tmp")
-    save_file(tensors, temporary, metadata={METADATA_KEY: json.dumps(preset.metadata())})
-    os.replace(temporary, path)
+    schema = find_kind(preset.kind).tensors(preset.model, preset.n_modes)
+    tensors = {name: np.ascontiguousarray(preset.tensors[name], dtype=dtype)
+               for name, (_, dtype) in schema.items()}
+    metadata = {METADATA_KEY: json.dumps(preset.metadata())}
+    with replace_atomically(path) as temporary:
+        save_file(tensors, temporary, metadata=metadata)
     return path
 
 
@@ -135,8 +117,10 @@ def load_preset(path: str | os.PathLike) -> Preset:
     path = Path(path)
     try:
         return _load(path)
-    except PresetError:
-        raise
+    except PresetError as error:
+        message = str(error)
+        raise PresetError(message if message.startswith(str(path)) else
+                          f"{path}: {message}") from None
     except (ParameterError, KeyError, TypeError, ValueError) as error:
         raise PresetError(f"{path}: {_describe(error)}") from None
 
@@ -153,7 +137,7 @@ def _load(path: Path) -> Preset:
     try:
         with safe_open(path, "np") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            stored = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError) as error:
         raise PresetError(f"{path}: not a readable safetensors file ({error})") from None
     if METADATA_KEY not in metadata:
@@ -168,36 +152,22 @@ def _load(path: Path) -> Preset:
     if meta.get("version") != VERSION:
         raise PresetError(f"{path}: preset format version {meta.get('version')!r}; this "
                           f"program reads version {VERSION}")
-    kind = meta["kind"]
-    if kind not in KINDS:
-        raise PresetError(f"{path}: unknown model kind {kind!r}; this program plays "
-                          f"{', '.join(KINDS)}")
-    model, string, excitation = meta["model"], meta["string"], meta["excitation"]
-    n_modes = check_mode_count(model["n_modes"])
-    potential = model["potential"]
-    if potential not in KINDS[kind]:
-        raise PresetError(f"{path}: potential {potential!r} does not belong to kind {kind!r}")
-    weights = {}
-    if kind == "sav-gradnet":
-        for name in GRADNET_TENSORS:
-            key = f"gradnet.{name}"
-            if key not in tensors:
-                raise PresetError(f"{path}: missing tensor {key!r}")
-            weights[name] = tensors[key].astype(np.float64)
-        if weights["weight"].ndim != 2 or weights["weight"].shape[1] != n_modes:
-            raise PresetError(f"{path}: gradnet.weight has shape {weights['weight'].shape}, "
-                              f"expected (hidden, {n_modes})")
-    settings = {}
-    if kind in bank.FAMILY_CODES:
-        settings = _bank_settings(path, kind, model)
-        faults = bank.check_tensors(kind, n_modes, settings, tensors)
-        if faults:
-            raise PresetError(f"{path}: {'; '.join(faults)}")
-        weights = {key: tensors[key].astype(np.float64) for key in
-                   bank.tensor_shapes(kind, n_modes, settings)}
-    for key, tensor in tensors.items():
-        if not np.isfinite(tensor).all():
-            raise PresetError(f"{path}: tensor {key!r} holds non-finite values")
+    kind = find_kind(meta["kind"], meta.get("package"))
+    model, string, excitation = dict(meta["model"]), meta["string"], meta["excitation"]
+    n_modes = check_mode_count(model.pop("n_modes"))
+    model = kind.check_model(model, n_modes)
+    tensors = {}
+    for name, (shape, _) in kind.tensors(model, n_modes).items():
+        if name not in stored:
+            raise PresetError(f"missing tensor {name!r}")
+        found = tuple(stored[name].shape)
+        if len(found) != len(shape) or any(s is not None and s != f
+                                           for s, f in zip(shape, found, strict=True)):
+            expected = tuple("any" if s is None else s for s in shape)
+            raise PresetError(f"tensor {name!r} has shape {found}, expected {expected}")
+        if not np.isfinite(stored[name]).all():
+            raise PresetError(f"tensor {name!r} holds non-finite values")
+        tensors[name] = stored[name].astype(np.float64)
     physical = string.get("physical")
     if physical is not None:
         physical = PhysicalString(**{**physical, "t60_low": tuple(physical["t60_low"]),
@@ -205,56 +175,33 @@ def _load(path: Path) -> Preset:
     controls = meta.get("controls", {})
     unknown = sorted(set(controls) - set(PARAMS))
     if unknown:
-        raise PresetError(f"{path}: unknown control(s) {unknown}")
+        raise PresetError(f"unknown control(s) {unknown}")
     for name, value in controls.items():
-        _finite(path, f"controls.{name}", value)
+        _finite(f"controls.{name}", value)
     preset = Preset(
-        name=str(meta["name"]), kind=kind, n_modes=n_modes, potential_name=potential,
+        name=str(meta["name"]), kind=kind.name, n_modes=n_modes, model=model,
         string=StringParams(**string["normalised"]),
-        reference_note=_finite(path, "string.reference_note", string["reference_note"]),
+        reference_note=_finite("string.reference_note", string["reference_note"]),
         excitation_type=excitation["type"],
-        pluck_position=_finite(path, "excitation.position", excitation["position"]),
-        excitation_width_ms=_finite(path, "excitation.width_ms", excitation["width_ms"]),
-        amplitude=_finite(path, "excitation.amplitude", excitation["amplitude"]),
-        pickup=_finite(path, "pickup", meta["pickup"]),
-        output_gain=_finite(path, "output_gain", meta["output_gain"]),
-        description=str(meta.get("description", "")),
-        activation=str(model.get("activation", "leaky")), settings=settings,
-        physical=physical, controls=controls,
-        provenance=meta.get("provenance", {}), weights=weights, path=path)
+        pluck_position=_finite("excitation.position", excitation["position"]),
+        excitation_width_ms=_finite("excitation.width_ms", excitation["width_ms"]),
+        amplitude=_finite("excitation.amplitude", excitation["amplitude"]),
+        pickup=_finite("pickup", meta["pickup"]),
+        output_gain=_finite("output_gain", meta["output_gain"]),
+        description=str(meta.get("description", "")), physical=physical, controls=controls,
+        provenance=meta.get("provenance", {}), tensors=tensors, path=path)
     if preset.excitation_type not in ("pluck", "strike"):
-        raise PresetError(f"{path}: excitation type {preset.excitation_type!r} is not "
-                          "'pluck' or 'strike'")
-    if preset.kind == "sav-gradnet":
-        preset.potential()  # validates the weights
+        raise PresetError(f"excitation type {preset.excitation_type!r} is not 'pluck' or "
+                          "'strike'")
+    faults = kind.check_tensors(preset)
+    if faults:
+        raise PresetError("; ".join(faults))
     return preset
 
 
-def _bank_settings(path: Path, kind: str, model: dict) -> dict:
-    """The model settings of a koopman or ssm preset, checked."""
-    settings = {}
-    for key in bank.SETTINGS:
-        if key == "rank" and kind == "koopman":
-            continue
-        value = model[key]
-        if key == "width_range":
-            if not isinstance(value, list) or len(value) != 2:
-                raise PresetError(f"{path}: model.width_range must be [low, high] in seconds")
-            settings[key] = [_finite(path, "model.width_range", v) for v in value]
-        elif key in ("copies", "hidden", "rank"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise PresetError(f"{path}: model.{key} must be a positive integer")
-            settings[key] = value
-        else:
-            settings[key] = _finite(path, f"model.{key}", value)
-            if settings[key] <= 0:
-                raise PresetError(f"{path}: model.{key} must be positive")
-    return settings
-
-
-def _finite(path: Path, name: str, value) -> float:
+def _finite(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise PresetError(f"{path}: {name} must be a finite number, got {value!r}")
+        raise PresetError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -265,22 +212,31 @@ def user_directory() -> Path:
     return directory
 
 
+def preset_directories() -> list[Path]:
+    """Where presets are found by name: the user's, the shipped ones, and those of every
+    installed kind that ships some, in that order."""
+    plugins = [kind.presets for kind in installed_kinds().values() if kind.presets]
+    return [user_directory(), SHIPPED, *plugins]
+
+
 def shipped_presets() -> list[Path]:
-    return sorted(SHIPPED.glob("*.safetensors"))
+    """The presets that come with the package and with the installed kinds."""
+    return sorted(path for directory in preset_directories()[1:]
+                  for path in Path(directory).glob("*.safetensors"))
 
 
 def find_preset(name_or_path: str | os.PathLike | None) -> Path:
-    """A preset file from a path, or from a name among the shipped and user presets
-    (None: the default preset)."""
+    """A preset file from a path, or from a name among the user's, the shipped and the
+    installed kinds' presets (None: the default preset)."""
     if name_or_path is None:
         name_or_path = DEFAULT_PRESET
     path = Path(name_or_path)
     if path.suffix == ".safetensors" or path.exists():
         return path
-    for directory in (user_directory(), SHIPPED):
-        candidate = directory / f"{name_or_path}.safetensors"
+    directories = preset_directories()
+    for directory in directories:
+        candidate = Path(directory) / f"{name_or_path}.safetensors"
         if candidate.exists():
             return candidate
-    names = sorted({p.stem for d in (SHIPPED, user_directory())
-                    for p in d.glob("*.safetensors")})
+    names = sorted({p.stem for d in directories for p in Path(d).glob("*.safetensors")})
     raise PresetError(f"no preset called {str(name_or_path)!r}; available: {', '.join(names)}")

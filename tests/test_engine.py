@@ -10,7 +10,7 @@ from engine_helpers import cents, fundamental, note_hz, rms
 
 from synth.engine import Engine, events
 from synth.engine.block import process_block
-from synth.engine.state import RESETS, pointer_table
+from synth.engine.state import RESETS
 from synth.errors import ParameterError
 from synth.render import Event, demo_events, render, render_events
 
@@ -141,7 +141,7 @@ def test_a_parameter_that_pushes_modes_past_nyquist_drops_them(nylon):
 def test_a_voice_that_turns_non_finite_is_silenced_and_reset(nylon):
     engine, _ = play(nylon, [Event(0, events.NOTE_ON, 55, 80),
                              Event(0, events.NOTE_ON, 59, 80)], 0.1)
-    engine.state.q[3, 0] = np.nan
+    engine.voices.q[3, 0] = np.nan
     x = engine.process(4800)
     assert np.isfinite(x).all()
     assert engine.state.telemetry[RESETS] == 1 and engine.stats()["voices"] == 1
@@ -175,7 +175,7 @@ def test_render_equals_the_engine_processing_the_same_events(nylon):
 
 
 def test_the_compiled_callback_produces_what_process_produces(nylon):
-    from synth.callback import audio_callback, run_callback
+    from synth.callback import audio_callback, prepare, run_callback
 
     timeline = demo_events(FS)[:20]
     reference = Engine(nylon, fs=FS, max_block=128)
@@ -183,12 +183,12 @@ def test_the_compiled_callback_produces_what_process_produces(nylon):
     for engine in (reference, callback_engine):
         for e in sorted(timeline):
             engine.queue.push(e.kind, e.sample, e.a, e.b)
-    table = pointer_table(callback_engine.state)
-    slot = np.array([table.ctypes.data, 2], np.int64)
+    table = prepare(callback_engine.state)
+    slot = np.array([table.ctypes.data, len(table), 2], np.int64)
     out = np.zeros((128, 2), np.float32)
     cfunc = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong,
                              ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p)(
-        audio_callback.address)
+        audio_callback().address)
     for block in range(200):
         expected = reference.process(128)
         if block % 2:  # through the real C entry point

@@ -1,10 +1,10 @@
-"""The voice-lanes kernel (real time) against the per-string kernel and the torch model."""
+"""The voice lanes of the SAV kinds (real time) against the per-string kernel and torch."""
 
 import numpy as np
 import pytest
 
-from synth.kernels import lanes
-from synth.kernels.sav import EPS, LAMBDA0
+from synth.kernels import sav_voice
+from synth.kinds.sav_string import lanes_for
 from synth.physics.modes import mode_shapes
 from synth.physics.potentials import gradnet_potential, make_potential
 from synth.physics.simulate import SimulationSpec, linear_part, simulate
@@ -23,39 +23,21 @@ def random_gradnet(hidden=64, n_modes=40, seed=0):
 
 
 def run_lanes(params_list, potential, dtype, n_steps, block=128):
-    """Strings side by side in lanes, advanced in blocks; returns w, shape (n_steps, B)."""
+    """Strings side by side in lanes, set up by the kernels the engine uses (retune, excite)
+    and advanced in blocks; returns w, shape (n_steps, B)."""
     specs = [SimulationSpec.from_dict(p) for p in params_list]
-    n_modes, fs, count = specs[0].n_modes, specs[0].fs, len(specs)
-    q = np.zeros((n_modes, count), dtype)
-    p = np.zeros_like(q)
-    coef = np.zeros((lanes.COEF_ROWS, n_modes, count), dtype)
-    for i, spec in enumerate(specs):
-        lin = linear_part(spec.string, n_modes, fs, spec.warp)
-        coef[lanes.DECAY, :, i], coef[lanes.STIFF, :, i] = lin.decay, lin.stiff
-        coef[lanes.GAIN, :, i] = lin.gain
-        coef[lanes.DRIVE, :, i] = mode_shapes(spec.excitation.position, n_modes)
-        coef[lanes.PICKUP, :, i] = mode_shapes(spec.pickup, n_modes)
-    per_lane = np.zeros((lanes.LANE_ROWS, count), dtype)
-    per_lane[lanes.PSI] = np.sqrt(2 * potential.value(np.zeros(n_modes)) + EPS)
-    per_lane[lanes.NU2] = [s.string.nu ** 2 for s in specs]
-    exc = np.zeros((lanes.EXC_ROWS, count))
-    exc[lanes.AMP] = [s.excitation.amplitude for s in specs]
-    exc[lanes.LEN] = [s.excitation.duration * fs for s in specs]
-    exc[lanes.SHAPE] = [s.excitation.shape for s in specs]
-    tables = potential.astype(dtype)
-    width = max([n_modes + 1] + [max(t.shape) for t in tables.tables])
+    fs, count = specs[0].fs, len(specs)
+    voices = lanes_for(potential, fs, count, dtype)
+    for v, spec in enumerate(specs):
+        s, e = spec.string, spec.excitation
+        sav_voice.reset(voices, v)
+        sav_voice.retune(voices, v, s.gamma ** 2, s.kappa, s.sigma0, s.sigma1, s.nu ** 2,
+                         spec.pickup, 0)
+        sav_voice.excite(voices, v, e.amplitude, 1.0, e.duration * fs, e.shape, e.position)
     out = np.zeros((n_steps, count), dtype)
-    work = dict(scratch=np.zeros((lanes.SCRATCH_ROWS, width, count), dtype),
-                hidden=np.zeros((count, width), dtype),
-                column=np.zeros((lanes.COLUMN_ROWS, width), dtype),
-                grad=np.zeros((n_modes, count), dtype),
-                acc=np.zeros((lanes.ACC_ROWS, count), dtype))
     for start in range(0, n_steps, block):
         chunk = out[start:start + block]
-        lanes.lanes_advance(tables.kind, len(chunk), count, q, p, coef, np.zeros_like(coef),
-                            False, per_lane, exc, dtype(1 / fs), dtype(LAMBDA0), tables.tables,
-                            work["scratch"], work["hidden"], work["column"], work["grad"],
-                            work["acc"], chunk)
+        sav_voice.advance(voices, len(chunk), count, False, chunk)
     return out
 
 

@@ -25,7 +25,7 @@ def test_the_runtime_never_imports_torch_models_or_gui():
     code = ("import sys, json\n"
             "import synth, synth.cli, synth.physics, synth.dataset, synth.bench.physics\n"
             "import synth.audiofile, synth.engine.engine, synth.render, synth.presets\n"
-            "from synth.physics import simulate, SimulationSpec\n"
+            "from synth.physics.simulate import simulate, SimulationSpec\n"
             "spec = SimulationSpec.from_dict(json.load(open('examples/pluck.json')))\n"
             "simulate(spec)\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "

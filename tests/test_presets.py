@@ -1,6 +1,8 @@
 """Presets: the shipped ones, saving and loading, and refusing broken files clearly."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from safetensors.numpy import save_file
 
 from synth.engine import Engine
 from synth.errors import PresetError
+from synth.kinds.sav_string import potential_of
 from synth.presets import (
     METADATA_KEY,
     Preset,
@@ -33,7 +36,7 @@ def test_the_shipped_presets_are_real_strings_with_sources():
                                          for text in sources.values())
         # The normalised model is the physical string's.
         expected = preset.physical.to_normalised(
-            "kc" if preset.potential_name == "kc" else "exact")
+            "kc" if preset.model["potential"] == "kc" else "exact")
         assert preset.string == expected
 
 
@@ -46,17 +49,38 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_a_gradnet_preset_round_trips_its_weights(tmp_path):
     rng = np.random.default_rng(0)
-    weights = {"weight": rng.standard_normal((16, 20)), "bias": rng.standard_normal(16),
-               "log_scale_in": rng.standard_normal(16) * 0.1,
-               "log_scale_out": rng.standard_normal(16) * 0.1}
+    weights = {"gradnet.weight": rng.standard_normal((16, 20)),
+               "gradnet.bias": rng.standard_normal(16),
+               "gradnet.log_scale_in": rng.standard_normal(16) * 0.1,
+               "gradnet.log_scale_out": rng.standard_normal(16) * 0.1}
     base = load_preset(find_preset("nylon-guitar"))
-    preset = Preset(**{**base.__dict__, "kind": "sav-gradnet", "potential_name": "gradnet",
-                       "n_modes": 20, "weights": weights, "path": None})
+    preset = Preset(**{**base.__dict__, "kind": "sav-gradnet", "model": {"potential": "gradnet"},
+                       "n_modes": 20, "tensors": weights, "path": None})
     again = load_preset(save_preset(preset, tmp_path / "g.safetensors"))
     for name, value in weights.items():
-        assert np.allclose(again.weights[name], value, rtol=1e-6)  # stored as float32
+        assert np.allclose(again.tensors[name], value, rtol=1e-6)  # stored as float32
     q = rng.standard_normal(20) * 0.01
-    assert again.potential().value(q) == pytest.approx(preset.potential().value(q), rel=1e-5)
+    assert potential_of(again).value(q) == pytest.approx(potential_of(preset).value(q),
+                                                         rel=1e-5)
+
+
+def test_a_saved_preset_gets_the_usual_file_permissions(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = save_preset(load_preset(find_preset("nylon-guitar")), tmp_path / "n.safetensors")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left beside it
+
+
+def test_a_preset_of_a_kind_that_is_not_installed_names_the_kind_and_its_package(tmp_path,
+                                                                                 good_meta):
+    good_meta.update(kind="waveguide", package="neural-strings-waveguide")
+    path = write_preset(tmp_path / "w.safetensors", good_meta)
+    with pytest.raises(PresetError) as error:
+        load_preset(path)
+    message = str(error.value)
+    assert "model kind 'waveguide' is not installed" in message
+    assert "pip install neural-strings-waveguide" in message and "sav-physics" in message
 
 
 def write_preset(path, meta=None, tensors=None, raw_metadata=None):
@@ -72,10 +96,10 @@ def good_meta():
 
 @pytest.mark.parametrize("change, message", [
     (lambda m: m.update(version=2), "format version 2; this program reads version 1"),
-    (lambda m: m.update(kind="wavetable"), "unknown model kind 'wavetable'"),
+    (lambda m: m.update(kind="wavetable"), "model kind 'wavetable' is not installed"),
     (lambda m: m.pop("excitation"), "missing field 'excitation'"),
     (lambda m: m["model"].update(n_modes=0), "n_modes"),
-    (lambda m: m["model"].update(potential="gradnet"), "does not belong to kind"),
+    (lambda m: m["model"].update(potential="gradnet"), "model.potential must be 'exact' or 'kc'"),
     (lambda m: m["string"]["normalised"].update(gamma=-1.0), "gamma must be > 0"),
     (lambda m: m.update(pickup=float("nan")), "pickup must be a finite number"),
     (lambda m: m.update(controls={"volume": 1.0}), "unknown control(s) ['volume']"),

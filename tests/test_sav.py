@@ -244,8 +244,7 @@ def run_block(params_list, dtype, n_steps, block=256):
                   np.array([s.excitation.amplitude for s in specs]),
                   np.array([s.excitation.duration * fs for s in specs]),
                   np.array([float(s.excitation.shape) for s in specs]), dtype(1.0 / fs),
-                  dtype(LAMBDA0), potential.kind, potential.tables, scratch,
-                  out[:, start:start + block])
+                  dtype(LAMBDA0), potential.tables, scratch, out[:, start:start + block])
     return out
 
 

@@ -17,8 +17,8 @@ bins. The operator predicts increments of the state; the last state of a chunk s
 next. The grid states map back to modal q, p by least squares, so training and evaluation
 compare the same modal quantities as every other family.
 
-Training reuses `models.train` (recipe [model] family = "fno"): first single chunks, then
-segments of several chunks (backpropagation through the rollout), from recorded states.
+Its family, "fno", trains through `models.train`: first single chunks, then segments of
+several chunks (backpropagation through the rollout), from recorded states.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.family import Family
+from models.schemes import SegmentTraining
 from synth.physics.modes import mode_shapes
 
 CHUNK = 16  # samples per operator step
@@ -147,3 +149,12 @@ def free_run(network: FourierOperator, strings, n_steps: int) -> dict:
         forces = strings.forces(torch.arange(n_steps)[None, :].expand(rest.shape[0], -1))
         q, _ = scheme.run(rest, rest, forces)
     return {"q": q, "w": (q * strings.phi_o[:, None, :]).sum(-1)}
+
+
+FAMILY = Family(
+    name="fno", title="Fourier neural operator on the string's grid state (offline baseline)",
+    options={"hidden": 128},
+    network=lambda recipe, dtype: FourierOperator(recipe.n_modes, width=recipe.option("hidden"),
+                                                  dtype=dtype),
+    scheme=SegmentTraining(FNOScheme, force_matching=False, first_steps=CHUNK),
+    free_run=free_run)

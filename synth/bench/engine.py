@@ -22,12 +22,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from synth.bank import FAMILY_CODES, LoneVoice
 from synth.engine.block import process_block
 from synth.engine.engine import Engine
-from synth.kernels.bank import advance
-from synth.kernels.sav import EPS, LAMBDA0, PLUCK, sav_block
+from synth.kernels.formulas import PLUCK
+from synth.kernels.sav import EPS, LAMBDA0, sav_block
+from synth.kinds import find_kind
+from synth.kinds.sav_string import KINDS as SAV_KINDS
+from synth.kinds.sav_string import potential_of
 from synth.native import tsc_frequency
+from synth.physics.excitation import SHAPES
 from synth.physics.modes import mode_shapes
 from synth.physics.simulate import linear_part
 from synth.physics.strings import tuned
@@ -45,15 +48,15 @@ def bench_models() -> dict[str, Preset]:
     (the nylon string), and a GradNet with 128 hidden units over 40 modes; then every
     shipped learned preset as it plays (all its modes)."""
     nylon = load_preset(find_preset("nylon-guitar"))
-    kc = dataclasses.replace(nylon, name="nylon (Kirchhoff-Carrier)", potential_name="kc",
+    kc = dataclasses.replace(nylon, name="nylon (Kirchhoff-Carrier)", model={"potential": "kc"},
                              string=nylon.physical.to_normalised("kc"))
     rng = np.random.default_rng(0)
-    weights = {"weight": rng.standard_normal((128, 40)) * 0.3,
-               "bias": rng.standard_normal(128) * 0.01,
-               "log_scale_in": rng.standard_normal(128) * 0.01,
-               "log_scale_out": rng.standard_normal(128) * 0.01}
+    weights = {"gradnet.weight": rng.standard_normal((128, 40)) * 0.3,
+               "gradnet.bias": rng.standard_normal(128) * 0.01,
+               "gradnet.log_scale_in": rng.standard_normal(128) * 0.01,
+               "gradnet.log_scale_out": rng.standard_normal(128) * 0.01}
     gradnet = dataclasses.replace(nylon, name="GradNet 128", kind="sav-gradnet",
-                                  potential_name="gradnet", weights=weights)
+                                  model={"potential": "gradnet"}, tensors=weights)
     learned = {path.stem: load_preset(path) for path in shipped_presets()}
     return {"exact": nylon, "kc": kc, "gradnet": gradnet,
             **{name: p for name, p in learned.items() if p.kind != "sav-physics"}}
@@ -114,9 +117,8 @@ class NaiveVoices:
     call per block (the per-string kernel, float64), summed in NumPy by a Python loop."""
 
     def __init__(self, preset: Preset, voices: int) -> None:
-        potential = preset.potential()
-        self.tables, self.kind = potential.tables, potential.kind
-        self.scratch = potential.scratch()
+        potential = potential_of(preset)
+        self.tables, self.scratch = potential.tables, potential.scratch()
         self.voices = []
         for i in range(voices):
             string = tuned(preset.string, note_of(i))
@@ -142,40 +144,45 @@ class NaiveVoices:
             out = v["out"][:, :frames]
             sav_block(self.index, v["q"], v["p"], v["psi"], v["n_act"], v["decay"],
                       v["stiff"], v["gain"], v["nu2"], v["phi_e"], v["phi_o"], v["elapsed"],
-                      v["amp"], v["length"], v["shape"], 1.0 / FS, LAMBDA0, self.kind,
-                      self.tables, self.scratch, out)
+                      v["amp"], v["length"], v["shape"], 1.0 / FS, LAMBDA0, self.tables,
+                      self.scratch, out)
             mix += out[0]
         return mix
 
 
-class NaiveBankVoices:
-    """The naive design for the oscillator-bank kinds: each voice a lane of its own
-    (`synth.bank.LoneVoice`, float64) and its own kernel call per block, summed in NumPy."""
+class NaiveKindVoices:
+    """The naive design of any other kind: each voice a lane of its own (float64) and its own
+    call of the kind's advance kernel per block, summed in NumPy by a Python loop."""
 
     def __init__(self, preset: Preset, voices: int) -> None:
-        first = LoneVoice(preset, tuned(preset.string, note_of(0)), preset.pickup, FS)
-        self.voices = [first] + [LoneVoice(preset, tuned(preset.string, note_of(i)),
-                                           preset.pickup, FS, net=first.net)
-                                 for i in range(1, voices)]
-        for voice in self.voices:
-            voice.excite(preset.amplitude, preset.excitation_width_ms * 1e-3,
-                         preset.pluck_position, preset.excitation_type)
+        kind = find_kind(preset.kind)
+        self.kernels = kind.kernels
+        self.voices = []
+        for i in range(voices):
+            lane = kind.build_voices(preset, FS, 1, np.float64)
+            string = tuned(preset.string, note_of(i))
+            self.kernels.retune(lane, 0, string.gamma ** 2, string.kappa, string.sigma0,
+                                string.sigma1, string.nu ** 2, preset.pickup, 0)
+            self.kernels.excite(lane, 0, preset.amplitude, 1.0,
+                                preset.excitation_width_ms * 1e-3 * FS,
+                                SHAPES[preset.excitation_type], preset.pluck_position)
+            self.voices.append(lane)
         self.out = np.zeros((BLOCK, 1))
 
     def render(self, frames: int = BLOCK) -> np.ndarray:
         mix = np.zeros(frames)
         out = self.out[:frames]
-        for v in self.voices:
-            advance(v.family, frames, 1, v.bank, v.net, v.coef, v.exc, out)
+        for lane in self.voices:
+            self.kernels.advance(lane, frames, 1, False, out)
             mix += out[:, 0]
         return mix
 
 
-def naive_voices(preset: Preset, voices: int) -> NaiveVoices | NaiveBankVoices:
+def naive_voices(preset: Preset, voices: int) -> NaiveVoices | NaiveKindVoices:
     """The naive design of `preset`'s kind."""
-    if preset.kind in FAMILY_CODES:
-        return NaiveBankVoices(preset, voices)
-    return NaiveVoices(preset, voices)
+    if preset.kind in SAV_KINDS:
+        return NaiveVoices(preset, voices)
+    return NaiveKindVoices(preset, voices)
 
 
 def naive_block_time(preset: Preset, voices: int, blocks: int = 100) -> float:
@@ -306,7 +313,7 @@ def measure_voices(quick: bool, torch_gradnet: Callable | None) -> dict:
     # FLOP rate of the GradNet kernel at its voice count
     gradnet = models["gradnet"]
     n = results["voices"]["gradnet"]["voices"]
-    hidden, modes = gradnet.weights["weight"].shape
+    hidden, modes = gradnet.tensors["gradnet.weight"].shape
     seconds_per_block = block_time(gradnet, n, blocks)
     flops = n * BLOCK * (4 * hidden * modes + 2 * hidden * modes / 64)
     clock = tsc_frequency()

@@ -17,9 +17,11 @@ from functools import partial
 
 import numpy as np
 
-from synth.kernels import lanes
+from synth.kernels import lanes, sav_voice
 from synth.kernels.aligned import aligned_zeros, padded
-from synth.kernels.sav import EPS, LAMBDA0, PLUCK, sav_block
+from synth.kernels.formulas import AMP, LEN, PLUCK, SHAPE
+from synth.kernels.sav import EPS, LAMBDA0, sav_block
+from synth.kinds.sav_string import lanes_for
 from synth.physics.modes import mode_shapes
 from synth.physics.potentials import make_potential
 from synth.physics.simulate import linear_part
@@ -114,36 +116,29 @@ def time_kernel(strings: Strings, seconds: float) -> float:
         sav_block(voices, q, p, psi, strings.n_active, strings.decay, strings.stiff,
                   strings.gain, strings.nu2, strings.phi_e, strings.phi_o, elapsed,
                   strings.amplitude, strings.duration, shape, 1.0 / strings.fs, LAMBDA0,
-                  potential.kind, potential.tables, scratch, chunk)
+                  potential.tables, scratch, chunk)
         remaining -= chunk.shape[1]
     return time.perf_counter() - start
 
 
 def time_lanes_kernel(strings: Strings, seconds: float) -> float:
-    """Wall time (s) for the voice-lanes kernel (`synth.kernels.lanes`) to simulate
-    `seconds` of every string side by side, float64, from rest."""
-    potential = make_potential("exact", strings.n_modes)
-    B, M = strings.batch, strings.n_modes
-    coef = np.zeros((lanes.COEF_ROWS, M, B))
+    """Wall time (s) for the voice-lanes kernel (`synth.kernels.sav_voice.advance`) to
+    simulate `seconds` of every string side by side, float64, from rest."""
+    B = strings.batch
+    voices = lanes_for(make_potential("exact", strings.n_modes), strings.fs, B, np.float64)
+    coef = voices.coef
     coef[lanes.DECAY], coef[lanes.STIFF], coef[lanes.GAIN] = (
         strings.decay.T, strings.stiff.T, strings.gain.T)
     coef[lanes.DRIVE], coef[lanes.PICKUP] = strings.phi_e.T, strings.phi_o.T
-    per_lane = np.zeros((lanes.LANE_ROWS, B))
-    per_lane[lanes.PSI], per_lane[lanes.NU2] = np.sqrt(EPS), strings.nu2
-    exc = np.zeros((lanes.EXC_ROWS, B))
-    exc[lanes.AMP], exc[lanes.LEN], exc[lanes.SHAPE] = strings.amplitude, strings.duration, PLUCK
-    width = M + 1
-    q, p = np.zeros((M, B)), np.zeros((M, B))
-    work = (np.zeros((lanes.SCRATCH_ROWS, width, B)), np.zeros((B, width)),
-            np.zeros((lanes.COLUMN_ROWS, width)), np.zeros((M, B)), np.zeros((lanes.ACC_ROWS, B)))
+    voices.per_lane[lanes.NU2] = strings.nu2
+    exc = voices.exc
+    exc[AMP], exc[LEN], exc[SHAPE] = strings.amplitude, strings.duration, PLUCK
     out = np.zeros((BLOCK, B))
     remaining = int(seconds * strings.fs)
     start = time.perf_counter()
     while remaining > 0:
         n = min(BLOCK, remaining)
-        lanes.lanes_advance(potential.kind, n, B, q, p, coef, np.zeros_like(coef), False,
-                            per_lane, exc, 1.0 / strings.fs, LAMBDA0, potential.tables, *work,
-                            out)
+        sav_voice.advance(voices, n, B, False, out)
         remaining -= n
     return time.perf_counter() - start
 

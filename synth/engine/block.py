@@ -18,7 +18,7 @@ from numba import njit
 
 from synth import params
 from synth.engine import events
-from synth.engine import models as model
+from synth.engine import kind_entries as kind
 from synth.engine.state import (
     A4,
     ACTIVE,
@@ -81,8 +81,8 @@ from synth.engine.state import (
     VOICE_PEAK,
     K,
 )
-from synth.kernels.potentials import KERNEL
-from synth.kernels.sav import PLUCK, STRIKE
+from synth.kernels.formulas import PLUCK, STRIKE, decay_rate, first_mode_gamma2
+from synth.kernels.options import INTERNAL, KERNEL
 
 LN_1000 = 3.0 * math.log(10.0)
 QUIET_BLOCKS = 3  # a released voice below the silence level this many blocks is freed
@@ -90,22 +90,20 @@ TINY = 1e-20  # a held voice this quiet is set exactly to rest (no denormals)
 
 
 # ------------------------------------------------------------------ the string of a voice
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _tuned_gamma2(st, note):
     """gamma^2 that puts the note's first mode on pitch, given today's stiffness and damping
     (tension 1, no bend); a note too high for a very stiff string gets the lowest gamma."""
     cur = st.params[CURRENT]
-    f = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0)
-    kappa = st.constants[KAPPA] * cur[params.STIFFNESS]
     decay = cur[params.DECAY]
-    sigma_1 = st.constants[SIGMA0] / decay \
-        + st.constants[SIGMA1] * math.pi ** 2 / (decay * cur[params.BRIGHTNESS])
-    gamma2 = ((2.0 * math.pi * f) ** 2 + sigma_1 * sigma_1 - kappa * kappa * math.pi ** 4) \
-        / math.pi ** 2
+    sigma_1 = decay_rate(st.constants[SIGMA0] / decay,
+                         st.constants[SIGMA1] / (decay * cur[params.BRIGHTNESS]), math.pi ** 2)
+    frequency = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0)
+    gamma2 = first_mode_gamma2(frequency, st.constants[KAPPA] * cur[params.STIFFNESS], sigma_1)
     return max(gamma2, 1e-6)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _retune(st, v, n_ramp):
     """Apply the current live parameters to lane v's string."""
     cur = st.params[CURRENT]
@@ -117,12 +115,12 @@ def _retune(st, v, n_ramp):
     if st.voice_int[STATUS, v] == RELEASED:
         sigma0 += LN_1000 / cur[params.DAMPER]
     nu = st.constants[NU] * cur[params.NONLINEARITY]
-    model.retune_voice(st, v, gamma2, kappa, sigma0, sigma1, nu * nu,
-                       cur[params.PICKUP_POSITION], n_ramp)
+    kind.retune(st, v, gamma2, kappa, sigma0, sigma1, nu * nu,
+                cur[params.PICKUP_POSITION], n_ramp)
 
 
 # ------------------------------------------------------------------ voices
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _free_lane(st):
     """The lowest idle lane, or else the fading lane furthest along (cut short), or -1."""
     best, best_env = -1, 2.0
@@ -135,13 +133,13 @@ def _free_lane(st):
     return best
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _fade(st, v, steps):
     st.voice_int[STATUS, v] = FADING
     st.voice_f[ENV_STEP, v] = -max(st.voice_f[ENV, v], 1e-3) / steps
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _steal(st):
     """Fade out the oldest released voice, or else the oldest held one."""
     victim, victim_age, victim_rank = -1, 0, 3
@@ -156,7 +154,7 @@ def _steal(st):
         st.telemetry[STOLEN] += 1.0
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _note_on(st, note, velocity):
     if velocity <= 0:
         _note_off(st, note)
@@ -179,7 +177,7 @@ def _note_on(st, note, velocity):
         lane = _free_lane(st)
         if lane < 0:
             return
-        model.reset_voice(st, lane)
+        kind.reset(st, lane)
         st.voice_f[GAMMA2, lane] = _tuned_gamma2(st, note)
     st.voice_int[STATUS, lane] = HELD
     st.voice_int[NOTE, lane] = note
@@ -197,19 +195,19 @@ def _note_on(st, note, velocity):
     scale = math.sqrt(st.voice_f[GAMMA2, lane]) / st.constants[GAMMA_REF]
     shape = STRIKE if cur[params.EXCITATION] >= 0.5 else PLUCK
     length = cur[params.EXCITATION_WIDTH] * 1e-3 / st.constants[K]  # ms to steps
-    model.excite_voice(st, lane, st.constants[AMP_MAX] * curve * scale, length, shape,
-                       cur[params.PLUCK_POSITION])
+    kind.excite(st, lane, st.constants[AMP_MAX] * curve * scale, scale, length, shape,
+                cur[params.PLUCK_POSITION])
     st.config[HI_LANE] = max(st.config[HI_LANE], lane + 1)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _release(st, v):
     st.voice_int[STATUS, v] = RELEASED
     st.voice_int[SUSTAINED, v] = 0
     _retune(st, v, 0)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _note_off(st, note):
     pedal = st.params[CURRENT, params.SUSTAIN] >= 0.5
     for v in range(st.config[CAPACITY]):
@@ -220,7 +218,7 @@ def _note_off(st, note):
                 _release(st, v)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _all_notes_off(st):
     pedal = st.params[CURRENT, params.SUSTAIN] >= 0.5
     for v in range(st.config[CAPACITY]):
@@ -231,14 +229,14 @@ def _all_notes_off(st):
                 _release(st, v)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _all_sound_off(st):
     for v in range(st.config[CAPACITY]):
         if st.voice_int[STATUS, v] != IDLE:
             _fade(st, v, st.constants[FADE_STEPS])
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _set_sustain(st, down):
     was_down = st.params[CURRENT, params.SUSTAIN] >= 0.5
     value = 1.0 if down else 0.0
@@ -250,7 +248,7 @@ def _set_sustain(st, down):
                 _release(st, v)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _control(st, number, value):
     value = min(max(value, 0), 127)
     if number == events.SUSTAIN_PEDAL:
@@ -268,7 +266,7 @@ def _control(st, number, value):
         st.params[TARGET, i] = lo + (hi - lo) * value / 127.0
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _apply_event(st, kind, a, b):
     if kind == events.NOTE_ON:
         if 0 <= a < 128:
@@ -287,7 +285,7 @@ def _apply_event(st, kind, a, b):
 
 
 # ------------------------------------------------------------------ parameters
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _smooth_parameters(st, frames):
     """Move every parameter toward its target for this block; True if the string changed."""
     fs = 1.0 / st.constants[K]
@@ -320,24 +318,24 @@ def _smooth_parameters(st, frames):
 
 
 # ------------------------------------------------------------------ rendering
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _render(st, start, stop):
     """Advance every voice from sample `start` to `stop` of the block and mix it."""
     n = stop - start
     hi = st.config[HI_LANE]
     if n <= 0 or hi == 0:
         return
-    model.advance(st, n, hi)
+    kind.advance(st, n, hi, st.config[RAMPING] != 0)
     for v in range(hi):
         status = st.voice_int[STATUS, v]
         if status == IDLE:
             continue
-        finite = model.voice_is_finite(st, v)
+        finite = kind.is_finite(st, v)
         for i in range(n):
             if not np.isfinite(st.lane_out[i, v]):
                 finite = False
         if not finite:  # the guard: silence and reset, never let it reach the mix
-            model.reset_voice(st, v)
+            kind.reset(st, v)
             st.voice_int[STATUS, v] = IDLE
             st.telemetry[RESETS] += 1.0
             continue
@@ -352,7 +350,7 @@ def _render(st, start, stop):
         st.voice_f[VOICE_PEAK, v] = peak
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _housekeeping(st, frames):
     """Free finished voices, settle silent held ones, publish the loudest, count voices."""
     hi = st.config[HI_LANE]
@@ -370,10 +368,10 @@ def _housekeeping(st, frames):
             else:
                 st.voice_int[QUIET, v] = 0
         elif status == HELD and peak < TINY:
-            model.settle_voice(st, v)
+            kind.settle(st, v)
         if status == IDLE:
             if st.voice_int[STATUS, v] != IDLE:
-                model.reset_voice(st, v)
+                kind.reset(st, v)
                 st.voice_int[STATUS, v] = IDLE
         else:
             new_hi = v + 1
@@ -389,7 +387,7 @@ def _housekeeping(st, frames):
     if loudest >= 0:
         meters[LOUD_NOTE] = st.voice_int[NOTE, loudest]
         meters[LOUD_PEAK] = loudest_peak
-        q1, p1, omega1 = model.publish_modes(st, loudest, meters[METER_HEAD:])
+        q1, p1, omega1 = kind.publish_modes(st, loudest, meters[METER_HEAD:])
         meters[LOUD_Q1], meters[LOUD_P1], meters[LOUD_OMEGA1] = q1, p1, omega1
         _measure_frequency(st, meters, loudest, math.atan2(-p1, q1), omega1, frames)
     else:
@@ -399,7 +397,7 @@ def _housekeeping(st, frames):
     meters[SEQ] += 1.0
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _measure_frequency(st, meters, lane, phase, omega1, frames):
     """The first mode's frequency (Hz) from its phase advance over this block, which the
     nonlinearity raises above the linear omega1 (the pitch glide). The advance is unwrapped
@@ -417,7 +415,7 @@ def _measure_frequency(st, meters, lane, phase, omega1, frames):
     meters[PREV_PHASE] = phase
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _output(st, out):
     """Master gain (ramped across the block), peak limiter, all channels, scope ring."""
     frames, channels = out.shape
@@ -480,7 +478,7 @@ def process_block(st, out):
         _render(st, position, stop)
         position = stop
     if st.config[RAMPING] != 0:
-        model.end_ramps(st, st.config[CAPACITY])
+        kind.end_ramps(st, st.config[CAPACITY])
         st.config[RAMPING] = 0
     _housekeeping(st, frames)
     _output(st, out)

@@ -80,7 +80,8 @@ class Engine:
         self.channels = channels
         self.dtype = np.dtype(dtype)
         self.preset = _resolve(preset)
-        self.state: EngineState = build_state(self.preset, self.fs, max_block, polyphony,
+        # the kind's voice arrays, which the state points to: they live as long as it
+        self.state, self.voices = build_state(self.preset, self.fs, max_block, polyphony,
                                               self.dtype)
         self.queue = EventQueue(self.state.ring, self.state.ring_index)
         self._buffer = np.zeros((max_block, channels), np.float32)
@@ -173,7 +174,8 @@ class Engine:
     def warm_up(self) -> None:
         """Compile every kernel now (first call ~seconds, later from cache) on a throwaway
         state, so the first real block is on time."""
-        scratch = build_state(self.preset, self.fs, self.max_block, self.polyphony, self.dtype)
+        scratch, _voices = build_state(self.preset, self.fs, self.max_block, self.polyphony,
+                                       self.dtype)  # _voices: alive while the state is used
         queue = EventQueue(scratch.ring, scratch.ring_index)
         queue.push(events.NOTE_ON, 0, 60, 100)
         queue.push(events.CONTROL, 64, 1, 64)
@@ -200,17 +202,18 @@ class Engine:
         self._rebuild(self.preset, _check_rate(fs), keep=lambda name: True)
 
     def _rebuild(self, preset: Preset, fs: float, keep: Callable[[str], bool]) -> None:
-        state = build_state(preset, fs, self.max_block, self.polyphony, self.dtype)
-        old = self.state
+        state, voices = build_state(preset, fs, self.max_block, self.polyphony, self.dtype)
+        old = self.state, self.voices  # alive until the audio thread has moved on
+        previous = old[0]
         for p in params.PARAMS.values():
             if keep(p.name):
-                state.params[:2, p.id] = old.params[:2, p.id]
-        state.cc_map[:] = old.cc_map
-        state.config[POLYPHONY] = old.config[POLYPHONY]
-        state.telemetry[:] = old.telemetry
+                state.params[:2, p.id] = previous.params[:2, p.id]
+        state.cc_map[:] = previous.cc_map
+        state.config[POLYPHONY] = previous.config[POLYPHONY]
+        state.telemetry[:] = previous.telemetry
         with self._swap_lock:
             self.preset, self.fs = preset, float(fs)
-            self.state = state
+            self.state, self.voices = state, voices
             self.queue = EventQueue(state.ring, state.ring_index)
             if self.on_state_change is not None:
                 self.on_state_change(state)

@@ -1,10 +1,11 @@
 """Everything the audio thread touches, preallocated: the `EngineState` tuple of arrays.
 
 The same tuple drives offline rendering (built from NumPy arrays) and the real-time
-callback (rebuilt from raw pointers, see `synth.audio`), so both run identical code. Rows and
-slots are named by the integer constants below; lanes (voice slots) are the last axis of
-every per-voice array. Sizes are fixed when the engine is built, so the audio thread never
-allocates.
+callback (rebuilt from raw pointers, see `synth.callback`), so both run identical code. Rows
+and slots are named by the integer constants below; lanes (voice slots) are the last axis of
+every per-voice array. The voices themselves are the model kind's own arrays (`voices`, a
+NamedTuple of the kind's `voices_class`), so the engine is compiled once per kind. Sizes are
+fixed when the engine is built, so the audio thread never allocates.
 """
 
 from __future__ import annotations
@@ -13,23 +14,21 @@ from typing import NamedTuple
 
 import numpy as np
 
-from synth import bank, params
-from synth.engine import events
-from synth.kernels import bank as bank_kernels
-from synth.kernels import lanes
+from synth import params
+from synth.engine import events, pointers
+from synth.engine.kind_entries import PUBLISHED, entries_for
 from synth.kernels.aligned import aligned_zeros, padded
-from synth.kernels.sav import LAMBDA0
+from synth.kinds import find_kind
 from synth.native import tsc_frequency
 from synth.presets import Preset
 
 # config (int64)
-FAMILY, KIND, N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE = range(9)
-CONFIG_SIZE = 9
-FAMILY_SAV = 0  # else bank.KOOPMAN or bank.SSM
+N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE = range(7)
+CONFIG_SIZE = 7
 # constants (float64)
-(FS, K, LAMBDA0_, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, PSI_REST, A4,
- FADE_STEPS, SILENCE, TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV) = range(20)
-CONSTANTS_SIZE = 20
+(FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
+ TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV) = range(18)
+CONSTANTS_SIZE = 18
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -72,61 +71,36 @@ class EngineState(NamedTuple):
     telemetry: np.ndarray  # float64 (TELEMETRY_SIZE,)
     voice_int: np.ndarray  # int64 (VOICE_INT_ROWS, C)
     voice_f: np.ndarray  # float64 (VOICE_F_ROWS, C)
-    q: np.ndarray  # kernel dtype (M, C)
-    p: np.ndarray  # (M, C)
-    coef: np.ndarray  # (lanes.COEF_ROWS, M, C)
-    ramp: np.ndarray  # (lanes.COEF_ROWS, M, C)
-    per_lane: np.ndarray  # (lanes.LANE_ROWS, C)
-    exc: np.ndarray  # float64 (lanes.EXC_ROWS, C)
-    tables: tuple  # the potential's four 2-D tables
-    scratch: np.ndarray  # (lanes.SCRATCH_ROWS, W, C)
-    hidden: np.ndarray  # (C, W)
-    column: np.ndarray  # (lanes.COLUMN_ROWS, W)
-    grad: np.ndarray  # (M, C)
-    acc: np.ndarray  # (lanes.ACC_ROWS, C)
-    lane_out: np.ndarray  # (max_block, C)
+    lane_out: np.ndarray  # kernel dtype (max_block, C): each lane's output in a block
     mix: np.ndarray  # float64 (max_block,)
     scope: np.ndarray  # float32 (SCOPE_SIZE,): the latest output samples, a ring
     meters: np.ndarray  # float64 (METER_HEAD + M,)
-    bank: np.ndarray  # (bank_kernels.BANK_ROWS, W, C): oscillator-bank voices (1 x 1 for SAV)
-    net: tuple  # the bank's NET_TABLES float64 2-D tables (`synth.bank`)
+    voice_table: np.ndarray  # int64 (arrays, pointers.ROW): the kind's voices, by address
+    kernels: np.ndarray  # int64 (kind_entries.ENTRIES,): the kind's entry points
+    published: np.ndarray  # float64 (kind_entries.PUBLISHED,): publish_modes' result
 
 
 def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
-                dtype=np.float32) -> EngineState:
-    """Allocate and initialise the engine state for `preset` at `fs` Hz."""
-    n_modes = preset.n_modes
+                dtype=np.float32) -> tuple[EngineState, tuple]:
+    """Allocate and initialise the engine state for `preset` at `fs` Hz; returns it and the
+    kind's voices it points to, which must stay alive as long as the state is used. The
+    first state of a kind (per float type and process) compiles its entry points, or loads
+    them from the cache."""
+    kind = find_kind(preset.kind)
     # Lanes: the polyphony plus spares for voices fading out after a steal, rounded up to
     # whole cache lines so every row starts aligned. Lanes above the highest sounding one
     # cost nothing.
     capacity = padded(polyphony + SPARE_LANES, dtype)
-    potential = preset.potential(dtype)
-    width = padded(max([n_modes + 1] + [max(t.shape) for t in potential.tables]), dtype)
-
-    def per_voice(*rows, kind=dtype):
-        return aligned_zeros((*rows, capacity), kind)
-
-    family = bank.FAMILY_CODES.get(preset.kind, FAMILY_SAV)
-    if family == FAMILY_SAV:
-        net, bank_width = bank.sav_net_tables(), 1
-    else:
-        net = bank.net_tables(preset.kind, n_modes, preset.settings, preset.weights,
-                              preset.string)
-        bank_width = padded(max(net[bank.LOG_MAGNITUDE].size, 2 * n_modes,
-                                bank_kernels.LANE_COLUMNS), dtype)
     config = np.zeros(CONFIG_SIZE, np.int64)
-    config[FAMILY] = family
-    config[KIND] = potential.kind
-    config[N_MODES] = n_modes
+    config[N_MODES] = preset.n_modes
     config[CAPACITY] = capacity
     config[POLYPHONY] = polyphony
     string = preset.string
     constants = np.zeros(CONSTANTS_SIZE)
-    constants[FS], constants[K], constants[LAMBDA0_] = fs, 1.0 / fs, LAMBDA0
+    constants[FS], constants[K] = fs, 1.0 / fs
     constants[GAMMA_REF], constants[KAPPA], constants[NU] = string.gamma, string.kappa, string.nu
     constants[SIGMA0], constants[SIGMA1] = string.sigma0, string.sigma1
     constants[AMP_MAX], constants[OUTPUT_GAIN] = preset.amplitude, preset.output_gain
-    constants[PSI_REST] = np.sqrt(2.0 * potential.value(np.zeros(n_modes)) + 1e-12)
     constants[A4] = 440.0
     constants[FADE_STEPS] = max(1.0, FADE_SECONDS * fs)
     constants[SILENCE] = SILENCE_LEVEL / preset.output_gain
@@ -139,31 +113,24 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     for p in params.PARAMS.values():
         default = preset_default(preset, p.name)
         param_table[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
-                                 float(p.retunes))
+                                float(p.retunes))
     cc_map = np.full(128, -1, np.int64)
     cc_map[events.MODULATION_WHEEL], cc_map[events.BRIGHTNESS_CC] = \
         params.NONLINEARITY, params.BRIGHTNESS
-    voice_int = np.zeros((VOICE_INT_ROWS, capacity), np.int64)
+    meters = np.zeros(METER_HEAD + preset.n_modes)
+    meters[LOUD_LANE] = meters[PREV_LANE] = -1.0  # no loudest voice yet
+    voices = kind.build_voices(preset, fs, capacity, dtype)
     state = EngineState(
         config=config, constants=constants, params=param_table, cc_map=cc_map,
         ring=np.zeros((events.RING_SIZE, 4), np.int64), ring_index=np.zeros(2, np.int64),
-        telemetry=np.zeros(TELEMETRY_SIZE), voice_int=voice_int,
-        voice_f=per_voice(VOICE_F_ROWS, kind=np.float64),
-        q=per_voice(n_modes), p=per_voice(n_modes),
-        coef=per_voice(lanes.COEF_ROWS, n_modes), ramp=per_voice(lanes.COEF_ROWS, n_modes),
-        per_lane=_rest_lanes(per_voice(lanes.LANE_ROWS), constants[PSI_REST]),
-        exc=per_voice(lanes.EXC_ROWS, kind=np.float64), tables=potential.tables,
-        scratch=per_voice(lanes.SCRATCH_ROWS, width),
-        hidden=aligned_zeros((capacity, width), dtype),
-        column=aligned_zeros((lanes.COLUMN_ROWS, width), dtype), grad=per_voice(n_modes),
-        acc=per_voice(lanes.ACC_ROWS), lane_out=per_voice(max_block),
-        mix=np.zeros(max_block), scope=np.zeros(SCOPE_SIZE, np.float32),
-        meters=_no_loudest_voice(np.zeros(METER_HEAD + n_modes)),
-        bank=per_voice(bank_kernels.BANK_ROWS, bank_width), net=net)
-    if family != FAMILY_SAV:
-        for v in range(capacity):
-            bank_kernels.reset(v, family, state.bank, state.net, state.exc)
-    return state
+        telemetry=np.zeros(TELEMETRY_SIZE),
+        voice_int=np.zeros((VOICE_INT_ROWS, capacity), np.int64),
+        voice_f=aligned_zeros((VOICE_F_ROWS, capacity), np.float64),
+        lane_out=aligned_zeros((max_block, capacity), dtype), mix=np.zeros(max_block),
+        scope=np.zeros(SCOPE_SIZE, np.float32), meters=meters,
+        voice_table=pointers.pointer_table(voices), kernels=entries_for(voices, dtype),
+        published=np.zeros(PUBLISHED))
+    return state, voices
 
 
 def _implied(preset: Preset) -> dict[str, float]:
@@ -183,48 +150,3 @@ def preset_default(preset: Preset, name: str) -> float:
     what its excitation and pickup imply, else the parameter's default (clamped)."""
     p = params.param(name)
     return p.clamp(preset.controls.get(name, _implied(preset).get(name, p.default)))
-
-
-def _no_loudest_voice(meters: np.ndarray) -> np.ndarray:
-    meters[LOUD_LANE] = meters[PREV_LANE] = -1.0
-    return meters
-
-
-def _rest_lanes(per_lane: np.ndarray, psi_rest: float) -> np.ndarray:
-    per_lane[lanes.PSI] = psi_rest
-    return per_lane
-
-
-# The arrays of an EngineState in field order, `tables` and `net` expanded to their members: the
-# layout of the pointer table through which the compiled audio callback finds them.
-FIELD_SPECS = [(name, dtype, ndim) for name, dtype, ndim in (
-    ("config", "int64", 1), ("constants", "float64", 1), ("params", "float64", 2),
-    ("cc_map", "int64", 1), ("ring", "int64", 2), ("ring_index", "int64", 1),
-    ("telemetry", "float64", 1), ("voice_int", "int64", 2), ("voice_f", "float64", 2),
-    ("q", "kernel", 2), ("p", "kernel", 2), ("coef", "kernel", 3), ("ramp", "kernel", 3),
-    ("per_lane", "kernel", 2), ("exc", "float64", 2), ("tables[0]", "kernel", 2),
-    ("tables[1]", "kernel", 2), ("tables[2]", "kernel", 2), ("tables[3]", "kernel", 2),
-    ("scratch", "kernel", 3), ("hidden", "kernel", 2), ("column", "kernel", 2),
-    ("grad", "kernel", 2), ("acc", "kernel", 2), ("lane_out", "kernel", 2),
-    ("mix", "float64", 1), ("scope", "float32", 1), ("meters", "float64", 1),
-    ("bank", "kernel", 3), *((f"net[{i}]", "float64", 2) for i in range(bank.NET_TABLES)))]
-
-
-def pointer_table(state: EngineState) -> np.ndarray:
-    """(fields, 5) int64 rows of address, dims 0..2 and ndim, in FIELD_SPECS order; every
-    array must be C-contiguous and of its spec's dtype ("kernel": the state's float type)."""
-    kernel = state.q.dtype
-    rows = []
-    for name, dtype, ndim in FIELD_SPECS:
-        if "[" in name:
-            field_name, index = name.rstrip("]").split("[")
-            array = getattr(state, field_name)[int(index)]
-        else:
-            array = getattr(state, name)
-        expected = kernel if dtype == "kernel" else np.dtype(dtype)
-        if array.dtype != expected or array.ndim != ndim or not array.flags.c_contiguous:
-            raise ValueError(f"engine field {name}: {array.dtype}{array.shape} does not "
-                             f"match {expected} with {ndim} dimensions, C order")
-        shape = list(array.shape) + [1] * (3 - ndim)
-        rows.append([array.ctypes.data, *shape, ndim])
-    return np.array(rows, dtype=np.int64)

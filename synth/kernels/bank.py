@@ -1,6 +1,8 @@
-"""The oscillator-bank voices (Koopman and SSM kinds) for many voices at once.
+"""The oscillator-bank voices (`koopman` and `ssm` kinds): their arrays, and the kernels
+through which the engine plays them (`synth.kinds.VoiceKernels`).
 
-Each voice (lane v, the last axis) is D = M K complex oscillators (`synth.bank`). Per sample
+Each voice (lane v, the last axis) is D = M K damped complex oscillators, M modes x K copies,
+index d = m K + j, trained in `models.koopman` and `models.ssm`. Per sample
 
     x_d <- lambda_d x_d (+ B_d u for an SSM during its excitation pulse),   w = sum_d Re(O_d x_d)
 
@@ -21,49 +23,36 @@ are. Set-up per voice:
   the input drives the oscillators; every GATE_STRIDE-th sample the gate MLP gives the
   readout c, until it has seen the whole pulse; then c stays fixed.
 
-Arrays: bank (BANK_ROWS, W, C) in the kernel float type (rows below; W >= D and >= 2 M);
-net: the NET_TABLES float64 tables of `synth.bank`; exc (EXC_ROWS, C) float64 as for the SAV
-lanes; coef (COEF_ROWS, M, C), of which the DRIVE and PICKUP rows (Phi_m at x_e and x_o) are
-used. Nothing here allocates.
+Arrays of `BankVoices`: bank (BANK_ROWS, W, C) in the kernel float type (rows below;
+W >= D and >= 2 M); net, the `BankNet` float64 tables; shapes (2, M, C): Phi_m(x_e) and
+Phi_m(x_o) per lane; exc (EXC_ROWS, C) float64, the force pulse (`formulas.ELAPSED` ...);
+constants (1,) float64: the time step k (s). Nothing here allocates.
 """
 
 import math
+from typing import NamedTuple
 
+import numpy as np
 from numba import njit
 
-from synth.bank import (
-    B0,
-    B1,
-    B2,
-    GATE_STRIDE,
-    I_AMPLITUDE,
-    I_FS,
-    I_RANK,
-    I_WIDTH,
-    I_WIDTH_HI,
-    I_WIDTH_LO,
-    INFO,
-    INPUT_IM,
-    INPUT_RE,
-    LOG_MAGNITUDE,
-    PHASE,
-    READOUT_IM,
-    READOUT_RE,
-    REFERENCE,
-    SSM,
-    W0,
-    W1,
-    W2,
-    WORK,
+from synth.kernels.dispatch import class_test
+from synth.kernels.formulas import (
+    AMP,
+    ELAPSED,
+    LEN,
+    SHAPE,
+    decay_rate,
+    excitation_force,
+    mode_shape,
+    squared_frequency,
+    wavenumber2,
 )
-from synth.kernels.lanes import AMP, DRIVE, ELAPSED, LEN, PICKUP, SHAPE
 from synth.kernels.linear import NYQUIST_FRACTION
-from synth.kernels.potentials import KERNEL
-from synth.kernels.sav import excitation_force
+from synth.kernels.options import INLINE, INTERNAL, KERNEL
 
-SQRT2 = math.sqrt(2.0)
+GATE_STRIDE = 8  # ssm: samples between evaluations of the gate (held in between)
 ALIAS_ANGLE = 2.0 * math.pi * NYQUIST_FRACTION  # rad per sample
-INV_SQRT2 = 1.0 / SQRT2
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
 # bank rows
 X_RE, X_IM, L_RE, L_IM, O_RE, O_IM, C_RE, C_IM, B_RE, B_IM, HOLD, LANE = range(12)
 BANK_ROWS = 12
@@ -71,40 +60,96 @@ BANK_ROWS = 12
 # first mode's damped angular frequency (rad/s)
 TAU, INPUT, OMEGA1 = 0, 1, 2
 LANE_COLUMNS = 3
+DRIVE, PICKUP = 0, 1  # rows of `shapes`
+K = 0  # the constants row
+# INFO columns
+I_FS, I_AMPLITUDE, I_WIDTH, I_WIDTH_LO, I_WIDTH_HI, I_COPIES, I_RANK, I_HIDDEN = range(8)
+INFO_SIZE = 8
+WORK_ROWS = 3  # MLP activations: two hidden layers and the output
+
+
+class BankNet(NamedTuple):
+    """A preset's learned tables, float64 2-D (placeholders (1, 1) where a kind has none):
+    the three-layer MLP (the Koopman encoder or the SSM gate: weights (out, in), biases
+    (1, out)); the eigenvalues' log-magnitude and phase per sample at the training rate
+    (M, K); the SSM input gains (M, K) and readouts (R + 1, D); the trained string's damped
+    angular frequencies and decay rates (2, M); INFO (1, INFO_SIZE); WORK (WORK_ROWS, >= H,
+    2 D, R) scratch."""
+
+    w0: np.ndarray
+    b0: np.ndarray
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+    log_magnitude: np.ndarray
+    phase: np.ndarray
+    input_re: np.ndarray
+    input_im: np.ndarray
+    readout_re: np.ndarray
+    readout_im: np.ndarray
+    reference: np.ndarray
+    info: np.ndarray
+    work: np.ndarray
+
+
+class KoopmanVoices(NamedTuple):
+    """The lanes of a `koopman` preset (module docstring)."""
+
+    bank: np.ndarray
+    net: BankNet
+    shapes: np.ndarray
+    exc: np.ndarray
+    constants: np.ndarray
+
+
+class SsmVoices(NamedTuple):
+    """The lanes of an `ssm` preset (module docstring)."""
+
+    bank: np.ndarray
+    net: BankNet
+    shapes: np.ndarray
+    exc: np.ndarray
+    constants: np.ndarray
+
+
+_is_ssm = class_test(SsmVoices)
 
 
 @njit(**KERNEL)
-def reset(v, family, bank, net, exc):
+def reset(voices, v):
     """Silence lane v: zero oscillators, hold layer and excitation; readout at rest."""
+    bank, net = voices.bank, voices.net
     dt = bank.dtype.type
-    D = net[LOG_MAGNITUDE].size
     for row in (X_RE, X_IM, B_RE, B_IM, HOLD, O_RE, O_IM):
         for d in range(bank.shape[1]):
             bank[row, d, v] = dt(0.0)
     bank[LANE, INPUT, v] = dt(0.0)
-    for d in range(D):
-        if family == SSM:
-            bank[C_RE, d, v] = dt(net[READOUT_RE][0, d])
-            bank[C_IM, d, v] = dt(net[READOUT_IM][0, d])
+    for d in range(net.log_magnitude.size):
+        if _is_ssm(voices):
+            bank[C_RE, d, v] = dt(net.readout_re[0, d])
+            bank[C_IM, d, v] = dt(net.readout_im[0, d])
         else:
             bank[C_RE, d, v], bank[C_IM, d, v] = dt(1.0), dt(0.0)
-    for row in range(exc.shape[0]):
-        exc[row, v] = 0.0
+    for row in range(voices.exc.shape[0]):
+        voices.exc[row, v] = 0.0
 
 
 @njit(**KERNEL)
-def settle(v, bank, net):
+def settle(voices, v):
     """Bring a lane whose sound has died away exactly to rest (no denormals)."""
-    dt = bank.dtype.type
-    for d in range(net[LOG_MAGNITUDE].size):
-        bank[X_RE, d, v] = dt(0.0)
-        bank[X_IM, d, v] = dt(0.0)
+    dt = voices.bank.dtype.type
+    for d in range(voices.net.log_magnitude.size):
+        voices.bank[X_RE, d, v] = dt(0.0)
+        voices.bank[X_IM, d, v] = dt(0.0)
 
 
-@njit(**KERNEL)
-def _readout_times_pickup(v, bank, coef, n_modes, copies):
+@njit(**INTERNAL)
+def _readout_times_pickup(voices, v):
+    bank = voices.bank
+    n_modes, copies = voices.net.log_magnitude.shape
     for m in range(n_modes):
-        shape = coef[PICKUP, m, v]
+        shape = voices.shapes[PICKUP, m, v]
         for j in range(copies):
             d = m * copies + j
             bank[O_RE, d, v] = bank[C_RE, d, v] * shape
@@ -112,23 +157,25 @@ def _readout_times_pickup(v, bank, coef, n_modes, copies):
 
 
 @njit(**KERNEL)
-def retune(v, bank, net, coef, gamma2, kappa, sigma0, sigma1, pickup, k):
-    """Give lane v this string (normalised units) and pickup position; k: time step (s)."""
+def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
+    """Give lane v this string (normalised units) and pickup position, at once (its state is
+    continuous across the change, so a bank needs no ramp; nu2 plays no part)."""
+    bank, net = voices.bank, voices.net
     dt = bank.dtype.type
-    log_magnitude, phase, reference = net[LOG_MAGNITUDE], net[PHASE], net[REFERENCE]
+    log_magnitude, phase, reference = net.log_magnitude, net.phase, net.reference
     n_modes, copies = log_magnitude.shape
-    rate = net[INFO][0, I_FS] * k  # training steps per engine step
+    rate = net.info[0, I_FS] * voices.constants[K]  # training steps per engine step
     for m in range(n_modes):
-        beta2 = ((m + 1) * math.pi) ** 2
-        omega2 = gamma2 * beta2 + kappa * kappa * beta2 * beta2
-        sigma = sigma0 + sigma1 * beta2
-        omega_d = math.sqrt(max(omega2 - sigma * sigma, 1e-12))
+        beta2 = wavenumber2(m + 1)
+        sigma = decay_rate(sigma0, sigma1, beta2)
+        omega_d = math.sqrt(max(squared_frequency(gamma2, kappa, beta2) - sigma * sigma,
+                                1e-12))
         pitch = omega_d / reference[0, m] * rate
         damping = sigma / reference[1, m] * rate
         if m == 0:
             bank[LANE, TAU, v] = dt(pitch)
             bank[LANE, OMEGA1, v] = dt(omega_d)
-        coef[PICKUP, m, v] = dt(SQRT2 * math.sin((m + 1) * math.pi * pickup))
+        voices.shapes[PICKUP, m, v] = dt(mode_shape(m + 1, pickup))
         for j in range(copies):
             d = m * copies + j
             magnitude = math.exp(log_magnitude[m, j] * damping)
@@ -137,52 +184,54 @@ def retune(v, bank, net, coef, gamma2, kappa, sigma0, sigma1, pickup, k):
                 magnitude = 0.0
             bank[L_RE, d, v] = dt(magnitude * math.cos(angle))
             bank[L_IM, d, v] = dt(magnitude * math.sin(angle))
-    _readout_times_pickup(v, bank, coef, n_modes, copies)
+    _readout_times_pickup(voices, v)
 
 
-@njit(**KERNEL, inline="always")
+@njit(**INLINE)
 def _gelu(x):
     return 0.5 * x * (1.0 + math.erf(x * INV_SQRT2))
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _mlp(net, n_in, inputs):
-    """The three-layer MLP of the net tables on inputs[:n_in]; the output is net[WORK][2]."""
-    work = net[WORK]
-    w0, b0, w1, b1, w2, b2 = net[W0], net[B0], net[W1], net[B1], net[W2], net[B2]
-    hidden = w0.shape[0]
+    """The three-layer MLP of the net tables on inputs[:n_in]; the output is net.work[2]."""
+    work = net.work
+    hidden = net.w0.shape[0]
     for i in range(hidden):
-        total = b0[0, i]
+        total = net.b0[0, i]
         for j in range(n_in):
-            total += w0[i, j] * inputs[j]
+            total += net.w0[i, j] * inputs[j]
         work[0, i] = _gelu(total)
     for i in range(hidden):
-        total = b1[0, i]
+        total = net.b1[0, i]
         for j in range(hidden):
-            total += w1[i, j] * work[0, j]
+            total += net.w1[i, j] * work[0, j]
         work[1, i] = _gelu(total)
-    for i in range(w2.shape[0]):
-        total = b2[0, i]
+    for i in range(net.w2.shape[0]):
+        total = net.b2[0, i]
         for j in range(hidden):
-            total += w2[i, j] * work[1, j]
+            total += net.w2[i, j] * work[1, j]
         work[2, i] = total
 
 
 @njit(**KERNEL)
-def excite_koopman(v, bank, net, coef, amplitude, width, position):
-    """Add the encoder's initial latent for a pluck of `amplitude` (normalised force, as on
-    the trained string), `width` (s, in the trained string's time) at `position` (0..1)."""
+def excite_koopman(voices, v, amplitude, note_scale, length, shape, position):
+    """Add the encoder's initial latent for a pluck: the trained string's response to the same
+    pluck (the force without the engine's per-note scale note_scale), transposed.
+    amplitude: normalised force; length: steps; position: 0..1 (shape is not an input)."""
+    bank, net = voices.bank, voices.net
     dt = bank.dtype.type
-    info, reference = net[INFO][0], net[REFERENCE]
-    n_modes, copies = net[LOG_MAGNITUDE].shape
-    width = min(max(width, info[I_WIDTH_LO]), info[I_WIDTH_HI])
-    inputs = (amplitude / info[I_AMPLITUDE], width / info[I_WIDTH], position)
+    info, reference = net.info[0], net.reference
+    n_modes, copies = net.log_magnitude.shape
+    force = amplitude / note_scale
+    width = min(max(length * voices.constants[K], info[I_WIDTH_LO]), info[I_WIDTH_HI])
+    inputs = (force / info[I_AMPLITUDE], width / info[I_WIDTH], position)
     _mlp(net, 3, inputs)
-    out = net[WORK][2]
-    impulse = 0.5 * amplitude * width
+    out = net.work[2]
+    impulse = 0.5 * force * width
     for m in range(n_modes):
-        drive = SQRT2 * math.sin((m + 1) * math.pi * position)
-        coef[DRIVE, m, v] = dt(drive)
+        drive = mode_shape(m + 1, position)
+        voices.shapes[DRIVE, m, v] = dt(drive)
         prior = drive * impulse / reference[0, m]
         for j in range(copies):
             d = m * copies + j
@@ -197,25 +246,33 @@ def excite_koopman(v, bank, net, coef, amplitude, width, position):
 
 
 @njit(**KERNEL)
-def excite_ssm(v, bank, net, coef, exc, amplitude, length, shape, position):
-    """Start an SSM force pulse on lane v (as `sav_voice.excite`; amplitude as on the trained
-    string): B = input gain x Phi_m(x_e) per oscillator."""
+def excite_ssm(voices, v, amplitude, note_scale, length, shape, position):
+    """Start an SSM force pulse on lane v: the trained string's pulse (the force without the
+    engine's per-note scale note_scale), shortened by the pitch ratio as the rest of the
+    response is; B = input gain x Phi_m(x_e) per oscillator. length: steps; shape: code."""
+    bank, net, exc = voices.bank, voices.net, voices.exc
     dt = bank.dtype.type
-    n_modes, copies = net[LOG_MAGNITUDE].shape
+    force = amplitude / note_scale
+    pitch = bank[LANE, TAU, v] / (net.info[0, I_FS] * voices.constants[K])
+    pulse = length / pitch
+    if pulse < 1.0:  # a very high note: one sample, with the same impulse
+        force *= pulse
+        pulse = 1.0
+    n_modes, copies = net.log_magnitude.shape
     for m in range(n_modes):
-        drive = SQRT2 * math.sin((m + 1) * math.pi * position)
-        coef[DRIVE, m, v] = dt(drive)
+        drive = mode_shape(m + 1, position)
+        voices.shapes[DRIVE, m, v] = dt(drive)
         for j in range(copies):
             d = m * copies + j
-            bank[B_RE, d, v] = dt(net[INPUT_RE][m, j] * drive)
-            bank[B_IM, d, v] = dt(net[INPUT_IM][m, j] * drive)
+            bank[B_RE, d, v] = dt(net.input_re[m, j] * drive)
+            bank[B_IM, d, v] = dt(net.input_im[m, j] * drive)
     exc[ELAPSED, v] = 0.0
-    exc[AMP, v] = amplitude
-    exc[LEN, v] = length
+    exc[AMP, v] = force
+    exc[LEN, v] = pulse
     exc[SHAPE, v] = shape
 
 
-@njit(**KERNEL, inline="always")
+@njit(**INLINE)
 def _pulse_left(exc, v):
     """Samples lane v still spends in its SSM pulse phase: up to and including the first
     multiple of GATE_STRIDE after the last sample whose force midpoint is in the pulse."""
@@ -227,22 +284,23 @@ def _pulse_left(exc, v):
     return max(final - int(exc[ELAPSED, v]) + 1, 0)
 
 
-@njit(**KERNEL)
-def _pulse_sample(v, bank, net, coef, exc):
+@njit(**INTERNAL)
+def _pulse_sample(voices, v):
     """One sample of lane v's SSM pulse: hold layer, this sample's input and, every
     GATE_STRIDE-th sample, the gate and the readout."""
+    bank, net, exc = voices.bank, voices.net, voices.exc
     dt = bank.dtype.type
-    info = net[INFO][0]
-    n_modes, copies = net[LOG_MAGNITUDE].shape
+    info = net.info[0]
+    n_modes, copies = net.log_magnitude.shape
     elapsed = exc[ELAPSED, v]
     force = excitation_force(elapsed, exc[AMP, v], exc[LEN, v], exc[SHAPE, v])
     exc[ELAPSED, v] += 1.0
     tau = float(bank[LANE, TAU, v])
     u = force / info[I_AMPLITUDE]
     step = tau / (info[I_FS] * info[I_WIDTH])  # k / T_s in the trained string's time
-    hold = net[WORK][2]  # the output row doubles as the gate's input here
+    hold = net.work[2]  # the output row doubles as the gate's input here
     for m in range(n_modes):
-        um = float(coef[DRIVE, m, v]) * u
+        um = float(voices.shapes[DRIVE, m, v]) * u
         bank[HOLD, m, v] += dt(step * um)
         bank[HOLD, n_modes + m, v] += dt(step * um * um)
     bank[LANE, INPUT, v] = dt(tau * u)
@@ -251,20 +309,19 @@ def _pulse_sample(v, bank, net, coef, exc):
     for i in range(2 * n_modes):
         hold[i] = bank[HOLD, i, v]
     _mlp(net, 2 * n_modes, hold)
-    gates = net[WORK][2]
+    gates = net.work[2]
     rank = int(info[I_RANK])
-    readout_re, readout_im = net[READOUT_RE], net[READOUT_IM]
     for d in range(n_modes * copies):
-        c_re, c_im = readout_re[0, d], readout_im[0, d]
+        c_re, c_im = net.readout_re[0, d], net.readout_im[0, d]
         for r in range(rank):
-            c_re += gates[r] * readout_re[r + 1, d]
-            c_im += gates[r] * readout_im[r + 1, d]
+            c_re += gates[r] * net.readout_re[r + 1, d]
+            c_im += gates[r] * net.readout_im[r + 1, d]
         bank[C_RE, d, v] = dt(c_re)
         bank[C_IM, d, v] = dt(c_im)
-    _readout_times_pickup(v, bank, coef, n_modes, copies)
+    _readout_times_pickup(voices, v)
 
 
-@njit(**KERNEL)
+@njit(**INTERNAL)
 def _run(n_steps, n_lanes, n_osc, bank, out, with_input):
     """n_steps samples of lanes [0, n_lanes): x <- lambda x (+ B input), out = sum Re(O x)."""
     dt = bank.dtype.type
@@ -288,35 +345,63 @@ def _run(n_steps, n_lanes, n_osc, bank, out, with_input):
                 out[i, v] += o_re[d, v] * re - o_im[d, v] * im
 
 
+@njit(**INLINE)
+def _vector_lanes(voices, n_lanes):
+    """Lanes rounded up to whole vectors (idle lanes sit at rest and output zero)."""
+    width = 64 // voices.bank.itemsize  # float32: 16 lanes per AVX-512 vector
+    return min(-(-n_lanes // width) * width, voices.bank.shape[2])
+
+
 @njit(**KERNEL)
-def advance(family, n_steps, n_lanes, bank, net, coef, exc, out):
-    """Advance lanes [0, n_lanes) by n_steps; write w to out[:n_steps, :n_lanes]. An SSM's
-    pulse samples go one at a time (input and readout change), the rest in one run."""
-    n_osc = net[LOG_MAGNITUDE].size
-    done = 0
-    if family == SSM:
-        pulse = 0
+def advance_koopman(voices, n_steps, n_lanes, ramping, out):
+    """Advance lanes [0, n_lanes) by n_steps; write w to out[:n_steps, :n_lanes] (a bank's
+    retune is immediate, so `ramping` changes nothing)."""
+    _run(n_steps, _vector_lanes(voices, n_lanes), voices.net.log_magnitude.size, voices.bank,
+         out, False)
+
+
+@njit(**KERNEL)
+def advance_ssm(voices, n_steps, n_lanes, ramping, out):
+    """As `advance_koopman`; the pulse samples go one at a time (input and readout change),
+    the rest in one run."""
+    bank, exc = voices.bank, voices.exc
+    n_lanes = _vector_lanes(voices, n_lanes)
+    n_osc = voices.net.log_magnitude.size
+    pulse = 0
+    for v in range(n_lanes):
+        pulse = max(pulse, _pulse_left(exc, v))
+    done = min(pulse, n_steps)
+    for i in range(done):
         for v in range(n_lanes):
-            pulse = max(pulse, _pulse_left(exc, v))
-        done = min(pulse, n_steps)
-        for i in range(done):
-            for v in range(n_lanes):
-                if _pulse_left(exc, v) > 0:
-                    _pulse_sample(v, bank, net, coef, exc)
-                else:
-                    bank[LANE, INPUT, v] = 0.0
-            _run(1, n_lanes, n_osc, bank, out[i:i + 1], True)
-        for v in range(n_lanes):
-            bank[LANE, INPUT, v] = 0.0
+            if _pulse_left(exc, v) > 0:
+                _pulse_sample(voices, v)
+            else:
+                bank[LANE, INPUT, v] = 0.0
+        _run(1, n_lanes, n_osc, bank, out[i:i + 1], True)
+    for v in range(n_lanes):
+        bank[LANE, INPUT, v] = 0.0
     _run(n_steps - done, n_lanes, n_osc, bank, out[done:], False)
 
 
 @njit(**KERNEL)
-def modal_amplitudes(v, bank, net, k, energies):
+def end_ramps(voices, n_lanes):
+    """Nothing to stop: a bank retunes at once."""
+
+
+@njit(**KERNEL)
+def is_finite(voices, v):
+    """Whether lane v's first oscillator is finite (a blow-up reaches every output)."""
+    return np.isfinite(voices.bank[X_RE, 0, v]) and np.isfinite(voices.bank[X_IM, 0, v])
+
+
+@njit(**KERNEL)
+def publish_modes(voices, v, energies):
     """Write lane v's energy per mode, 0.5 (omega_m |a_m|)^2 with a_m = sum_j c x the mode's
     complex amplitude and omega_m its first copy's frequency, into `energies`; return
-    (Re a_1, Im a_1, omega_1 in rad/s) for the meters. k: time step (s)."""
-    n_modes, copies = net[LOG_MAGNITUDE].shape
+    (Re a_1, -Im a_1, omega_1 in rad/s): as q_1, p_1 / omega_1 for a = q - i p / omega."""
+    bank = voices.bank
+    n_modes, copies = voices.net.log_magnitude.shape
+    k = voices.constants[K]
     first_re, first_im = 0.0, 0.0
     for m in range(n_modes):
         a_re, a_im = 0.0, 0.0
@@ -329,18 +414,22 @@ def modal_amplitudes(v, bank, net, k, energies):
         energies[m] = 0.5 * (omega * omega) * (a_re * a_re + a_im * a_im)
         if m == 0:
             first_re, first_im = a_re, a_im
-    return first_re, first_im, float(bank[LANE, OMEGA1, v])
-
+    return first_re, -first_im, float(bank[LANE, OMEGA1, v])
 
 
 @njit(**KERNEL)
-def record(family, n_steps, bank, net, coef, exc, q_out, w_out):
+def record(voices, n_steps, q_out, w_out):
     """Advance lane 0 by n_steps one at a time, writing the modal displacements
     q_m = sum_j Re(c x) to q_out (n, M) and the output to w_out (n, 1): the offline run the
     evaluation and the parity tests use."""
-    n_modes, copies = net[LOG_MAGNITUDE].shape
+    bank = voices.bank
+    n_modes, copies = voices.net.log_magnitude.shape
+    ssm = _is_ssm(voices)
     for n in range(n_steps):
-        advance(family, 1, 1, bank, net, coef, exc, w_out[n:n + 1])
+        if ssm:
+            advance_ssm(voices, 1, 1, False, w_out[n:n + 1])
+        else:
+            advance_koopman(voices, 1, 1, False, w_out[n:n + 1])
         for m in range(n_modes):
             total = 0.0
             for j in range(copies):

@@ -23,7 +23,7 @@ import math
 
 from numba import njit
 
-from synth.kernels.potentials import KERNEL
+from synth.kernels.options import KERNEL
 
 NYQUIST_FRACTION = 0.45  # highest kept mode frequency, as a fraction of the sampling rate
 

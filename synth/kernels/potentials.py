@@ -1,54 +1,80 @@
 """Nonlinear potentials V(q) >= 0 and their exact gradients, as Numba kernels.
 
-A potential is an integer kind plus `tables`, a tuple of four C-contiguous 2-D arrays whose
-meaning depends on the kind (`synth.physics.potentials` builds them; unused slots hold a
-(1, 1) placeholder). One dispatch function serves every kind, so the SAV step stays a single
-cached kernel whatever the string's nonlinearity.
+A potential is its tables: a NamedTuple whose class says which potential it is and whose
+C-contiguous 2-D arrays hold its weights (`synth.physics.potentials` builds them). Kernels
+are compiled for the tables' class, so a string with the exact potential compiles only the
+exact potential's code, and `potential(tables, ...)` picks the implementation at compile time.
 
-- LINEAR: V = 0.
-- KIRCHHOFF_CARRIER: V = (1/8) (sum beta_m^2 q_m^2)^2; tables[0][0, :M] = beta^2.
-- EXACT (geometric string): slopes xi_n = u_x(x_n) at the N = M + 1 midpoints
+- LinearTables: V = 0.
+- KirchhoffCarrierTables: V = (1/8) (sum beta_m^2 q_m^2)^2; beta2[0, :M] = beta^2.
+- ExactTables (geometric string): slopes xi_n = u_x(x_n) at the N = M + 1 midpoints
   x_n = (n + 1/2) / N, V = (1/N) sum G(xi_n) with G(xi) = (sqrt(1 + xi^2) - 1)^2, and
   dV/dq_m = (1/N) sum_n T[m, n] G'(xi_n), where T[m, n] = sqrt(2) beta_m cos(beta_m x_n) is
-  the orthonormal DCT of DESIGN.md scaled by sqrt(N). Mode m has parity (-1)^(m+1) under
-  x -> 1 - x, so only the first H2 = ceil(N/2) points are transformed:
-  tables = (T[odd mode numbers, :H2].T, T[even mode numbers, :H2].T, T[:, :H2], unused),
-  shapes (H2, ceil(M/2)), (H2, floor(M/2)), (M, H2), so both directions are contiguous dots.
-  Rows may be zero-padded to whole cache lines (`synth.kernels.aligned`).
-- GRADNET (the paper's C-GradNet, DESIGN.md section 6): with z = Wp q + b and
-  Wp = diag(exp(s_in)) W (H, M), V = sum_j e_j A(z_j), e = exp(s_out), and
-  grad V = Wp^T (e * A'(z)); V >= 0 and convex. The activation A' is the paper's
-  LeakyReLU(0.01), A(z) = z max(z, 0.01 z) / 2, or the smooth "stretch" activation
-  A'(z) = z (1 - 1/sqrt(1 + z^2)), A(z) = z^2/2 + 1 - sqrt(1 + z^2): the energy of a
-  stretched string element, quartic at rest (no linear stiffness), quadratic far out.
-  tables = (Wp (H, M), Wp^T (M, H), [b; e; a] (3, H), unused), with a = 1 (every entry)
-  for the stretch activation and 0 for LeakyReLU.
+  the orthonormal DCT of the slopes scaled by sqrt(N) (docs/design.md, "The string and its
+  SAV step"). Mode m has parity (-1)^(m+1) under x -> 1 - x, so only the first
+  H2 = ceil(N/2) points are transformed: forward_odd = T[odd mode numbers, :H2].T,
+  forward_even = T[even mode numbers, :H2].T and backward = T[:, :H2], shapes
+  (H2, ceil(M/2)), (H2, floor(M/2)), (M, H2), so both directions are contiguous dots.
+- GradNetTables (the paper's C-GradNet): with z = Wp q + b and Wp = diag(exp(s_in)) W (H, M),
+  V = sum_j e_j A(z_j), e = exp(s_out), and grad V = Wp^T (e * A'(z)); V >= 0 and convex.
+  The activation A' is the paper's LeakyReLU(0.01), A(z) = z max(z, 0.01 z) / 2, or the
+  smooth "stretch" activation A'(z) = z (1 - 1/sqrt(1 + z^2)), A(z) = z^2/2 + 1 -
+  sqrt(1 + z^2): the energy of a stretched string element, quartic at rest, quadratic far
+  out. weights = Wp (H, M), weights_t = Wp^T (M, H), vectors = [b; e; a] (3, H), with a = 1
+  (every entry) for the stretch activation and 0 for LeakyReLU.
 
-Scratch rows 0..3 (width >= M + 1) are used here; callers may use rows 4 and up.
+Rows may be zero-padded to whole cache lines (`synth.kernels.aligned`). Scratch rows 0..3
+(width >= M + 1) are used here; callers may use rows 4 and up.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-LINEAR, KIRCHHOFF_CARRIER, EXACT, GRADNET = 0, 1, 2, 3
-# Options of every kernel. Reassociation lets reductions vectorise; nnan/ninf stay off so guards
-# still see NaN and inf. The numpy error model drops Python's zero-division check, whose branch
-# stops loops with a division from vectorising. Every function a kernel calls must carry the
-# same options: LLVM drops the caller's fast-math attributes when it inlines a callee without.
-FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
-KERNEL = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+from synth.kernels.dispatch import class_test, dispatch
+from synth.kernels.options import INLINE, KERNEL
+
 SCRATCH_ROWS = 8
 LEAK = 0.01  # negative slope of the GradNet's LeakyReLU
-ACTIVATIONS = {"leaky": 0.0, "stretch": 1.0}  # the GradNet's activation codes (tables[2][2])
+ACTIVATIONS = {"leaky": 0.0, "stretch": 1.0}  # the GradNet's activation codes (vectors[2])
 _XI, _SUM, _DIFF, _ODD_Q, _EVEN_Q = 0, 1, 2, 3, 2  # scratch rows (_EVEN_Q is free before _DIFF)
 
 
+class LinearTables(NamedTuple):
+    """No nonlinearity: V = 0."""
+
+    placeholder: np.ndarray  # (1, 1)
+
+
+class KirchhoffCarrierTables(NamedTuple):
+    """Tension modulation: beta2 (1, M) = (m pi)^2."""
+
+    beta2: np.ndarray
+
+
+class ExactTables(NamedTuple):
+    """The geometric string's slope transform over half the midpoints (module docstring)."""
+
+    forward_odd: np.ndarray
+    forward_even: np.ndarray
+    backward: np.ndarray
+
+
+class GradNetTables(NamedTuple):
+    """A C-GradNet: Wp (H, M), Wp^T (M, H) and [b; e; a] (3, H)."""
+
+    weights: np.ndarray
+    weights_t: np.ndarray
+    vectors: np.ndarray
+
+
 @njit(**KERNEL)
-def _exact(q, n_act, tables, scratch, grad, want_grad):
+def _exact(tables, q, n_act, scratch, grad, want_grad):
     # Scratch is indexed by row rather than sliced: a row view costs two atomic refcount updates.
     dt = q.dtype.type
     one, two = dt(1.0), dt(2.0)
-    fwd_odd, fwd_even, bwd = tables[0], tables[1], tables[2]
+    fwd_odd, fwd_even, bwd = tables.forward_odd, tables.forward_even, tables.backward
     n_points = bwd.shape[0] + 1  # from the tables, so padded state rows are safe
     half_up = (n_points + 1) // 2
     half_down = n_points // 2
@@ -98,9 +124,10 @@ def _exact(q, n_act, tables, scratch, grad, want_grad):
     return total * inv_n
 
 
-@njit(**KERNEL, inline="always")
-def _kirchhoff_carrier(q, n_act, beta2, grad, want_grad):
+@njit(**INLINE)
+def _kirchhoff_carrier(tables, q, n_act, scratch, grad, want_grad):
     dt = q.dtype.type
+    beta2 = tables.beta2
     stretch = dt(0.0)
     for m in range(n_act):
         stretch += beta2[0, m] * q[m] * q[m]
@@ -111,7 +138,7 @@ def _kirchhoff_carrier(q, n_act, beta2, grad, want_grad):
     return dt(0.125) * stretch * stretch
 
 
-@njit(**KERNEL, inline="always")
+@njit(**INLINE)
 def stretch_unit(z, half):
     """(A(z), A'(z)) of the stretch activation, without cancellation near z = 0; half is 0.5
     in the kernel's dtype."""
@@ -122,14 +149,12 @@ def stretch_unit(z, half):
 
 
 @njit(**KERNEL)
-def gradnet(q, n_act, tables, scratch, grad, want_grad):
-    """V of a C-GradNet (see the module docstring) and, if want_grad, its gradient; scratch
-    row 0 holds the hidden layer (width >= H)."""
+def _gradnet(tables, q, n_act, scratch, grad, want_grad):
     # Forward as an axpy over the hidden units and backward as dots over them: both inner
     # loops run over H, long enough to vectorise well in float32.
     dt = q.dtype.type
-    weights_t, vectors = tables[1], tables[2]
-    n_hidden = tables[0].shape[0]
+    weights_t, vectors = tables.weights_t, tables.vectors
+    n_hidden = tables.weights.shape[0]
     for j in range(n_hidden):
         scratch[_XI, j] = vectors[0, j]
     for m in range(n_act):
@@ -157,21 +182,19 @@ def gradnet(q, n_act, tables, scratch, grad, want_grad):
     return total
 
 
-@njit(**KERNEL, inline="always")
-def potential(kind, q, n_act, tables, scratch, grad, want_grad):
-    """V(q) for the first n_act modes of q, shape (M,); if want_grad, also dV/dq into grad[:n_act].
-
-    kind selects the potential (module constants; callers validate it, and any other value
-    acts as LINEAR) and tables holds its weights; scratch is a (SCRATCH_ROWS, >= M + 1) work
-    array. Modes n_act..M-1 are treated as zero.
-    """
-    if kind == EXACT:
-        return _exact(q, n_act, tables, scratch, grad, want_grad)
-    if kind == GRADNET:
-        return gradnet(q, n_act, tables, scratch, grad, want_grad)
-    if kind == KIRCHHOFF_CARRIER:
-        return _kirchhoff_carrier(q, n_act, tables[0], grad, want_grad)
+@njit(**INLINE)
+def _linear(tables, q, n_act, scratch, grad, want_grad):
     if want_grad:
         for m in range(n_act):
             grad[m] = q.dtype.type(0.0)
     return q.dtype.type(0.0)
+
+
+IMPLEMENTATIONS = {LinearTables: _linear, KirchhoffCarrierTables: _kirchhoff_carrier,
+                   ExactTables: _exact, GradNetTables: _gradnet}
+# potential(tables, q, n_act, scratch, grad, want_grad): V(q) for the first n_act modes of q,
+# shape (M,); if want_grad, also dV/dq into grad[:n_act]. scratch: a (SCRATCH_ROWS, >= M + 1)
+# work array. Modes n_act..M-1 are treated as zero. Compiled for the tables' class.
+potential = dispatch("potential", IMPLEMENTATIONS.__getitem__)
+is_linear = class_test(LinearTables)
+is_gradnet = class_test(GradNetTables)

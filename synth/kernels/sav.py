@@ -1,4 +1,5 @@
-"""The SAV step for the modal string (DESIGN.md section 3) as Numba kernels.
+"""The SAV step for the modal string (docs/design.md, "The string and its SAV step") as Numba
+kernels.
 
 State per string: modal displacements q and momenta p, shape (M,), and the scalar auxiliary
 variable psi ~ sqrt(2 V(q) + eps). One step of length k:
@@ -17,47 +18,33 @@ solved by Sherman-Morrison. The discrete energy
 never grows without forcing, whatever g is, so the scheme is stable for any potential V >= 0.
 
 Only the first n_act modes are advanced; the rest stay zero (dropped modes). Kernels work in
-float32 or float64, following the dtype of the state arrays; scalars should match it.
+float32 or float64, following the dtype of the state arrays; scalars should match it. They
+are compiled for the potential's tables (`synth.kernels.potentials`), so each potential gets
+its own specialised loop.
 """
-
-import math
 
 import numpy as np
 from numba import njit
 
-from synth.kernels.potentials import EXACT, GRADNET, KERNEL, KIRCHHOFF_CARRIER, LINEAR, potential
+from synth.kernels.formulas import excitation_force
+from synth.kernels.options import INLINE, INTERNAL, KERNEL
+from synth.kernels.potentials import is_linear, potential
 
 EPS = 1e-12  # regularises sqrt(2 V + eps) at rest
 LAMBDA0 = 1e3  # drift-control rate (1/s), the paper's value
-PLUCK, STRIKE = 1, 2  # excitation shapes: f = A/2 (1 - cos(shape pi t / T_e)) for 0 <= t <= T_e
 
 GRAD_ROW = 4  # scratch row this module uses (rows 0..3 belong to the potential)
 
 
-@njit(**KERNEL, inline="always")
-def excitation_force(elapsed, amplitude, length, shape):
-    """Force at the midpoint of the step that starts `elapsed` steps after the onset.
-
-    length: excitation duration in steps (T_e fs); shape: PLUCK or STRIKE. Zero before the
-    onset (negative `elapsed`), after the release, and for length <= 0.
-    """
-    if length <= 0.0:
-        return 0.0
-    t = (elapsed + 0.5) / length
-    if t < 0.0 or t > 1.0:
-        return 0.0
-    return 0.5 * amplitude * (1.0 - math.cos(shape * math.pi * t))
-
-
-@njit(**KERNEL, inline="always")
+@njit(**INLINE)
 def sav_step(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, force, k, lambda0,
-             kind, tables, scratch, grad):
+             tables, scratch, grad):
     """Advance one string by one step in place and return (psi', w').
 
     q, p: state (M,), updated; psi: auxiliary scalar; n_act: modes advanced; decay, stiff,
     gain: per-mode coefficients from `linear.sav_coefficients` (M,); nu2: nu^2; phi_e, phi_o:
     excitation and pickup mode shapes (M,); force: f(t_{n+1/2}); k: time step (s); lambda0:
-    drift-control rate (1/s, 0 disables it); kind, tables: the potential; scratch:
+    drift-control rate (1/s, 0 disables it); tables: the potential's; scratch:
     (SCRATCH_ROWS, >= M + 1) work array; grad: its row GRAD_ROW, passed as a view made once
     per block. w' = phi_o . q' is the output displacement.
     """
@@ -67,7 +54,7 @@ def sav_step(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, force, k, 
     eps = dt(EPS)
     half_k = dt(0.5) * k
     out = zero
-    if kind == LINEAR:
+    if is_linear(tables):
         for m in range(n_act):
             pn = decay[m] * p[m] - stiff[m] * q[m] - half_k * stiff[m] * p[m] \
                 + gain[m] * phi_e[m] * force
@@ -82,14 +69,14 @@ def sav_step(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, force, k, 
     correction = zero
     v_now = zero
     if lambda0 > zero:
-        v_now = potential(kind, q, n_act, tables, scratch, grad, False)
+        v_now = potential(tables, q, n_act, scratch, grad, False)
     norm1 = zero
     for m in range(n_act):
         norm1 += abs(p[m])
         q[m] += half_k * p[m]  # q now holds q_half
     if lambda0 > zero:
         correction = -lambda0 * (psi - np.sqrt(two * v_now + eps)) / (norm1 + eps)
-    v_half = potential(kind, q, n_act, tables, scratch, grad, True)
+    v_half = potential(tables, q, n_act, scratch, grad, True)
     inv_root = one / np.sqrt(two * v_half + eps)
     g_dot_p = zero
     g_dot_u = zero
@@ -117,18 +104,16 @@ def sav_step(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, force, k, 
     return psi + half_k * (g_dot_p + g_dot_pn), out
 
 
-@njit(**KERNEL, inline="always")
-def _run(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed, exc_amp,
-         exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec, p_rec, psi_rec):
-    """Advance one string len(out) steps with a compile-time potential kind; return psi.
-
-    Writes w to out; if record, also writes every state to q_rec, p_rec (N, M), psi_rec (N,).
-    """
+@njit(**INTERNAL)
+def _run(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed, exc_amp, exc_len,
+         exc_shape, k, lambda0, tables, scratch, out, record, q_rec, p_rec, psi_rec):
+    """Advance one string len(out) steps; return psi. Writes w to out; if record, also
+    writes every state to q_rec, p_rec (N, M), psi_rec (N,)."""
     grad = scratch[GRAD_ROW]
     for n in range(out.shape[0]):
         force = q.dtype.type(excitation_force(elapsed + n, exc_amp, exc_len, exc_shape))
         psi, out[n] = sav_step(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, force,
-                               k, lambda0, kind, tables, scratch, grad)
+                               k, lambda0, tables, scratch, grad)
         if record:
             for m in range(q.shape[0]):
                 q_rec[n, m] = q[m]
@@ -138,32 +123,8 @@ def _run(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
 
 
 @njit(**KERNEL)
-def _advance(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed, exc_amp,
-             exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec, p_rec,
-             psi_rec):
-    """Branch once per block to a sample loop compiled for a constant kind, so each hot loop
-    is specialised and simple."""
-    if kind == EXACT:
-        return _run(EXACT, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                    exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
-                    p_rec, psi_rec)
-    if kind == GRADNET:
-        return _run(GRADNET, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                    exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
-                    p_rec, psi_rec)
-    if kind == KIRCHHOFF_CARRIER:
-        return _run(KIRCHHOFF_CARRIER, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
-                    elapsed, exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out,
-                    record, q_rec, p_rec, psi_rec)
-    return _run(LINEAR, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, elapsed,
-                exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out, record, q_rec,
-                p_rec, psi_rec)
-
-
-@njit(**KERNEL)
 def sav_block(voices, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
-              exc_elapsed, exc_amp, exc_len, exc_shape, k, lambda0, kind, tables, scratch,
-              out):
+              exc_elapsed, exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, out):
     """Advance the strings listed in `voices` by out.shape[1] steps; write w to out[b, :].
 
     Per-string arrays are indexed by string b: q, p, decay, stiff, gain, phi_e, phi_o (B, M);
@@ -175,23 +136,23 @@ def sav_block(voices, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
     no_record = scratch[:1, :1]
     for i in range(voices.shape[0]):
         b = voices[i]
-        psi[b] = _advance(kind, q[b], p[b], psi[b], n_act[b], decay[b], stiff[b], gain[b],
-                          nu2[b], phi_e[b], phi_o[b], exc_elapsed[b], exc_amp[b], exc_len[b],
-                          exc_shape[b], k, lambda0, tables, scratch, out[b], False, no_record,
-                          no_record, no_record[0])
+        psi[b] = _run(q[b], p[b], psi[b], n_act[b], decay[b], stiff[b], gain[b], nu2[b],
+                      phi_e[b], phi_o[b], exc_elapsed[b], exc_amp[b], exc_len[b], exc_shape[b],
+                      k, lambda0, tables, scratch, out[b], False, no_record, no_record,
+                      no_record[0])
         exc_elapsed[b] += n_steps
 
 
 @njit(**KERNEL)
 def sav_record(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o,
-               exc_elapsed, exc_amp, exc_len, exc_shape, k, lambda0, kind, tables, scratch,
-               q_rec, p_rec, psi_rec, w_rec):
+               exc_elapsed, exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, q_rec,
+               p_rec, psi_rec, w_rec):
     """Advance one string len(w_rec) steps, recording every state; return the final psi.
 
     q, p: state (M,), updated in place; q_rec, p_rec: (N, M) and psi_rec, w_rec: (N,), row n
     being the state after n + 1 steps (float32 or float64, whatever the state's dtype). Other
     arguments as in `sav_block`, for a single string.
     """
-    return _advance(kind, q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, exc_elapsed,
-                    exc_amp, exc_len, exc_shape, k, lambda0, tables, scratch, w_rec, True, q_rec,
-                    p_rec, psi_rec)
+    return _run(q, p, psi, n_act, decay, stiff, gain, nu2, phi_e, phi_o, exc_elapsed, exc_amp,
+                exc_len, exc_shape, k, lambda0, tables, scratch, w_rec, True, q_rec, p_rec,
+                psi_rec)

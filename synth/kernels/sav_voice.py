@@ -1,82 +1,123 @@
-"""Per-voice set-up of the SAV lanes (`synth.kernels.lanes`): reset, tuning and excitation.
+"""The voices of the SAV kinds (`sav-physics`, `sav-gradnet`): their arrays, and the kernels
+through which the engine plays them (`synth.kinds.VoiceKernels`).
 
-A voice's string is described by gamma^2, kappa, sigma0, sigma1 and nu^2 (normalised units,
-DESIGN.md section 3) and its pickup position; `retune` turns them into the warped per-mode
-coefficients of its lane, either at once or as per-sample ramps over a block. Modes above
-0.45 fs are dropped (coefficients and state zeroed), so a parameter change can never leave an
-unstable mode behind. Nothing here allocates.
+A voice is a lane of `synth.kernels.lanes`. Its string is described by gamma^2, kappa, sigma0,
+sigma1 and nu^2 (normalised units) and its pickup position; `retune` turns them into the
+warped per-mode coefficients of its lane, either at once or as per-sample ramps over a block.
+Modes above 0.45 fs are dropped (coefficients and state zeroed), so a parameter change can
+never leave an unstable mode behind. Nothing here allocates.
 """
 
 import math
+from typing import NamedTuple
 
+import numpy as np
 from numba import njit
 
-from synth.kernels.lanes import (
+from synth.kernels.formulas import (
     AMP,
+    ELAPSED,
+    LEN,
+    SHAPE,
+    decay_rate,
+    mode_shape,
+    squared_frequency,
+    wavenumber2,
+)
+from synth.kernels.lane_potentials import PER_VOICE_LANES
+from synth.kernels.lanes import (
     D_NU2,
     DECAY,
     DRIVE,
-    ELAPSED,
     GAIN,
-    LEN,
     NU2,
     PICKUP,
     PSI,
     RESYNC,
-    SHAPE,
     STIFF,
+    lanes_advance,
 )
 from synth.kernels.linear import NYQUIST_FRACTION, mode_coefficients, warped_mode
-from synth.kernels.potentials import KERNEL
+from synth.kernels.options import KERNEL
+from synth.kernels.potentials import is_gradnet
 
-SQRT2 = math.sqrt(2.0)
+K, LAMBDA0, PSI_REST = 0, 1, 2  # the constants row: time step (s), drift control (1/s), psi
+CONSTANTS = 3                   # at rest
+
+
+class SavVoices(NamedTuple):
+    """The lanes of C voices of an M-mode SAV string (`synth.kernels.lanes` for the arrays;
+    all in the kernel float type except exc and constants, float64)."""
+
+    q: np.ndarray
+    p: np.ndarray
+    coef: np.ndarray
+    ramp: np.ndarray
+    per_lane: np.ndarray
+    exc: np.ndarray
+    tables: tuple  # the potential's (`synth.kernels.potentials`)
+    scratch: np.ndarray
+    hidden: np.ndarray
+    column: np.ndarray
+    grad: np.ndarray
+    acc: np.ndarray
+    constants: np.ndarray  # (CONSTANTS,) float64
 
 
 @njit(**KERNEL)
-def reset(v, q, p, coef, ramp, per_lane, exc, psi_rest):
+def reset(voices, v):
     """Silence lane v: zero state, coefficients, ramps and excitation; psi at rest."""
-    dt = q.dtype.type
+    dt = voices.q.dtype.type
+    q, p, coef, ramp = voices.q, voices.p, voices.coef, voices.ramp
     for m in range(q.shape[0]):
         q[m, v] = dt(0.0)
         p[m, v] = dt(0.0)
         for row in range(coef.shape[0]):
             coef[row, m, v] = dt(0.0)
             ramp[row, m, v] = dt(0.0)
-    for row in range(per_lane.shape[0]):
-        per_lane[row, v] = dt(0.0)
-    per_lane[PSI, v] = dt(psi_rest)  # RESYNC = 0 forces the GradNet to recompute its layer
-    for row in range(exc.shape[0]):
-        exc[row, v] = 0.0
+    for row in range(voices.per_lane.shape[0]):
+        voices.per_lane[row, v] = dt(0.0)
+    voices.per_lane[PSI, v] = dt(voices.constants[PSI_REST])  # RESYNC = 0: recompute
+    for row in range(voices.exc.shape[0]):
+        voices.exc[row, v] = 0.0
 
 
 @njit(**KERNEL)
-def retune(v, gamma2, kappa, sigma0, sigma1, nu2, pickup, k, q, p, coef, ramp, per_lane,
-           n_ramp):
+def settle(voices, v):
+    """Bring a lane whose sound has died away exactly to rest (a held voice that decays for
+    minutes would otherwise reach denormal floats, which are slow)."""
+    dt = voices.q.dtype.type
+    for m in range(voices.q.shape[0]):
+        voices.q[m, v] = dt(0.0)
+        voices.p[m, v] = dt(0.0)
+    voices.per_lane[PSI, v] = dt(voices.constants[PSI_REST])
+    voices.per_lane[RESYNC, v] = dt(0.0)
+
+
+@njit(**KERNEL)
+def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
     """Give lane v the string (gamma2, kappa, sigma0, sigma1, nu2) heard at `pickup` (0..1).
 
     With n_ramp > 0, modes that are already sounding glide to their new coefficients over
     n_ramp steps (coef + n_ramp * ramp = target); otherwise the coefficients are set at once.
-    Returns the number of modes kept below 0.45 fs.
     """
+    coef, ramp = voices.coef, voices.ramp
     dt = coef.dtype.type
-    n_modes = coef.shape[1]
+    k = voices.constants[K]
     omega_max = NYQUIST_FRACTION * 2.0 * math.pi / k
-    kept = 0
-    for m in range(n_modes):
-        beta = (m + 1) * math.pi
-        beta2 = beta * beta
-        omega = math.sqrt(gamma2 * beta2 + kappa * kappa * beta2 * beta2)
+    for m in range(coef.shape[1]):
+        beta2 = wavenumber2(m + 1)
+        omega = math.sqrt(squared_frequency(gamma2, kappa, beta2))
         if omega > omega_max:
             for row in (DECAY, STIFF, GAIN, PICKUP):
                 coef[row, m, v] = dt(0.0)
                 ramp[row, m, v] = dt(0.0)
-            q[m, v] = dt(0.0)
-            p[m, v] = dt(0.0)
+            voices.q[m, v] = dt(0.0)
+            voices.p[m, v] = dt(0.0)
             continue
-        kept += 1
-        omega2_s, sigma_s = warped_mode(omega, sigma0 + sigma1 * beta2, k)
+        omega2_s, sigma_s = warped_mode(omega, decay_rate(sigma0, sigma1, beta2), k)
         decay, stiff, gain = mode_coefficients(omega2_s, sigma_s, k)
-        listen = SQRT2 * math.sin(beta * pickup)
+        listen = mode_shape(m + 1, pickup)
         if n_ramp > 0 and coef[GAIN, m, v] != dt(0.0):
             ramp[DECAY, m, v] = dt((decay - coef[DECAY, m, v]) / n_ramp)
             ramp[STIFF, m, v] = dt((stiff - coef[STIFF, m, v]) / n_ramp)
@@ -89,21 +130,24 @@ def retune(v, gamma2, kappa, sigma0, sigma1, nu2, pickup, k, q, p, coef, ramp, p
             coef[PICKUP, m, v] = dt(listen)
             for row in (DECAY, STIFF, GAIN, PICKUP):
                 ramp[row, m, v] = dt(0.0)
+    per_lane = voices.per_lane
     if n_ramp > 0:
         per_lane[D_NU2, v] = dt((nu2 - per_lane[NU2, v]) / n_ramp)
     else:
         per_lane[NU2, v] = dt(nu2)
         per_lane[D_NU2, v] = dt(0.0)
-    return kept
 
 
 @njit(**KERNEL)
-def excite(v, amplitude, length, shape, position, coef, exc):
-    """Start a force pulse on lane v now: amplitude (normalised), length (steps), shape
-    (`sav.PLUCK` or `sav.STRIKE`) at `position` (0..1) along the string."""
+def excite(voices, v, amplitude, note_scale, length, shape, position):
+    """Start a force pulse on lane v now: amplitude (normalised force), length (steps), shape
+    (`formulas.PLUCK` or `formulas.STRIKE`) at `position` (0..1) along the string. The SAV
+    string takes the force as it is (note_scale, the engine's per-note scaling already in
+    the amplitude, matters only to the learned kinds)."""
+    coef, exc = voices.coef, voices.exc
     dt = coef.dtype.type
     for m in range(coef.shape[1]):
-        coef[DRIVE, m, v] = dt(SQRT2 * math.sin((m + 1) * math.pi * position))
+        coef[DRIVE, m, v] = dt(mode_shape(m + 1, position))
     exc[ELAPSED, v] = 0.0
     exc[AMP, v] = amplitude
     exc[LEN, v] = length
@@ -111,12 +155,54 @@ def excite(v, amplitude, length, shape, position, coef, exc):
 
 
 @njit(**KERNEL)
-def settle(v, q, p, per_lane, psi_rest):
-    """Bring a lane whose sound has died away exactly to rest (a held voice that decays for
-    minutes would otherwise reach denormal floats, which are slow)."""
-    dt = q.dtype.type
-    for m in range(q.shape[0]):
-        q[m, v] = dt(0.0)
-        p[m, v] = dt(0.0)
-    per_lane[PSI, v] = dt(psi_rest)
-    per_lane[RESYNC, v] = dt(0.0)
+def advance(voices, n_steps, n_lanes, ramping, out):
+    """Advance lanes [0, n_lanes) by n_steps, writing w to out (n_steps, C); with ramping,
+    the coefficients move by their ramps every step.
+
+    Lane loops run fastest over whole vectors, so more than PER_VOICE_LANES lanes are rounded
+    up to a multiple of the vector width (idle lanes sit at rest and output zero); the
+    GradNet, evaluated voice by voice, is not."""
+    dt = voices.q.dtype.type
+    width = 64 // voices.q.itemsize  # float32: 16 lanes per AVX-512 vector
+    if n_lanes > PER_VOICE_LANES and not is_gradnet(voices.tables):
+        n_lanes = min(-(-n_lanes // width) * width, voices.q.shape[1])
+    lanes_advance(n_steps, n_lanes, voices.q, voices.p, voices.coef, voices.ramp, ramping,
+                  voices.per_lane, voices.exc, dt(voices.constants[K]),
+                  dt(voices.constants[LAMBDA0]), voices.tables, voices.scratch, voices.hidden,
+                  voices.column, voices.grad, voices.acc, out)
+
+
+@njit(**KERNEL)
+def end_ramps(voices, n_lanes):
+    """Stop the coefficient ramps of lanes [0, n_lanes) at the end of a block."""
+    ramp = voices.ramp
+    dt = ramp.dtype.type
+    for row in range(ramp.shape[0]):
+        for m in range(ramp.shape[1]):
+            for v in range(n_lanes):
+                ramp[row, m, v] = dt(0.0)
+    for v in range(n_lanes):
+        voices.per_lane[D_NU2, v] = dt(0.0)
+
+
+@njit(**KERNEL)
+def is_finite(voices, v):
+    """Whether lane v's state is finite (psi carries any blow-up of q and p)."""
+    return np.isfinite(voices.per_lane[PSI, v])
+
+
+@njit(**KERNEL)
+def publish_modes(voices, v, energies):
+    """Write lane v's energy per mode into `energies` (M,) and return (q_1, p_1 / omega_1,
+    omega_1): the first mode's phase, from which a viewer reads the pitch and its glide."""
+    q1, p1, omega1 = 0.0, 0.0, 0.0
+    coef = voices.coef
+    for m in range(voices.q.shape[0]):
+        gain = coef[GAIN, m, v]
+        omega2 = coef[STIFF, m, v] / gain if gain != 0.0 else 0.0
+        q, p = voices.q[m, v], voices.p[m, v]
+        energies[m] = 0.5 * (p * p + omega2 * q * q)
+        if m == 0:
+            omega1 = np.sqrt(omega2)
+            q1, p1 = q, p / omega1 if omega1 > 0.0 else 0.0
+    return q1, p1, omega1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.errors import ParameterError
-from synth.kernels.sav import PLUCK, STRIKE
+from synth.kernels.formulas import PLUCK, STRIKE
 from synth.physics.modes import mode_shapes
 from synth.physics.strings import check_finite, check_position
 

@@ -1,21 +1,53 @@
-"""The modal basis of the simply supported unit string.
+"""The modal basis of the simply supported unit string, and its formulas (one home for each).
 
 Phi_m(x) = sqrt(2) sin(beta_m x) with beta_m = m pi, m = 1..M, is orthonormal on [0, 1].
 Mode m has angular frequency omega_m = sqrt(gamma^2 beta_m^2 + kappa^2 beta_m^4) (rad/s) and
 decay rate sigma_m = sigma0 + sigma1 beta_m^2 (1/s); it rings at sqrt(omega_m^2 - sigma_m^2).
+
+The formulas (`squared_frequency`, `decay_rate`, `mode_shape`, `first_mode_gamma2`) are plain
+arithmetic on scalars or NumPy arrays; `synth.kernels.formulas` compiles the very same
+functions for the Numba kernels, so each is written once.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synth.errors import ParameterError
-from synth.physics.strings import StringParams
+
+if TYPE_CHECKING:
+    from synth.physics.strings import StringParams
 
 MAX_MODES = 4096
+SQRT2 = math.sqrt(2.0)
+
+
+def squared_frequency(gamma2, kappa, beta2):
+    """omega^2 = gamma^2 beta^2 + kappa^2 beta^4 (rad^2/s^2) of the mode with wavenumber^2
+    beta2; gamma2 = gamma^2 (1/s^2), kappa (1/s)."""
+    return gamma2 * beta2 + kappa * kappa * beta2 * beta2
+
+
+def decay_rate(sigma0, sigma1, beta2):
+    """sigma = sigma0 + sigma1 beta^2 (1/s) of the mode with wavenumber^2 beta2."""
+    return sigma0 + sigma1 * beta2
+
+
+def mode_shape(m, x):
+    """Phi_m(x) = sqrt(2) sin(m pi x) for mode number m >= 1 at x in [0, 1]."""
+    return SQRT2 * np.sin(m * np.pi * x)
+
+
+def first_mode_gamma2(frequency, kappa, sigma_1):
+    """gamma^2 (1/s^2) that makes the first mode ring (damped) at `frequency` Hz, given kappa
+    and its decay rate sigma_1 (1/s): sqrt(omega_1^2 - sigma_1^2) = 2 pi f. Not positive
+    when the string is too stiff to sound that low."""
+    return ((2.0 * np.pi * frequency) ** 2 + sigma_1 * sigma_1
+            - kappa * kappa * np.pi ** 4) / np.pi ** 2
 
 
 def check_mode_count(n_modes: int) -> int:
@@ -35,13 +67,13 @@ def wavenumbers(n_modes: int) -> np.ndarray:
 
 def angular_frequencies(string: StringParams, n_modes: int) -> np.ndarray:
     """Undamped omega_m (rad/s), shape (M,)."""
-    beta2 = wavenumbers(n_modes) ** 2
-    return np.sqrt(string.gamma**2 * beta2 + string.kappa**2 * beta2**2)
+    return np.sqrt(squared_frequency(string.gamma ** 2, string.kappa,
+                                     wavenumbers(n_modes) ** 2))
 
 
 def decay_rates(string: StringParams, n_modes: int) -> np.ndarray:
     """sigma_m (1/s), shape (M,)."""
-    return string.sigma0 + string.sigma1 * wavenumbers(n_modes) ** 2
+    return decay_rate(string.sigma0, string.sigma1, wavenumbers(n_modes) ** 2)
 
 
 def damped_frequencies(string: StringParams, n_modes: int) -> np.ndarray:
@@ -51,6 +83,6 @@ def damped_frequencies(string: StringParams, n_modes: int) -> np.ndarray:
 
 
 def mode_shapes(x: float | np.ndarray, n_modes: int) -> np.ndarray:
-    """Phi_m(x) = sqrt(2) sin(beta_m x); shape (M,) for scalar x, (len(x), M) for an array."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.sqrt(2.0) * np.sin(np.multiply.outer(x, wavenumbers(n_modes)))
+    """Phi_m(x); shape (M,) for scalar x, (len(x), M) for an array."""
+    modes = np.arange(1, check_mode_count(n_modes) + 1, dtype=np.float64)
+    return mode_shape(modes, np.asarray(x, dtype=np.float64)[..., np.newaxis])

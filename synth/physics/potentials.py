@@ -1,8 +1,9 @@
-"""The nonlinear potentials of DESIGN.md section 3, as tables for the Numba kernels.
+"""The nonlinear potentials of the string (docs/design.md, "The string and its SAV step"), as
+tables for the Numba kernels.
 
-`make_potential(name, n_modes)` returns a `Potential`: the integer kind the kernels dispatch
-on and its weight tables (see `synth.kernels.potentials` for their layout), with `value` and
-`gradient` for use from Python.
+`make_potential(name, n_modes)` returns a `Potential`: its name and its tables, a NamedTuple
+whose class tells the kernels which potential it is (see `synth.kernels.potentials` for the
+layouts), with `value` and `gradient` for use from Python.
 """
 
 from __future__ import annotations
@@ -16,28 +17,27 @@ from synth.kernels import potentials as kernels
 from synth.kernels.aligned import aligned_table, aligned_zeros, padded
 from synth.physics.modes import check_mode_count, wavenumbers
 
-KINDS = {"linear": kernels.LINEAR, "kc": kernels.KIRCHHOFF_CARRIER, "exact": kernels.EXACT}
-KNOWN_KINDS = (*KINDS.values(), kernels.GRADNET)
+NAMES = ("linear", "kc", "exact")  # the physical potentials (a learned one comes with weights)
 
 
 @dataclass(frozen=True, eq=False)
 class Potential:
     """A potential V(q) over n_modes modes, in the form the SAV kernels take.
 
-    name: "exact", "kc", "linear" or a learned kind; kind: kernel constant; tables: the four
-    2-D weight arrays of `synth.kernels.potentials`, all of the kernels' dtype.
+    name: "exact", "kc", "linear" or "gradnet"; tables: its `synth.kernels.potentials`
+    tables, every array of the kernels' dtype.
     """
 
     name: str
-    kind: int
     n_modes: int
-    tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    tables: tuple
 
     def __post_init__(self) -> None:
-        if self.kind not in KNOWN_KINDS:
-            raise ParameterError(f"unknown potential kind {self.kind!r} for {self.name!r}")
-        if len(self.tables) != 4 or any(t.ndim != 2 for t in self.tables):
-            raise ParameterError(f"potential {self.name!r} needs four 2-D tables")
+        if type(self.tables) not in kernels.IMPLEMENTATIONS:
+            raise ParameterError(f"potential {self.name!r} has tables of an unknown kind "
+                                 f"({type(self.tables).__name__})")
+        if any(t.ndim != 2 for t in self.tables):
+            raise ParameterError(f"potential {self.name!r} needs 2-D tables")
 
     @property
     def dtype(self) -> np.dtype:
@@ -50,20 +50,20 @@ class Potential:
 
     def astype(self, dtype) -> Potential:
         """The same potential with tables in `dtype` (float32 for the real-time kernels)."""
-        return Potential(self.name, self.kind, self.n_modes,
-                         tuple(aligned_table(t, dtype) for t in self.tables))
+        return Potential(self.name, self.n_modes, type(self.tables)(
+            *(aligned_table(t, dtype) for t in self.tables)))
 
     def value(self, q: np.ndarray) -> float:
         """V(q) for a modal displacement q, shape (M,)."""
         q = self._check(q)
-        return float(kernels.potential(self.kind, q, q.shape[0], self.tables, self.scratch(),
+        return float(kernels.potential(self.tables, q, q.shape[0], self.scratch(),
                                        np.zeros_like(q), False))
 
     def gradient(self, q: np.ndarray) -> np.ndarray:
         """dV/dq for a modal displacement q, shape (M,)."""
         q = self._check(q)
         grad = np.zeros_like(q)
-        kernels.potential(self.kind, q, q.shape[0], self.tables, self.scratch(), grad, True)
+        kernels.potential(self.tables, q, q.shape[0], self.scratch(), grad, True)
         return grad
 
     def _check(self, q: np.ndarray) -> np.ndarray:
@@ -76,17 +76,16 @@ class Potential:
 def make_potential(name: str, n_modes: int, dtype=np.float64) -> Potential:
     """The named physical potential ("exact", "kc" or "linear") over n_modes modes."""
     n_modes = check_mode_count(n_modes)
-    if name not in KINDS:
-        raise ParameterError(f"nonlinearity must be one of {sorted(KINDS)}, got {name!r}")
-    unused = np.zeros((1, 1))
+    if name not in NAMES:
+        raise ParameterError(f"nonlinearity must be one of {sorted(NAMES)}, got {name!r}")
     if name == "exact":
-        bwd = _slope_transform(n_modes)
-        tables = (bwd[0::2].T, bwd[1::2].T, bwd, unused)
+        backward = _slope_transform(n_modes)
+        tables = kernels.ExactTables(backward[0::2].T, backward[1::2].T, backward)
     elif name == "kc":
-        tables = ((wavenumbers(n_modes) ** 2)[np.newaxis, :], unused, unused, unused)
+        tables = kernels.KirchhoffCarrierTables((wavenumbers(n_modes) ** 2)[np.newaxis, :])
     else:
-        tables = (unused, unused, unused, unused)
-    return Potential(name, KINDS[name], n_modes, tuple(aligned_table(t, dtype) for t in tables))
+        tables = kernels.LinearTables(np.zeros((1, 1)))
+    return Potential(name, n_modes, type(tables)(*(aligned_table(t, dtype) for t in tables)))
 
 
 def _slope_transform(n_modes: int) -> np.ndarray:
@@ -105,7 +104,7 @@ def _slope_transform(n_modes: int) -> np.ndarray:
 def gradnet_potential(weight: np.ndarray, bias: np.ndarray, log_scale_in: np.ndarray,
                       log_scale_out: np.ndarray, dtype=np.float64,
                       activation: str = "leaky") -> Potential:
-    """A learned C-GradNet potential from its raw parameters (DESIGN.md section 6).
+    """A learned C-GradNet potential from its raw parameters (docs/design.md, "Model kinds").
 
     weight W (H, M), bias b, log_scale_in s_in and log_scale_out s_out (H,):
     V(q) = sum_j exp(s_out_j) A(exp(s_in_j) (W q)_j + b_j), with A(z) = z max(z, 0.01 z) / 2
@@ -128,6 +127,6 @@ def gradnet_potential(weight: np.ndarray, bias: np.ndarray, log_scale_in: np.nda
     bias, log_in, log_out = vectors
     scaled = np.exp(log_in)[:, None] * weight  # Wp = diag(exp(s_in)) W
     code = np.full(n_hidden, kernels.ACTIVATIONS[activation])
-    tables = (scaled, scaled.T, np.stack([bias, np.exp(log_out), code]), np.zeros((1, 1)))
-    return Potential("gradnet", kernels.GRADNET, check_mode_count(n_modes),
-                     tuple(aligned_table(t, dtype) for t in tables))
+    tables = kernels.GradNetTables(scaled, scaled.T, np.stack([bias, np.exp(log_out), code]))
+    return Potential("gradnet", check_mode_count(n_modes),
+                     kernels.GradNetTables(*(aligned_table(t, dtype) for t in tables)))

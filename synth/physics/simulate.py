@@ -19,7 +19,7 @@ from synth.kernels.linear import NYQUIST_FRACTION, sav_coefficients, scheme_mode
 from synth.kernels.sav import EPS, LAMBDA0, sav_record
 from synth.physics.excitation import Excitation
 from synth.physics.modes import angular_frequencies, check_mode_count, decay_rates, mode_shapes
-from synth.physics.potentials import KINDS, Potential, make_potential
+from synth.physics.potentials import NAMES, Potential, make_potential
 from synth.physics.strings import StringParams, check_finite, check_position
 
 REQUIRED_KEYS = ("gamma", "kappa", "nu", "sigma0", "sigma1", "x_e", "x_o", "amplitude", "t_e",
@@ -33,7 +33,8 @@ MAX_RECORD_BYTES = 16 * 2**30  # refuse simulations whose recorded states would 
 class SimulationSpec:
     """What to simulate: a string, its excitation, pickup x_o in (0, 1), sampling rate fs (Hz),
     duration (s), number of modes, potential name, frequency warping, drift control rate, and
-    optionally a preset file (or name) whose potential replaces the named one."""
+    optionally a preset file (or name) whose potential replaces the named one (the caller
+    passes that potential to `simulate`)."""
 
     string: StringParams
     excitation: Excitation
@@ -99,8 +100,8 @@ class SimulationSpec:
                               data["sigma1"])
         excitation = Excitation(data["excitation"], data["x_e"], data["amplitude"], data["t_e"])
         nonlinearity = data["nonlinearity"]
-        if nonlinearity not in KINDS and "model" not in data:
-            raise ParameterError(f"nonlinearity must be one of {sorted(KINDS)}, got "
+        if nonlinearity not in NAMES and "model" not in data:
+            raise ParameterError(f"nonlinearity must be one of {sorted(NAMES)}, got "
                                  f"{nonlinearity!r}")
         return cls(string, excitation, data["x_o"], data["fs"], data["duration"],
                    data["n_modes"], nonlinearity, data.get("warp", False),
@@ -115,17 +116,12 @@ class SimulationSpec:
                 **({"model": self.model} if self.model else {})}
 
     def potential(self) -> Potential:
-        """The potential to simulate with: the model preset's, or the named physical one.
-        A learned potential over more modes than n_modes sees the missing ones as zeros."""
-        if self.model is None:
-            return make_potential(self.nonlinearity, self.n_modes)
-        from synth.presets import find_preset, load_preset
-
-        preset = load_preset(find_preset(self.model))
-        if preset.n_modes < self.n_modes:
-            raise ParameterError(f"model {self.model!r} covers {preset.n_modes} modes, fewer "
-                                 f"than n_modes = {self.n_modes}")
-        return preset.potential(n_modes=self.n_modes)
+        """The named physical potential. A spec with a model (a preset) has its potential
+        from the preset, which the caller loads and passes to `simulate`."""
+        if self.model is not None:
+            raise ParameterError(f"the potential of model {self.model!r} comes from its "
+                                 "preset: load it and pass it to simulate()")
+        return make_potential(self.nonlinearity, self.n_modes)
 
 
 @dataclass(frozen=True)
@@ -240,8 +236,8 @@ def simulate(spec: SimulationSpec, q0: np.ndarray | None = None, p0: np.ndarray 
     sav_record(q, p, psi, linear.n_active, linear.decay, linear.stiff, linear.gain,
                spec.string.nu**2, exc.weights(M), mode_shapes(spec.pickup, M),
                0.0, exc.amplitude, exc.duration * spec.fs, float(exc.shape),
-               1.0 / spec.fs, spec.lambda0, potential.kind, potential.tables,
-               potential.scratch(), q_t, p_t, psi_t, w)
+               1.0 / spec.fs, spec.lambda0, potential.tables, potential.scratch(), q_t, p_t,
+               psi_t, w)
     if not (np.isfinite(w).all() and np.isfinite(psi_t).all()):
         # The scheme's energy is bounded by the work the force does, so this is float range:
         raise ParameterError("the simulation left the float64 range; lower the amplitude or "

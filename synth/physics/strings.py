@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from synth.errors import ParameterError
+from synth.physics.modes import decay_rate, first_mode_gamma2
 
 LN_1000 = 3.0 * math.log(10.0)  # sigma * T60 for a 60 dB decay
 # Sanity limits of the normalised parameters: far beyond any string, low enough that float64
@@ -222,22 +223,25 @@ def note_frequency(note: float, a4: float = 440.0) -> float:
     return a4 * 2.0 ** ((note - 69.0) / 12.0)
 
 
+def frequency_note(frequency: float, a4: float = 440.0) -> float:
+    """The (fractional) MIDI note number of a frequency in Hz; the inverse of note_frequency."""
+    return 69.0 + 12.0 * math.log2(frequency / a4)
+
+
 def gamma_for_frequency(frequency: float, kappa: float, sigma0: float = 0.0,
                         sigma1: float = 0.0) -> float:
     """gamma that puts the first mode's damped frequency at `frequency` Hz.
 
-    Solves sqrt(omega_1^2 - sigma_1^2) = 2 pi f with omega_1^2 = gamma^2 pi^2 + kappa^2 pi^4
-    and sigma_1 = sigma0 + sigma1 pi^2, so a stiff or lossy string stays in tune. (DESIGN.md
-    states omega_1 = 2 pi f; damping lowers the ringing frequency by up to ~0.1 cent on low
-    notes, so the damped frequency is what is matched here.)
+    Solves sqrt(omega_1^2 - sigma_1^2) = 2 pi f (`modes.first_mode_gamma2`) with
+    sigma_1 = sigma0 + sigma1 pi^2, so a stiff or lossy string stays in tune: damping lowers
+    the ringing frequency by up to ~0.1 cent on low notes, so the damped frequency is what is
+    matched.
     """
     frequency = check_finite("frequency", frequency, minimum=0.0, strict=True)
     kappa = check_finite("kappa", kappa, minimum=0.0)
     sigma0 = check_finite("sigma0", sigma0, minimum=0.0)
     sigma1 = check_finite("sigma1", sigma1, minimum=0.0)
-    sigma_1 = sigma0 + sigma1 * math.pi**2
-    omega1_sq = (2.0 * math.pi * frequency) ** 2 + sigma_1**2
-    gamma_sq = (omega1_sq - kappa**2 * math.pi**4) / math.pi**2
+    gamma_sq = first_mode_gamma2(frequency, kappa, decay_rate(sigma0, sigma1, math.pi ** 2))
     if gamma_sq <= 0.0:
         raise ParameterError(f"a string with kappa = {kappa:g} is too stiff to sound at "
                              f"{frequency:g} Hz: its first mode is at least "

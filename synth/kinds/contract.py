@@ -1,0 +1,95 @@
+"""The contract of a model kind: what the player needs to know to play a kind of string model.
+
+A kind is one `Kind` record. The shipped kinds (`sav-physics`, `sav-gradnet`, `koopman`,
+`ssm`) and any installed plugin register the same way, through the entry point group
+"neural_strings.kinds" (`synth.kinds.registry`); presets, the engine and the window read
+every fact about a kind from its record and keep no list of their own. docs/design.md
+("Model kinds as plugins") walks through the example plugin.
+
+The engine plays a kind through its `VoiceKernels`, Numba functions over the kind's own
+voices: a NamedTuple of preallocated arrays (`voices_class`), one lane per voice on the last
+axis. The engine is compiled for that class, so a preset compiles only its own kind's code.
+Every kernel works on lane v (or lanes [0, n_lanes)), allocates nothing and raises nothing.
+The string a voice plays is given in the normalised units of docs/design.md ("The string and
+its SAV step"): gamma^2 and nu^2 (1/s^2), kappa, sigma0, sigma1 (1/s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONTRACT = 1  # the version of this contract; a plugin built for another is skipped
+
+
+@dataclass(frozen=True)
+class VoiceKernels:
+    """A kind's Numba kernels (each @njit, with `synth.kernels.options.KERNEL`):
+
+    reset(voices, v): lane v silent and at rest, its excitation cleared;
+    settle(voices, v): lane v's state to exact rest (its sound has died away);
+    retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp): lane v plays this
+        string heard at `pickup` (0..1); with n_ramp > 0 the change may glide over n_ramp
+        samples (advance with ramping=True), else it applies at once;
+    excite(voices, v, amplitude, note_scale, length, shape, position): a pluck or strike now:
+        normalised force `amplitude` (the engine's per-note scale note_scale included), length
+        in samples, shape code (`synth.kernels.formulas.PLUCK`, `STRIKE`), position 0..1;
+    advance(voices, n_steps, n_lanes, ramping, out): advance lanes [0, n_lanes) n_steps
+        samples, writing each lane's output to out[:n_steps, v] (kernel float type);
+    end_ramps(voices, n_lanes): a block with ramping is over: stop the glides;
+    is_finite(voices, v) -> bool: whether lane v's state is finite;
+    publish_modes(voices, v, energies) -> (q1, p1, omega1): lane v's energy per mode into
+        energies (M,), and its first mode's displacement, momentum over omega1 and angular
+        frequency (rad/s), from which the window reads the pitch.
+    """
+
+    reset: Callable
+    settle: Callable
+    retune: Callable
+    excite: Callable
+    advance: Callable
+    end_ramps: Callable
+    is_finite: Callable
+    publish_modes: Callable
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A model kind.
+
+    name: the preset's "kind" (e.g. "sav-physics"); title: what it is, in a line (the window's
+    preset details); voices_class: the NamedTuple class of its voices (two kinds share one
+    only if they share their kernels too); kernels: its `VoiceKernels`;
+    build_voices(preset, fs, capacity, dtype) -> voices: the arrays of `capacity` lanes at
+        sample rate fs (Hz), state in `dtype` (float32 real time, float64 reference), at rest;
+    check_model(model, n_modes) -> dict: the preset's "model" settings (its metadata's
+        "model" table without n_modes) checked and returned; ValueError says what is wrong;
+    tensors(model, n_modes) -> {name: (shape, dtype)}: the tensors a preset must hold, with
+        their shapes (None: any size) and the dtype they are stored in ("float32",
+        "float64"); presets keep them in memory as float64;
+    check_tensors(preset) -> [fault]: what else is wrong with the tensors (stability...);
+    describe(preset) -> str: the model in a line, for the window;
+    free_run(preset, spec) -> (q (N, M), w (N,)): one string of a
+        `synth.physics.simulate.SimulationSpec` played from rest as the engine would, for
+        `neural-strings evaluate`; None if the kind cannot be evaluated so;
+    ignores: the live controls (`synth.params`) that do nothing for it (greyed out);
+    presets: a folder of presets the kind ships, listed with the shipped ones;
+    contract: the `CONTRACT` it was written for; package: the distribution that provides it
+        (set by the registry).
+    """
+
+    name: str
+    title: str
+    voices_class: type
+    kernels: VoiceKernels
+    build_voices: Callable
+    check_model: Callable
+    tensors: Callable
+    describe: Callable
+    check_tensors: Callable = field(default=lambda preset: [])
+    free_run: Callable | None = None
+    ignores: tuple[str, ...] = ()
+    presets: Path | None = None
+    contract: int = CONTRACT
+    package: str = ""

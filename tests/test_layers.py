@@ -1,0 +1,137 @@
+"""The dependency rule (docs/design.md, "Layers"): no import circle among the project's
+modules, and no module imports one from a higher layer. Imports inside functions count too;
+those under `if TYPE_CHECKING:` do not (they never run)."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("synth", "models", "gui", "presets")
+# Layers, lowest first. A module's layer is that of the longest name listed that is the
+# module or one of its packages (a package's own __init__ included).
+LAYERS = [
+    ("leaves", ["synth.errors", "synth.progress", "synth.native", "synth.params",
+                "synth.files", "synth.kernels.options", "synth.kernels.aligned",
+                "synth.engine.events"]),
+    ("formulas", ["synth.physics.strings", "synth.physics.modes"]),
+    ("kernels", ["synth.kernels"]),
+    ("physics", ["synth.physics", "synth.audiofile", "synth.dataset"]),
+    ("kinds", ["synth.kinds"]),
+    ("presets", ["synth.presets"]),
+    ("engine", ["synth.engine"]),
+    ("io", ["synth.callback", "synth.audio", "synth.portaudio", "synth.midi", "synth.render",
+            "synth.bench"]),
+    ("training contracts", ["models.family", "models.strings", "models.sav", "models.segments",
+                            "models.windows", "models.schemes", "models.oscillators",
+                            "models"]),
+    ("training families", ["models.gradnet", "models.koopman", "models.ssm", "models.verlet",
+                           "models.baselines"]),
+    ("training", ["models.recipe", "models.train"]),
+    ("training commands", ["models.export", "models.evaluate", "models.compare",
+                           "models.widths", "models.bench", "presets.make_physics_presets"]),
+    ("training front", ["models.cli"]),
+    ("window parts", ["gui.units", "gui.analysis", "gui.keyboard", "gui.midi_learn",
+                      "gui.settings", "gui.preset_info", "gui"]),
+    ("window widgets", ["gui.controls", "gui.displays", "gui.piano", "gui.browser",
+                        "gui.audio_setup"]),
+    ("window", ["gui.window"]),
+    ("window front", ["gui.app", "gui.bench"]),
+    ("front door", ["synth.cli", "synth.__main__"]),
+]
+PACKAGE_ROOTS = {"synth": 0, "presets": 0}  # the bare packages: nothing but a docstring
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+def layer(module: str) -> int:
+    if module in PACKAGE_ROOTS:
+        return PACKAGE_ROOTS[module]
+    best, rank = "", None
+    for index, (_, names) in enumerate(LAYERS):
+        for name in names:
+            matches = module == name or module.startswith(name + ".")
+            if matches and len(name) > len(best):
+                best, rank = name, index
+    assert rank is not None, f"{module} has no layer in test_layers.LAYERS"
+    return rank
+
+
+def imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `path` imports (a `from package import name` of a submodule
+    counts as that submodule)."""
+    tree = ast.parse(path.read_text())
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for n in ast.walk(node))
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in known else node.module)
+    return {name for name in found if name in known}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(path, known) - {name} for name, path in known.items()}
+
+
+def test_no_module_imports_one_from_a_higher_layer():
+    upward = [f"{a} ({LAYERS[layer(a)][0]}) imports {b} ({LAYERS[layer(b)][0]})"
+              for a, targets in graph().items() for b in targets if layer(b) > layer(a)]
+    assert not upward, "\n".join(upward)
+
+
+def test_there_is_no_import_circle():
+    edges = graph()
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    assert not circles, circles
+
+
+def test_the_runtime_never_imports_the_training_side_or_the_window():
+    edges = graph()
+    front = {"synth.cli", "synth.__main__"}
+    offending = [f"{a} imports {b}" for a, targets in edges.items()
+                 if a.startswith("synth") and a not in front
+                 for b in targets if b.split(".")[0] in ("models", "gui")]
+    assert not offending, offending
