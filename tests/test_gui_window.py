@@ -17,7 +17,13 @@ import rtmidi
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("pytestqt")
 
-from conftest import die_with_parent, jack_serving, start_jack_server, stop_jack_server
+from conftest import (
+    die_with_parent,
+    jack_serving,
+    skip_or_fail,
+    start_jack_server,
+    stop_jack_server,
+)
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -126,6 +132,32 @@ def test_loading_a_preset_switches_the_model(window, qtbot):
     assert window.engine.preset.name == "stretch-128"
     assert browser.list.currentItem().font().bold()
     window.play_note(57, 100)
+    qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
+    assert window.stream.problem() is None
+
+
+def test_a_plugin_kind_is_listed_described_and_played(window, qtbot):
+    """The example plugin's preset (examples/kind-plugin), through the unchanged window."""
+    from synth.kinds import installed_kinds
+
+    if "learned-modal" not in installed_kinds():
+        skip_or_fail("the example plugin is not installed (pip install ./examples/kind-plugin)")
+    browser = window.browser
+    browser.search.setText("modal")
+    assert browser.visible_names() == ["modal-string  [learned-modal, shipped]"]
+    item = next(browser.list.item(r) for r in range(browser.list.count())
+                if not browser.list.item(r).isHidden())
+    browser.list.setCurrentItem(item)
+    details = browser.details.toPlainText()
+    assert "learned linear modal string" in details and "neural-strings-modal" in details
+    assert "Test metrics" in browser.details.toHtml()
+    centre = browser.list.visualItemRect(item).center()
+    qtbot.mouseClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseDClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert window.engine.preset.kind == "learned-modal"
+    assert not window.controls.sliders["nonlinearity"].isEnabled()
+    assert window.controls.sliders["tension"].isEnabled()
+    window.play_note(45, 100)
     qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
     assert window.stream.problem() is None
 

@@ -139,10 +139,10 @@ def test_nothing_is_ever_non_finite(rig):
     assert status and "resets 0" in status[-1] and "non-finite 0" in status[-1]
 
 
-@pytest.mark.parametrize("preset", ["stretch-128", "koopman-40", "ssm-40"])
+@pytest.mark.parametrize("preset", ["stretch-128", "koopman-40", "ssm-40", "modal-string"])
 def test_the_learned_string_plays_from_midi_at_its_pitch(preset, jack_server, tmp_path):
-    """The shipped learned presets (sav-gradnet, koopman, ssm) through the same real-time
-    path."""
+    """The shipped learned presets (sav-gradnet, koopman, ssm) and the example plugin's
+    (learned-modal, examples/kind-plugin) through the same real-time path."""
     with started_rig(preset, tmp_path, jack_server) as learned:
         audio, (on, _) = take(learned, [(0.0, [0x90, 45, 40]), (1.4, [0x80, 45, 0])], 2.5)
         assert np.isfinite(audio).all()

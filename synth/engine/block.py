@@ -78,6 +78,7 @@ from synth.engine.state import (
     STOLEN,
     SUSTAINED,
     TARGET,
+    TUNING,
     VOICE_PEAK,
     K,
 )
@@ -93,12 +94,13 @@ TINY = 1e-20  # a held voice this quiet is set exactly to rest (no denormals)
 @njit(**INTERNAL)
 def _tuned_gamma2(st, note):
     """gamma^2 that puts the note's first mode on pitch, given today's stiffness and damping
-    (tension 1, no bend); a note too high for a very stiff string gets the lowest gamma."""
+    (tension 1, no bend) and how far the kind's first mode sounds above its linear string's
+    (TUNING); a note too high for a very stiff string gets the lowest gamma."""
     cur = st.params[CURRENT]
     decay = cur[params.DECAY]
     sigma_1 = decay_rate(st.constants[SIGMA0] / decay,
                          st.constants[SIGMA1] / (decay * cur[params.BRIGHTNESS]), math.pi ** 2)
-    frequency = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0)
+    frequency = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0) / st.constants[TUNING]
     gamma2 = first_mode_gamma2(frequency, st.constants[KAPPA] * cur[params.STIFFNESS], sigma_1)
     return max(gamma2, 1e-6)
 

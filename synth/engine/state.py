@@ -27,8 +27,8 @@ N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE = range(7)
 CONFIG_SIZE = 7
 # constants (float64)
 (FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
- TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV) = range(18)
-CONSTANTS_SIZE = 18
+ TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING) = range(19)
+CONSTANTS_SIZE = 19
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -102,6 +102,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     constants[SIGMA0], constants[SIGMA1] = string.sigma0, string.sigma1
     constants[AMP_MAX], constants[OUTPUT_GAIN] = preset.amplitude, preset.output_gain
     constants[A4] = 440.0
+    constants[TUNING] = kind.tuning(preset) if kind.tuning else 1.0
     constants[FADE_STEPS] = max(1.0, FADE_SECONDS * fs)
     constants[SILENCE] = SILENCE_LEVEL / preset.output_gain
     constants[SMOOTH_TIME] = SMOOTHING_SECONDS

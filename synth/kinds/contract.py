@@ -74,6 +74,9 @@ class Kind:
         `synth.physics.simulate.SimulationSpec` played from rest as the engine would, for
         `neural-strings evaluate`; None if the kind cannot be evaluated so;
     ignores: the live controls (`synth.params`) that do nothing for it (greyed out);
+    tuning(preset) -> float: how much higher than its linear string the kind's first mode
+        sounds (a ratio; a learned linear fit of a nonlinear string is sharp by its average
+        glide): the engine tunes notes by it, so each sounds at its pitch; None: 1;
     presets: a folder of presets the kind ships, listed with the shipped ones;
     contract: the `CONTRACT` it was written for; package: the distribution that provides it
         (set by the registry).
@@ -90,6 +93,7 @@ class Kind:
     check_tensors: Callable = field(default=lambda preset: [])
     free_run: Callable | None = None
     ignores: tuple[str, ...] = ()
+    tuning: Callable | None = None
     presets: Path | None = None
     contract: int = CONTRACT
     package: str = ""
