@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 from gui.settings import Settings
 from gui.window import MainWindow
 from synth.engine import Engine
+from synth.engine.warm import ready_engine
 from synth.errors import PresetError
 
 VOICE_LANES = 32  # the window's engine is built with this many voices; polyphony limits them
@@ -41,8 +42,10 @@ def build_engine(preset: str | None, settings: Settings) -> tuple[Engine, str | 
 
 
 def _engine(preset: str | None, settings: Settings) -> Engine:
-    return Engine(preset, fs=settings.sample_rate or 48000.0, polyphony=VOICE_LANES,
-                  max_block=MAX_BLOCK)
+    return ready_engine(preset, fs=settings.sample_rate or 48000.0, polyphony=VOICE_LANES,
+                        max_block=MAX_BLOCK, real_time=True,
+                        say=lambda text: print(f"neural-strings: {text}", file=sys.stderr,
+                                               flush=True))
 
 
 def run(preset: str | None = None, settings_path: str | Path | None = None,
@@ -55,7 +58,7 @@ def run(preset: str | None = None, settings_path: str | Path | None = None,
     engine, problem = build_engine(preset, settings)
     window = MainWindow(engine, settings, settings_path)
     window.show()
-    window.report("starting audio (the first start compiles the kernels, up to a minute)...")
+    window.report("starting audio...")
     if problem:
         window.report(problem)
     app.processEvents()

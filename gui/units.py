@@ -1,10 +1,11 @@
 """What a control's value means physically, as the window shows it.
 
-The engine's live parameters are factors of the preset's string (DESIGN.md section 3): tension
-scales gamma^2 (so the tension in newtons), stiffness scales kappa (Young's modulus goes with
-its square), decay and brightness divide sigma0 and sigma1. `describe` turns a value into text
-in physical units for the preset's string at its reference note; presets without a physical
-string (learned ones) show the factor and its audible effect instead.
+The engine's live parameters are factors of the preset's string (docs/design.md, "The string
+and its SAV step"): tension scales gamma^2 (so the tension in newtons), stiffness scales kappa
+(Young's modulus goes with its square), decay and brightness divide sigma0 and sigma1.
+`describe` turns a value into text in physical units for the preset's string at its reference
+note; presets without a physical string (learned ones) show the factor and its audible effect
+instead.
 """
 
 from __future__ import annotations

@@ -41,9 +41,10 @@ from gui.settings import Settings
 from synth.audio import AudioStream, choose_device, output_devices, rescan_devices
 from synth.engine import Engine
 from synth.engine.events import FIXED_CONTROLLERS
+from synth.engine.warm import cold_parts, mark_ready
 from synth.errors import AudioError, ParameterError, PresetError
 from synth.midi import CONTROL, NOTE_OFF, NOTE_ON, MidiInput
-from synth.presets import find_preset, save_preset
+from synth.presets import find_preset, load_preset, save_preset
 
 REFRESH_HZ = 30
 PROBLEM_POLL_SECONDS = 0.5
@@ -221,7 +222,12 @@ class MainWindow(QMainWindow):
     def load_preset(self, path) -> bool:
         """Play the preset at `path`; a bad file gets a dialog and the old sound goes on."""
         try:
-            preset = self.engine.load_preset(find_preset(path))
+            preset = load_preset(find_preset(path))
+            if cold_parts(preset, self.engine.dtype, real_time=True):
+                self.report(f"compiling the {preset.kind} kind (first time only)...")
+                QApplication.processEvents()
+            preset = self.engine.load_preset(preset)
+            mark_ready(preset, self.engine.dtype, real_time=True)
         except PresetError as error:
             self.report(f"preset not loaded: {error}")
             QMessageBox.warning(self, "Cannot load this preset",

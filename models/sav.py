@@ -1,4 +1,5 @@
-"""The SAV scheme of DESIGN.md section 3 in torch, batched over strings (and segments).
+"""The SAV scheme (docs/design.md, "The string and its SAV step") in torch, batched over
+strings (and segments).
 
 The same equations as `synth.kernels.sav`, written the way research code runs them: one
 `step` call per sample on (B, M) tensors. Potentials return V (B,) and grad V (B, M) in

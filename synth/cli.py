@@ -1,7 +1,7 @@
 """`neural-strings`: the command line, the package's front door.
 
 Each subcommand imports what it needs inside its handler, so a command that only plays or
-simulates never imports torch (DESIGN.md section 2). User errors print one clear line and
+simulates never imports torch (docs/design.md, "Layers"). User errors print one clear line and
 exit with status 2; warnings (such as dropped modes) print as `warning: ...`.
 """
 
@@ -64,13 +64,13 @@ def _play(args: argparse.Namespace) -> None:
     import time
 
     from synth.audio import AudioStream, choose_device
-    from synth.engine.engine import Engine
+    from synth.engine.warm import ready_engine
     from synth.midi import MidiInput
 
     device = choose_device(args.device)
     rate = args.rate or device["samplerate"]
-    engine = Engine(args.preset, fs=rate, polyphony=args.polyphony,
-                    max_block=max(1024, args.block))
+    engine = ready_engine(args.preset, fs=rate, polyphony=args.polyphony,
+                          max_block=max(1024, args.block), real_time=True, say=_say)
     print(f"preset {engine.preset.name!r} ({engine.preset.kind}), {args.polyphony} voices, "
           f"{rate:g} Hz, {args.block} frames on {device['name']!r}")
     midi, lost = None, None
@@ -108,13 +108,13 @@ def _play(args: argparse.Namespace) -> None:
 
 def _render(args: argparse.Namespace) -> None:
     from synth.audiofile import write_wav
-    from synth.engine.engine import Engine
+    from synth.engine.warm import ready_engine
     from synth.render import demo_events, midi_file_events, render
 
     if args.demo == (args.midi is not None):
         raise ParameterError("give either a MIDI file or --demo, not both or neither")
-    engine = Engine(args.preset, fs=args.rate, polyphony=args.polyphony,
-                    max_block=max(1024, args.block))
+    engine = ready_engine(args.preset, fs=args.rate, polyphony=args.polyphony,
+                          max_block=max(1024, args.block), say=_say)
     timeline = demo_events(args.rate) if args.demo else midi_file_events(args.midi, args.rate)
     audio = render(engine, timeline, tail=args.tail, block=args.block,
                    progress=not args.quiet)
@@ -123,6 +123,11 @@ def _render(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {len(audio) / args.rate:.1f} s with {engine.preset.name!r}, "
           f"peak {20 * np.log10(max(float(np.abs(audio).max()), 1e-9)):.1f} dBFS, "
           f"{stats['stolen']} voices stolen, {stats['voice_resets']} reset")
+
+
+def _say(text: str) -> None:
+    """A progress message (stderr, so the output of a command stays its own)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def _devices(args: argparse.Namespace) -> None:
@@ -176,6 +181,7 @@ def _window(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     plugins = _plugins()
+    args.repeats = args.repeats or (3 if args.what == "startup" else 7)
     if args.what == "window":
         from gui.bench import run
 
@@ -189,7 +195,11 @@ def _bench(args: argparse.Namespace) -> None:
         return
     # the naive torch loops to compare against, when torch is installed
     baselines = next((b for b in (p.torch_baselines() for p in plugins) if b), None)
-    if args.what == "physics":
+    if args.what == "startup":
+        from synth.bench import startup
+
+        startup.run(repeats=args.repeats, jack=args.jack)
+    elif args.what == "physics":
         from synth.bench import physics
 
         physics.run(repeats=args.repeats, quick=args.quick,
@@ -294,14 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="benchmark against the naive way, in one run",
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
-    bench.add_argument("what", choices=["physics", "engine", "window", "widths"])
-    bench.add_argument("--repeats", type=int, default=7, help="timed repeats (default: 7)")
+    bench.add_argument("what", choices=["physics", "engine", "window", "widths", "startup"])
+    bench.add_argument("--repeats", type=int, help="timed repeats (default: 7; startup: 3)")
     bench.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     bench.add_argument("--seconds", type=float, default=30.0,
                        help="engine, window: length of each underrun run (default: 30)")
     bench.add_argument("--jack", action="store_true",
-                       help="engine, window: start a JACK dummy server (48 kHz, 128 frames) "
-                            "to play on")
+                       help="engine, window, startup: start a JACK dummy server (48 kHz, 128 "
+                            "frames) to play on")
     bench.add_argument("--soak", type=float, metavar="SECONDS",
                        help="engine: play random notes, pedals, bends and parameter moves at "
                             "full polyphony in real time for this long")

@@ -39,7 +39,7 @@ def dct3_ortho(y):
 
 
 class ExactPotential:
-    """V = (1/N) sum G(xi), xi = sqrt(N) DCT-III([0, beta q]), as written in DESIGN.md."""
+    """V = (1/N) sum G(xi), xi = sqrt(N) DCT-III([0, beta q]), as in docs/design.md."""
 
     def __init__(self, n_modes):
         self.beta = np.arange(1, n_modes + 1) * np.pi
@@ -106,7 +106,7 @@ def force(params, t):
 
 
 def simulate_reference(params, lambda0=1e3):
-    """Run the scheme of DESIGN.md section 3 step by step; returns q, p (M, N), psi, w (N,)."""
+    """Run the SAV step of docs/design.md step by step; returns q, p (M, N), psi, w (N,)."""
     warp = params.get("warp", False)
     omega2, sigma, n_keep, phi_e, phi_o = modal_data(params, warp)
     n_modes = params["n_modes"]

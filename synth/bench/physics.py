@@ -61,7 +61,7 @@ class Strings:
 
     @classmethod
     def paper(cls, fs: float, n_modes: int, batch: int, seed: int = 1) -> Strings:
-        """Strings drawn from the paper's training ranges (DESIGN.md section 3)."""
+        """Strings drawn from the paper's training ranges (synth/configs/paper-train.toml)."""
         rng = np.random.default_rng(seed)
         rows = []
         for _ in range(batch):

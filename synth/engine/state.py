@@ -16,7 +16,7 @@ import numpy as np
 
 from synth import params
 from synth.engine import events, pointers
-from synth.engine.kind_entries import PUBLISHED, entries_for
+from synth.engine.kind_entries import ENTRIES, PUBLISHED, entries_for
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
@@ -151,3 +151,17 @@ def preset_default(preset: Preset, name: str) -> float:
     what its excitation and pickup imply, else the parameter's default (clamped)."""
     p = params.param(name)
     return p.clamp(preset.controls.get(name, _implied(preset).get(name, p.default)))
+
+
+def prototype(dtype=np.float32) -> EngineState:
+    """A minimal state of the engine's type at float type `dtype`, playing nothing and bound
+    to no kind: what compiling the engine (`synth.engine.warm`) needs, without a preset."""
+    return EngineState(
+        config=np.zeros(CONFIG_SIZE, np.int64), constants=np.zeros(CONSTANTS_SIZE),
+        params=np.zeros((PARAM_ROWS, params.N_PARAMS)), cc_map=np.full(128, -1, np.int64),
+        ring=np.zeros((events.RING_SIZE, 4), np.int64), ring_index=np.zeros(2, np.int64),
+        telemetry=np.zeros(TELEMETRY_SIZE), voice_int=np.zeros((VOICE_INT_ROWS, 1), np.int64),
+        voice_f=np.zeros((VOICE_F_ROWS, 1)), lane_out=np.zeros((1, 1), dtype),
+        mix=np.zeros(1), scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + 1),
+        voice_table=np.zeros((1, pointers.ROW), np.int64),
+        kernels=np.zeros(ENTRIES, np.int64), published=np.zeros(PUBLISHED))

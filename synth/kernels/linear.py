@@ -1,7 +1,8 @@
 """Per-mode coefficients of the SAV scheme's linear part: frequency warping and mode dropping.
 
-The scheme's linear part (DESIGN.md section 3) advances a mode (q, p) with decay rate sigma_s
-and frequency omega_s. Its two discrete poles satisfy (a = k sigma_s, b = k^2 omega_s^2)
+The scheme's linear part (docs/design.md, "The string and its SAV step") advances a mode
+(q, p) with decay rate sigma_s and frequency omega_s. Its two discrete poles satisfy
+(a = k sigma_s, b = k^2 omega_s^2)
 
     |z|^2 = (1 - a) / (1 + a),     2 |z| cos(arg z) = (2 - b) / (1 + a).
 
@@ -13,7 +14,7 @@ exp(k (-sigma +- i sqrt(omega^2 - sigma^2))):
     omega_s^2 = 4 (sinh^2(k sigma / 2) + sin^2(k omega_d / 2)) / (k^2 cosh(k sigma))
 
 so every mode rings at its physical damped frequency and decays at its physical rate. With
-sigma = 0 this is the DESIGN.md warping omega_s = (2 / k) sin(omega k / 2). Stability needs
+sigma = 0 this is the warping omega_s = (2 / k) sin(omega k / 2). Stability needs
 k omega_s < 2, which the warped map guarantees below Nyquist. A mode is dropped when it
 would break that bound or lies above 0.45 fs; modes are sorted by frequency, so the kept
 modes are always a prefix 0..n_keep-1.

@@ -160,7 +160,7 @@ def linear_part(string: StringParams, n_modes: int, fs: float, warp: bool) -> Li
 @dataclass(frozen=True, eq=False)
 class Simulation:
     """Recorded states: q_t and p_t (N, M) time-major, psi and w (N,); sample n is the state
-    after n + 1 steps. `q` and `p` give the (M, N) views of DESIGN's convention."""
+    after n + 1 steps. `q` and `p` give the (M, N) views (modes by samples)."""
 
     spec: SimulationSpec
     q_t: np.ndarray

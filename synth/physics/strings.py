@@ -1,6 +1,7 @@
 """String parameters: normalised (what the kernels see) and physical (what a player knows).
 
-The normalised string has unit length, x in [0, 1], and obeys (DESIGN.md section 3)
+The normalised string has unit length, x in [0, 1], and obeys (docs/design.md, "The string
+and its SAV step")
 
     u_tt = g^2 u_xx - k^2 u_xxxx - 2 s0 u_t + 2 s1 u_txx - n^2 dV/du + delta(x - x_e) f_e(t)
 
@@ -66,7 +67,7 @@ def check_position(name: str, value: float) -> float:
 
 @dataclass(frozen=True)
 class StringParams:
-    """The normalised string of DESIGN.md section 3; all values in 1/s.
+    """The normalised string of docs/design.md; all values in 1/s.
 
     gamma: wave speed over length (> 0); kappa: stiffness (>= 0); nu: strength of the
     geometric nonlinearity (>= 0); sigma0, sigma1: frequency-independent and
