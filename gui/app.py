@@ -16,11 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from gui.settings import Settings
 from gui.window import MainWindow
 from synth.engine import Engine
 from synth.engine.warm import ready_engine
-from synth.errors import PresetError
+from synth.errors import OutputError, PresetError
+from synth.files import replace_atomically
+from synth.settings import Settings
 
 VOICE_LANES = 32  # the window's engine is built with this many voices; polyphony limits them
 MAX_BLOCK = 1024  # the largest block the set-up panel offers
@@ -71,12 +72,23 @@ def run(preset: str | None = None, settings_path: str | Path | None = None,
                 window.play_note(note, 100)
 
         def save() -> None:
-            window.grab().save(str(screenshot))
+            nonlocal failure
+            try:
+                with replace_atomically(screenshot) as temporary:
+                    if not window.grab().save(str(temporary), "PNG"):
+                        raise OutputError(f"{screenshot}: Qt could not write the picture")
+            except OutputError as error:
+                failure = str(error)
             window.close()
+
+        failure = None
 
         QTimer.singleShot(300, play)
         QTimer.singleShot(round(1000 * (0.3 + settle)), save)
     status = app.exec()
     if window.stuck:  # a dead sound server: PortAudio would wait forever at exit
         os._exit(2)
+    if screenshot is not None and failure is not None:
+        print(f"error: {failure}", file=sys.stderr)
+        return 2
     return status

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from gui.settings import Settings
+from synth.settings import Settings
 
 RATES = (44100.0, 48000.0, 88200.0, 96000.0)
 BLOCKS = (32, 64, 128, 256, 512, 1024)

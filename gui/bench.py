@@ -84,8 +84,8 @@ def _with_window(seconds: float) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from gui.app import build_engine
-    from gui.settings import Settings
     from gui.window import MainWindow
+    from synth.settings import Settings
 
     app = QApplication.instance() or QApplication([])
     settings = Settings(block=BLOCK, sample_rate=48000.0)

@@ -37,14 +37,14 @@ from gui.displays import StringView
 from gui.keyboard import ComputerKeyboard
 from gui.midi_learn import MidiLearn
 from gui.piano import Piano
-from gui.settings import Settings
 from synth.audio import AudioStream, choose_device, output_devices, rescan_devices
 from synth.engine import Engine
 from synth.engine.events import FIXED_CONTROLLERS
 from synth.engine.warm import cold_parts, mark_ready
-from synth.errors import AudioError, ParameterError, PresetError
+from synth.errors import AudioError, OutputError, ParameterError, PresetError
 from synth.midi import CONTROL, NOTE_OFF, NOTE_ON, MidiInput
 from synth.presets import find_preset, load_preset, save_preset
+from synth.settings import Settings
 
 REFRESH_HZ = 30
 PROBLEM_POLL_SECONDS = 0.5
@@ -111,7 +111,8 @@ class MainWindow(QMainWindow):
         self.load_meter.setFormat("CPU %p%")
         self.load_meter.setMaximumWidth(140)
         self.load_meter.setToolTip("audio callback time as a share of the block period")
-        for widget in (self.voices_label, self.load_meter, self.underruns_label):
+        self._meters = (self.voices_label, self.load_meter, self.underruns_label)
+        for widget in self._meters:
             self.statusBar().addPermanentWidget(widget)
         if settings.problem:
             self.report(settings.problem)
@@ -303,8 +304,13 @@ class MainWindow(QMainWindow):
         self.settings.bindings = {str(c): n for c, n in self.learn.bindings.items()}
 
     def report(self, text: str) -> None:
-        """Show `text` on the status line (and on stderr, for a terminal or a log)."""
-        self.statusBar().showMessage(text)
+        """Show `text` on the status line, cut to fit beside the meters (the whole of it in
+        the tooltip), and on stderr, for a terminal or a log."""
+        bar = self.statusBar()
+        room = bar.width() - sum(w.sizeHint().width() for w in self._meters) - 40
+        shown = bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(room, 80))
+        bar.showMessage(shown)
+        bar.setToolTip(text)
         print(f"neural-strings: {text}", file=sys.stderr, flush=True)
 
     # ------------------------------------------------------------ closing
@@ -312,7 +318,7 @@ class MainWindow(QMainWindow):
         self.settings.polyphony = self.engine.voice_limit
         try:
             self.settings.save(self.settings_path)
-        except OSError as error:
+        except OutputError as error:
             self.report(f"settings not saved: {error}")
 
     @property

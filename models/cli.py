@@ -66,6 +66,12 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
+    if not args.no_figures:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ParameterError("`evaluate` draws its figures with matplotlib: pip install "
+                                 "'neural-strings[train]', or pass --no-figures") from None
     from models.evaluate import evaluate, markdown, write_report
 
     report = evaluate(args.preset, args.test_set, fs=args.fs, limit=args.strings,

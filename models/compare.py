@@ -92,9 +92,9 @@ def compare(config: CompareConfig, out, runs="runs", progress: bool = True) -> d
     report."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    directory = dataset_directory(config.test_set, config.dataset_root)
-    data = StoredDataset(directory)
-    count = len(data) if config.strings is None else min(config.strings, len(data))
+    directory = dataset_directory(config.test_set, config.dataset_root, count=config.strings)
+    data = StoredDataset(directory, count=config.strings)
+    count = len(data)
     items = [data[i] for i in range(count)]
     rows, signals = [], {}
     linear_done = False

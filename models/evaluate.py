@@ -55,32 +55,46 @@ class StringResult:
     mode_error: np.ndarray
 
 
-def dataset_directory(test_set: str, root: str | os.PathLike = "datasets") -> Path:
-    """A dataset directory, or the directory of a config (path or shipped name), generated
-    first if it is missing."""
+def dataset_directory(test_set: str, root: str | os.PathLike = "datasets",
+                      count: int | None = None) -> Path:
+    """A dataset directory, or the directory of a config (path or shipped name) whose first
+    `count` strings (default: all) are generated first if they are missing."""
     path = Path(test_set)
     if (path / "manifest.json").exists():
         return path
+    return generate(DatasetConfig.load(test_set), root=root, progress=True, count=count)
+
+
+def _test_settings(test_set: str) -> tuple[str, dict]:
+    """(name, settings) of a test set, a dataset directory or a config, without generating."""
+    path = Path(test_set)
+    if (path / "manifest.json").exists():
+        manifest = json.loads((path / "manifest.json").read_text())
+        return manifest["name"], manifest["config"]["settings"]
     config = DatasetConfig.load(test_set)
-    return generate(config, root=root, progress=True)
+    return config.name, config.settings
 
 
 def evaluate(preset_name: str, test_set: str, fs: float | None = None,
              limit: int | None = None, jobs: int | None = None,
              root: str | os.PathLike = "datasets", progress: bool = True) -> dict:
-    """Metrics of a preset over a test set; returns the report (see `summarise`)."""
+    """Metrics of a preset over a test set (its first `limit` strings, the only ones
+    generated when it is a config); returns the report (see `summarise`)."""
     preset_path = find_preset(preset_name)
     preset = load_preset(preset_path)
-    directory = dataset_directory(test_set, root)
-    data = StoredDataset(directory)
-    if preset.n_modes < data.settings["n_modes"]:  # more are fine: they stay at rest
+    name, settings = _test_settings(test_set)
+    if preset.n_modes < settings["n_modes"]:  # more are fine: they stay at rest
         raise ParameterError(f"the preset has {preset.n_modes} modes but the test set "
-                             f"{data.name!r} has {data.settings['n_modes']}")
-    count = len(data) if limit is None else min(limit, len(data))
+                             f"{name!r} has {settings['n_modes']}")
+    if limit is not None and limit < 1:
+        raise ParameterError(f"--strings must be at least 1, got {limit}")
+    directory = dataset_directory(test_set, root, count=limit)
+    data = StoredDataset(directory, count=limit)
+    count = len(data)
     tasks = [(str(preset_path), str(directory), i, fs) for i in range(count)]
     results = []
     jobs = jobs or min(os.cpu_count() or 1, count)
-    with Progress(count, f"evaluate {preset.name} on {data.name}", "strings",
+    with Progress(count, f"evaluate {preset.name} on {data.name}", " strings",
                   enabled=progress) as bar:
         if jobs == 1:
             for task in tasks:
@@ -98,7 +112,7 @@ def evaluate(preset_name: str, test_set: str, fs: float | None = None,
 def _evaluate_string(task) -> StringResult:
     preset_path, directory, index, fs = task
     preset = load_preset(preset_path)
-    stored = StoredDataset(directory)[index]
+    stored = StoredDataset(directory, count=index + 1)[index]
     params = dict(stored.params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModesDroppedWarning)
@@ -194,8 +208,8 @@ def plot_figures(report: dict, preset_name: str, test_set: str, out: Path,
 
     errors = report["per_string"]["model"]["w"]
     index = int(np.argsort(errors)[len(errors) // 2])
-    directory = dataset_directory(test_set, root)
-    stored = StoredDataset(directory)[index]
+    directory = dataset_directory(test_set, root, count=report["strings"])
+    stored = StoredDataset(directory, count=report["strings"])[index]
     params = {**stored.params, "fs": report["fs"]}
     preset = load_preset(find_preset(preset_name))
     with warnings.catch_warnings():

@@ -16,15 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.errors import AudioError, DatasetError, ParameterError, PresetError
+from synth import __version__
+from synth.errors import AudioError, DatasetError, OutputError, ParameterError, PresetError
 
-USER_ERRORS = (ParameterError, DatasetError, PresetError, AudioError, FileNotFoundError,
-               IsADirectoryError, PermissionError)
+USER_ERRORS = (ParameterError, DatasetError, PresetError, AudioError, OutputError,
+               FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def _simulate(args: argparse.Namespace) -> None:
+    from synth.files import check_output
     from synth.physics.simulate import SimulationSpec, simulate
 
+    check_output(args.out, (".npz",), "simulate's output")
+    if args.wav:
+        check_output(args.wav, (".wav",), "--wav")
+    if args.every < 1:
+        raise ParameterError(f"--every must be at least 1, got {args.every}")
     text = sys.stdin.read() if args.params == "-" else Path(args.params).read_text()
     try:
         data = json.loads(text)
@@ -40,8 +47,8 @@ def _simulate(args: argparse.Namespace) -> None:
             potential = potential_of(load_preset(find_preset(spec.model)), n_modes=spec.n_modes)
         except ValueError as error:
             raise ParameterError(f"model: {error}") from None
-    sim = simulate(spec, potential=potential)
-    sim.save(args.out)
+    sim = simulate(spec, potential=potential, record_dtype=np.dtype(args.state_dtype))
+    sim.save(args.out, state=not args.only_w, every=args.every, state_dtype=args.state_dtype)
     print(f"wrote {args.out}: {sim.n_active} of {spec.n_modes} modes, {spec.n_steps} samples "
           f"at {spec.fs:g} Hz")
     if args.wav:
@@ -64,13 +71,18 @@ def _play(args: argparse.Namespace) -> None:
     import time
 
     from synth.audio import AudioStream, choose_device
+    from synth.engine.engine import check_rate
     from synth.engine.warm import ready_engine
     from synth.midi import MidiInput
+    from synth.settings import Settings
 
+    if args.rate is not None:
+        check_rate(args.rate)
     device = choose_device(args.device)
-    rate = args.rate or device["samplerate"]
+    rate = device["samplerate"] if args.rate is None else args.rate
     engine = ready_engine(args.preset, fs=rate, polyphony=args.polyphony,
                           max_block=max(1024, args.block), real_time=True, say=_say)
+    _remember_preset(Settings, engine.preset)
     print(f"preset {engine.preset.name!r} ({engine.preset.kind}), {args.polyphony} voices, "
           f"{rate:g} Hz, {args.block} frames on {device['name']!r}")
     midi, lost = None, None
@@ -107,15 +119,26 @@ def _play(args: argparse.Namespace) -> None:
 
 
 def _render(args: argparse.Namespace) -> None:
-    from synth.audiofile import write_wav
+    from synth.audiofile import SUFFIXES, write_wav
+    from synth.engine.engine import check_rate
     from synth.engine.warm import ready_engine
-    from synth.render import demo_events, midi_file_events, render
+    from synth.files import check_output
+    from synth.render import demo_events, midi_file_events, notes_in, render
 
     if args.demo == (args.midi is not None):
         raise ParameterError("give either a MIDI file or --demo, not both or neither")
+    check_output(args.out, SUFFIXES, "render's output")
+    check_rate(args.rate)
+    if not (np.isfinite(args.tail) and 0.0 <= args.tail <= 3600.0):
+        raise ParameterError(f"--tail must be from 0 to 3600 seconds, got {args.tail:g}")
+    if not 1 <= args.block <= 1 << 16:
+        raise ParameterError(f"--block must be from 1 to 65536 frames, got {args.block}")
+    timeline = demo_events(args.rate) if args.demo else midi_file_events(args.midi, args.rate)
+    if not notes_in(timeline):
+        warnings.warn(f"{args.midi} has no notes: the render is {args.tail:g} s of silence",
+                      stacklevel=1)
     engine = ready_engine(args.preset, fs=args.rate, polyphony=args.polyphony,
                           max_block=max(1024, args.block), say=_say)
-    timeline = demo_events(args.rate) if args.demo else midi_file_events(args.midi, args.rate)
     audio = render(engine, timeline, tail=args.tail, block=args.block,
                    progress=not args.quiet)
     write_wav(args.out, audio, args.rate)
@@ -130,6 +153,19 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _remember_preset(settings_class, preset) -> None:
+    """Record the preset as the last one played (bare `neural-strings` opens it)."""
+    from synth.errors import OutputError
+
+    settings = settings_class.load()
+    if settings.problem is None and preset.path is not None:
+        settings.preset = str(preset.path)
+        try:
+            settings.save()
+        except OutputError as error:
+            warnings.warn(f"the last preset is not remembered: {error}", stacklevel=1)
+
+
 def _devices(args: argparse.Namespace) -> None:
     from synth.audio import output_devices
     from synth.midi import input_ports
@@ -140,7 +176,8 @@ def _devices(args: argparse.Namespace) -> None:
         print(f"  {d['index']:3d}  {d['name']}  ({d['hostapi']}, {d['channels']} ch, "
               f"{d['samplerate']:g} Hz)")
     if not devices:
-        print("  none (is libportaudio2 installed and a sound server running?)")
+        print("  none: no sound card or sound server was found (start PipeWire, PulseAudio "
+              "or JACK, e.g. `jackd -d dummy` headless; or render offline)")
     print("MIDI inputs:")
     for api, ports in input_ports().items():
         if isinstance(ports, str):
@@ -171,6 +208,10 @@ def _window(args: argparse.Namespace) -> None:
         raise AudioError("no display to open the window on (DISPLAY and WAYLAND_DISPLAY are "
                          "unset); play headless with `neural-strings play`, or set "
                          "QT_QPA_PLATFORM=offscreen")
+    if args.screenshot is not None:
+        from synth.files import check_output
+
+        check_output(args.screenshot, (".png",), "the screenshot")
     from gui.app import run
 
     status = run(preset=args.preset, settings_path=args.settings, screenshot=args.screenshot,
@@ -219,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neural-strings",
         description="Simulate, train and play learned physical models of nonlinear strings.")
+    parser.add_argument("--version", action="version", version=f"neural-strings {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the sound libraries' own messages (ALSA, JACK)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = commands.add_parser(
@@ -233,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("params", metavar="PARAMS.json", help="parameter file, or - for stdin")
     sim.add_argument("out", metavar="OUT.npz")
     sim.add_argument("--wav", metavar="OUT.wav", help="also write the output w, normalised")
+    sim.add_argument("--only-w", action="store_true",
+                     help="write only w (and the description), not the state q, p, psi")
+    sim.add_argument("--every", type=int, default=1, metavar="N",
+                     help="keep every N-th sample of q, p and psi (w keeps every one)")
+    sim.add_argument("--state-dtype", default="float64", choices=["float64", "float32"],
+                     help="dtype of the recorded q, p and psi (w stays float64)")
     sim.set_defaults(handler=_simulate)
 
     data = commands.add_parser(
@@ -258,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--rate", type=float, help="sample rate in Hz (default: the device's)")
     play.add_argument("--block", type=int, default=128, help="frames per callback (128)")
     play.add_argument("--polyphony", type=int, default=16, help="voices at once (16)")
-    play.add_argument("--midi-api", default="auto", choices=["auto", "alsa", "jack"])
+    play.add_argument("--midi-api", default="auto", choices=["auto", "alsa", "jack"],
+                      help="MIDI system for the virtual input and the hardware ports: ALSA, "
+                           "JACK, or auto (ALSA, else JACK where only a JACK server runs)")
     play.add_argument("--midi-port", action="append",
                       help="connect only MIDI inputs whose name contains this (repeatable)")
     play.add_argument("--callback", default="native", choices=["native", "python"],
@@ -297,7 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(handler=_render)
 
-    devices = commands.add_parser("devices", help="list audio outputs and MIDI inputs")
+    devices = commands.add_parser(
+        "devices", help="list audio outputs and MIDI inputs",
+        description="List the audio outputs PortAudio sees (index, name, host API, channels, "
+                    "default rate) and the MIDI inputs of each MIDI system: what `play "
+                    "--device` and `--midi-port` choose from.")
     devices.set_defaults(handler=_devices)
 
     bench = commands.add_parser(
@@ -335,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # the instrument itself
-        args = parser.parse_args(["window"])
+        args = parser.parse_args([*(["--verbose"] if args.verbose else []), "window"])
+    if not args.verbose:
+        from synth.library_messages import silence
+
+        silence()
     previous, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         args.handler(args)

@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import tomllib
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -156,12 +157,20 @@ def _range(key: str, value) -> list[float]:
                          f"got {value!r}")
 
 
+def string_bytes(config: DatasetConfig) -> int:
+    """Bytes one string of `config` takes on disk."""
+    spec = SimulationSpec.from_dict(config.draw()[0])
+    return spec.n_steps * (2 * spec.n_modes + 2) * np.dtype(config.settings["dtype"]).itemsize
+
+
 def generate(config: DatasetConfig, root: str | os.PathLike = "datasets", jobs: int | None = None,
-             overwrite: bool = False, progress: bool = True) -> Path:
+             overwrite: bool = False, progress: bool = True, count: int | None = None) -> Path:
     """Generate (or finish generating) `config` under root/name and return that directory.
 
-    jobs: worker processes (default: all cores). Raises DatasetError if a different set
-    already lives under the same name, unless overwrite.
+    jobs: worker processes (default: all cores); count: only the first `count` strings (the
+    rest can follow later). Before simulating, says (with progress) how many strings and how
+    much disk they take, and raises DatasetError if the disk has not that much free, or if a
+    different set already lives under the same name, unless overwrite.
     """
     directory = Path(root) / config.name
     manifest_path = directory / "manifest.json"
@@ -180,10 +189,20 @@ def generate(config: DatasetConfig, root: str | os.PathLike = "datasets", jobs: 
         manifest = {"format": FORMAT, "name": config.name, "config": config.content(),
                     "config_hash": config.hash, "strings": strings}
         _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
-    todo = [i for i in range(config.count) if not _string_complete(directory, i, strings[i],
-                                                                   config.settings["dtype"])]
+    wanted = config.count if count is None else min(count, config.count)
+    todo = [i for i in range(wanted) if not _string_complete(directory, i, strings[i],
+                                                             config.settings["dtype"])]
     if not todo:
         return directory
+    size = len(todo) * string_bytes(config)
+    free = shutil.disk_usage(directory).free
+    if size > free:
+        raise DatasetError(f"dataset {config.name}: {len(todo)} strings need "
+                           f"{_gigabytes(size)} in {directory}, which has {_gigabytes(free)} "
+                           "free")
+    if progress:
+        print(f"dataset {config.name}: simulating {len(todo)} strings, {_gigabytes(size)}, "
+              f"into {directory}", file=sys.stderr, flush=True)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     bar = Progress(len(todo), f"dataset {config.name}", unit=" strings", enabled=progress)
     try:
@@ -202,6 +221,10 @@ def generate(config: DatasetConfig, root: str | os.PathLike = "datasets", jobs: 
     finally:
         bar.close()
     return directory
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1e9:.2f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 
 
 def _generate_string(directory: Path, index: int, params: dict, dtype: str) -> None:
@@ -266,12 +289,13 @@ class StoredString:
 
 
 class StoredDataset:
-    """A generated dataset on disk, read lazily (files are memory-mapped, not loaded)."""
+    """A generated dataset on disk, read lazily (files are memory-mapped, not loaded); with
+    `count`, only its first `count` strings (those must be complete)."""
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    def __init__(self, directory: str | os.PathLike, count: int | None = None) -> None:
         self.directory = Path(directory)
         self.manifest = _read_manifest(self.directory)
-        self.strings = self.manifest["strings"]
+        self.strings = self.manifest["strings"][:count]
         dtype = self.manifest["config"]["settings"]["dtype"]
         missing = [i for i, params in enumerate(self.strings)
                    if not _string_complete(self.directory, i, params, dtype)]

@@ -61,6 +61,7 @@ class Progress:
         bar = "=" * filled + (">" if filled < width else "") + " " * max(width - filled - 1, 0)
         elapsed = now - self.start
         eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else float("nan")
-        count = f"{self.done:.4g}/{self.total:.4g}{self.unit}"
+        unit = f" {self.unit.strip()}" if self.unit.strip() else ""
+        count = f"{self.done:.4g}/{self.total:.4g}{unit}"
         left = f"{eta:5.0f} s left" if eta == eta else "   ?  s left"
         return f"{self.label} [{bar}] {100 * fraction:3.0f}% {count} {elapsed:5.0f} s, {left}"

@@ -53,6 +53,11 @@ def midi_file_events(path: str | os.PathLike, fs: float) -> list[Event]:
     return found
 
 
+def notes_in(timeline: list[Event]) -> int:
+    """How many notes a timeline starts."""
+    return sum(1 for event in timeline if event.kind == events.NOTE_ON and event.b > 0)
+
+
 def demo_events(fs: float) -> list[Event]:
     """A short phrase that shows the instrument: an arpeggio, a soft note and a hard one
     (the hard one starts sharp and glides), a chord held by the sustain pedal, a bend and a

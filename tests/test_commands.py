@@ -85,3 +85,76 @@ def test_bench_engine_runs_end_to_end():
         row = next(line for line in result.stdout.splitlines() if line.startswith(preset))
         voices, naive = row.split()[3], row.split("|")[1].split()[0]
         assert int(voices) > int(naive), row
+
+
+def test_render_refuses_a_bad_output_path_before_any_work(tmp_path, capsys):
+    """Checked first: before the preset (here a missing one) is even looked at."""
+    for out, message in ((tmp_path / "no" / "such" / "x.wav", "does not exist"),
+                         (tmp_path, "is a directory"),
+                         (tmp_path / "out.mp3", "must be a .wav file")):
+        assert main(["render", "--demo", str(out), "--preset", "nope", "--quiet"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: ") and message in error and error.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_refuses_a_negative_tail_and_warns_of_a_file_without_notes(tmp_path, capsys):
+    assert main(["render", "--demo", str(tmp_path / "x.wav"), "--tail", "-1"]) == 2
+    assert "--tail must be from 0 to 3600 seconds" in capsys.readouterr().err
+    silent = mido.MidiFile()
+    silent.tracks.append(mido.MidiTrack([mido.Message("control_change", control=64,
+                                                      value=127, time=0)]))
+    silent.save(tmp_path / "silent.mid")
+    assert main(["render", str(tmp_path / "silent.mid"), str(tmp_path / "s.wav"), "--quiet",
+                 "--tail", "0.5"]) == 0
+    assert "warning: " in capsys.readouterr().err and (tmp_path / "s.wav").exists()
+
+
+def test_a_failed_write_leaves_no_file_that_looks_complete(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import synth.audiofile
+
+    def full_disk(path, *args, **kwargs):
+        with open(path, "wb") as file:
+            file.write(b"RIFF half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(synth.audiofile.soundfile, "write", full_disk)
+    out = tmp_path / "x.wav"
+    assert main(["render", "--demo", str(out), "--quiet", "--tail", "0"]) == 2
+    assert "the disk is full" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither x.wav nor its temporary file
+
+
+def test_play_refuses_a_rate_of_zero(capsys):
+    assert main(["play", "--rate", "0"]) == 2
+    assert "sample rate must be between 8000 and 384000 Hz, got 0.0" in capsys.readouterr().err
+
+
+def test_window_screenshot_to_a_missing_folder_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert main(["window", "--screenshot", str(tmp_path / "no" / "w.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_version_and_the_help_of_every_option():
+    from synth import __version__
+
+    result = run_command("--version", timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == f"neural-strings {__version__}"
+    play = run_command("play", "--help", timeout=120).stdout
+    assert "MIDI system for the virtual input" in play
+    devices = run_command("devices", "--help", timeout=120).stdout
+    assert "List the audio outputs PortAudio sees" in devices
+
+
+def test_the_sound_libraries_stay_quiet_unless_asked():
+    env = {**os.environ, "JACK_DEFAULT_SERVER": "no-such-server", "JACK_NO_START_SERVER": "1"}
+    quiet = run_command("devices", env=env, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Cannot connect to server" not in quiet.stderr and "ALSA lib" not in quiet.stderr
+    assert "no sound card or sound server was found" in quiet.stdout
+    assert "libportaudio2" not in quiet.stdout  # installed: not what is missing
+    loud = run_command("--verbose", "devices", env=env, timeout=120)
+    assert "Cannot connect to server" in loud.stderr

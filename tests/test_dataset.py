@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -154,3 +155,31 @@ def test_stored_strings_are_memory_mapped_and_an_incomplete_set_is_refused(tmp_p
     os.remove(directory / "strings" / "000000.npy")
     with pytest.raises(DatasetError, match="incomplete"):
         StoredDataset(directory)
+
+
+def test_generation_says_how_big_it_is_and_refuses_a_disk_too_full(tmp_path, tiny_config,
+                                                                   capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    config = DatasetConfig.load(tiny_config)
+    generate(config, root=tmp_path, jobs=1, count=2)
+    said = capsys.readouterr().err
+    assert re.search(r"dataset tiny: simulating 2 strings, [0-9.]+ (MB|GB), into ", said), said
+    assert len(list((tmp_path / config.name / "strings").glob("*.npy"))) == 2
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10, 10, 10))
+    with pytest.raises(DatasetError, match=r"2 strings need .* which has 0.0 MB free"):
+        generate(config, root=tmp_path, jobs=1, progress=False)
+
+
+def test_progress_lines_read_well():
+    import io
+
+    from synth.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(4, "evaluate", "strings", stream=stream)
+    for _ in range(4):
+        bar.update()
+    assert "4/4 strings" in stream.getvalue()

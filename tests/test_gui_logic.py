@@ -101,7 +101,7 @@ def test_a_parameter_follows_one_knob_and_a_knob_one_parameter():
 
 
 def test_settings_persist_and_survive_bad_files(tmp_path):
-    from gui.settings import Settings
+    from synth.settings import Settings
 
     path = tmp_path / "settings.json"
     assert Settings.load(path) == Settings()  # first run

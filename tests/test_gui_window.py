@@ -29,10 +29,10 @@ from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.app import build_engine
-from gui.settings import Settings
 from gui.window import MainWindow
 from synth.audio import rescan_devices
 from synth.presets import find_preset, load_preset, user_directory
+from synth.settings import Settings
 
 
 @pytest.fixture
@@ -160,6 +160,15 @@ def test_a_plugin_kind_is_listed_described_and_played(window, qtbot):
     window.play_note(45, 100)
     qtbot.waitUntil(lambda: loudness(window) > 1e-3, timeout=3000)
     assert window.stream.problem() is None
+
+
+def test_a_long_message_is_cut_to_fit_beside_the_meters(window):
+    text = "audio: " + "a very long explanation of what went wrong " * 20
+    window.report(text)
+    shown = window.statusBar().currentMessage()
+    assert shown.endswith("\u2026") and len(shown) < len(text) // 2
+    assert window.statusBar().toolTip() == text and window.voices_label.isVisible()
+    assert window.voices_label.geometry().right() <= window.statusBar().width()
 
 
 def test_a_corrupt_preset_shows_an_error_and_the_old_one_plays_on(window, qtbot, dialogs,

@@ -227,3 +227,19 @@ def test_the_engine_plays_it_with_tension_stiffness_and_damping_live(preset):
     later = engine.process(9600)[:, 0]
     assert np.isfinite(later).all()
     assert np.abs(later).max() < 0.5 * np.abs(second).max()
+
+
+def test_evaluate_generates_only_the_strings_it_evaluates(tmp_path):
+    from models.evaluate import evaluate
+
+    config = tiny_config(tmp_path, "compare-test", "tiny-subset", count=6)
+    report = evaluate("stretch-128", config, limit=2, jobs=1, root=tmp_path, progress=False)
+    assert report["strings"] == 2
+    assert len(list((tmp_path / "tiny-subset" / "strings").glob("*.npy"))) == 2
+
+
+def test_evaluate_without_matplotlib_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert main(["evaluate", "stretch-128", "compare-test", "--root", str(tmp_path)]) == 2
+    assert "pass --no-figures" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,7 @@
 second MIDI client and recorded through JACK by jack_rec (no mocks anywhere on the path)."""
 
 import contextlib
+import json
 import math
 import os
 import subprocess
@@ -25,7 +26,8 @@ def started_rig(preset: str, directory, jack_server):
     engine = subprocess.Popen(
         [sys.executable, "-m", "synth", "play", "--preset", preset, "--midi-api",
          "jack", "--block", "128", "--polyphony", "8", "--status-every", "0.5"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "XDG_CONFIG_HOME": str(directory / "config")},
         preexec_fn=die_with_parent)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(engine.stdout.readline, "")),
@@ -151,6 +153,9 @@ def test_the_learned_string_plays_from_midi_at_its_pitch(preset, jack_server, tm
         time.sleep(1.0)
         status = [line for line in learned["lines"] if line.startswith("voices")]
         assert "resets 0" in status[-1] and "non-finite 0" in status[-1]
+    remembered = json.loads((tmp_path / "config" / "neural-strings" / "settings.json")
+                            .read_text())["preset"]  # what bare `neural-strings` opens next
+    assert remembered.endswith(f"{preset}.safetensors")
 
 
 def test_a_midi_port_that_disappears_is_reported_not_fatal(jack_server):

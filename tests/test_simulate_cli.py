@@ -115,3 +115,26 @@ def test_unstable_parameters_drop_modes_with_a_warning_not_a_blow_up(tmp_path, c
     assert np.isfinite(data["q"]).all() and np.isfinite(data["w"]).all()
     kept = json.loads(str(data["meta"]))["n_active"]
     assert 0 < kept < 60 and np.all(data["q"][kept:] == 0.0)
+
+
+def test_outputs_are_checked_before_simulating_and_the_state_can_be_slimmed(tmp_path, capsys):
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps(PARAMS))
+    for args, message in (([str(tmp_path / "no" / "o.npz")], "does not exist"),
+                          ([str(tmp_path / "o.txt")], "must be a .npz file"),
+                          ([str(tmp_path / "o.npz"), "--wav", str(tmp_path / "no" / "o.wav")],
+                           "does not exist")):
+        assert main(["simulate", str(params), *args]) == 2
+        assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [params]
+    full, slim, only = tmp_path / "full.npz", tmp_path / "slim.npz", tmp_path / "w.npz"
+    assert main(["simulate", str(params), str(full)]) == 0
+    assert main(["simulate", str(params), str(slim), "--every", "4",
+                 "--state-dtype", "float32"]) == 0
+    assert main(["simulate", str(params), str(only), "--only-w"]) == 0
+    a, b, c = np.load(full), np.load(slim), np.load(only)
+    assert b["q"].dtype == np.float32 and np.array_equal(b["q"], a["q"][:, ::4]
+                                                         .astype(np.float32))
+    assert np.array_equal(a["w"], c["w"]) and "q" not in c and "p" not in c
+    assert json.loads(str(b["meta"]))["state"] == {"saved": True, "every": 4,
+                                                   "dtype": "float32"}

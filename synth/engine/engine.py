@@ -74,7 +74,7 @@ class Engine:
         if not (isinstance(max_block, int) and 1 <= max_block <= 1 << 16):
             raise ParameterError(f"max_block must be a whole number from 1 to 65536, got "
                                  f"{max_block!r}")
-        self.fs = _check_rate(fs)
+        self.fs = check_rate(fs)
         self.polyphony = polyphony
         self.max_block = max_block
         self.channels = channels
@@ -199,7 +199,7 @@ class Engine:
         stop; every live parameter carries over."""
         if self.on_state_change is not None:
             raise ParameterError("stop the audio stream before changing the sample rate")
-        self._rebuild(self.preset, _check_rate(fs), keep=lambda name: True)
+        self._rebuild(self.preset, check_rate(fs), keep=lambda name: True)
 
     def _rebuild(self, preset: Preset, fs: float, keep: Callable[[str], bool]) -> None:
         state, voices = build_state(preset, fs, self.max_block, self.polyphony, self.dtype)
@@ -266,7 +266,9 @@ def _resolve(preset) -> Preset:
     return load_preset(find_preset(preset))
 
 
-def _check_rate(fs) -> float:
+def check_rate(fs) -> float:
+    """fs as a float if it is a sample rate the engine plays (8 to 384 kHz), else
+    ParameterError."""
     if not (isinstance(fs, int | float | np.number) and np.isfinite(fs) and 8000 <= fs <= 384000):
         raise ParameterError(f"the sample rate must be between 8000 and 384000 Hz, got {fs!r}")
     return float(fs)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from synth.errors import ModesDroppedWarning, ParameterError
+from synth.files import replace_atomically
 from synth.kernels.linear import NYQUIST_FRACTION, sav_coefficients, scheme_modes
 from synth.kernels.sav import EPS, LAMBDA0, sav_record
 from synth.physics.excitation import Excitation
@@ -199,15 +200,23 @@ class Simulation:
         """|psi - sqrt(2 V(q) + eps)| at every sample, shape (N,)."""
         return np.abs(self.psi - np.sqrt(2.0 * self.potential_values() + EPS))
 
-    def save(self, path) -> None:
-        """Write q, p (M, N), psi, w (N,) in float64 and a JSON `meta` string, in .npz format,
-        to exactly `path`."""
+    def save(self, path, state: bool = True, every: int = 1, state_dtype=np.float64) -> None:
+        """Write w (N,) in float64, a JSON `meta` string and, with `state`, q, p (M, N') and
+        psi (N') in `state_dtype`, every `every`-th sample (N' = ceil(N / every)), in .npz
+        format, to exactly `path` (atomically: an interrupted write leaves no file)."""
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ParameterError(f"every must be a whole number >= 1, got {every!r}")
         meta = {"spec": self.spec.to_dict(), "potential": self.potential.name,
-                "n_active": self.n_active, "format": "neural-strings-simulation/1"}
-        with open(path, "wb") as file:
-            np.savez(file, q=self.q.astype(np.float64), p=self.p.astype(np.float64),
-                     psi=self.psi.astype(np.float64), w=self.w.astype(np.float64),
-                     meta=np.array(json.dumps(meta)))
+                "n_active": self.n_active, "format": "neural-strings-simulation/1",
+                "state": {"saved": state, "every": every,
+                          "dtype": np.dtype(state_dtype).name}}
+        arrays = {"w": self.w.astype(np.float64), "meta": np.array(json.dumps(meta))}
+        if state:
+            arrays.update(q=self.q[:, ::every].astype(state_dtype),
+                          p=self.p[:, ::every].astype(state_dtype),
+                          psi=self.psi[::every].astype(state_dtype))
+        with replace_atomically(path) as temporary, open(temporary, "wb") as file:
+            np.savez(file, **arrays)
 
 
 def simulate(spec: SimulationSpec, q0: np.ndarray | None = None, p0: np.ndarray | None = None,

@@ -1,4 +1,6 @@
-"""The window's settings, kept between runs in the user config directory as JSON.
+"""The player's settings, kept between runs in the user config directory as JSON: the
+window's (device, rate, block, MIDI, polyphony, octave, MIDI-learn bindings) and the last
+preset played, which `play` records too and bare `neural-strings` opens.
 
 A missing file gives the defaults; a corrupt or foreign one gives the defaults too, with the
 reason in `Settings.problem` (the window shows it on its status line), and is replaced on the
@@ -14,6 +16,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
+
+from synth.errors import OutputError
+from synth.files import replace_atomically
 
 FILE_NAME = "settings.json"
 
@@ -56,13 +61,15 @@ class Settings:
         return settings
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write atomically (a crash leaves the previous file)."""
+        """Write atomically (a crash leaves the previous file); OutputError if it cannot."""
         path = Path(path) if path else default_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{path.parent}: cannot create ({error.strerror})") from None
         data = {k: v for k, v in asdict(self).items() if k != "problem"}
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(data, indent=1))
-        os.replace(temporary, path)
+        with replace_atomically(path) as temporary:
+            temporary.write_text(json.dumps(data, indent=1))
         return path
 
 
