@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QApplication
 
 from gui.window import MainWindow
 from synth.engine import Engine
-from synth.engine.warm import ready_engine
 from synth.errors import OutputError, PresetError
 from synth.files import replace_atomically
 from synth.settings import Settings
+from synth.warm import ready_engine
 
 VOICE_LANES = 32  # the window's engine is built with this many voices; polyphony limits them
 MAX_BLOCK = 1024  # the largest block the set-up panel offers

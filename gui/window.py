@@ -40,11 +40,11 @@ from gui.piano import Piano
 from synth.audio import AudioStream, choose_device, output_devices, rescan_devices
 from synth.engine import Engine
 from synth.engine.events import FIXED_CONTROLLERS
-from synth.engine.warm import cold_parts, mark_ready
 from synth.errors import AudioError, OutputError, ParameterError, PresetError
 from synth.midi import CONTROL, NOTE_OFF, NOTE_ON, MidiInput
 from synth.presets import find_preset, load_preset, save_preset
 from synth.settings import Settings
+from synth.warm import cold_parts, mark_ready
 
 REFRESH_HZ = 30
 PROBLEM_POLL_SECONDS = 0.5

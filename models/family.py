@@ -15,12 +15,11 @@ skipped. docs/design.md ("Model kinds as plugins") walks through the example plu
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
-from synth.errors import ParameterError, PluginWarning
+from synth.errors import ParameterError
+from synth.plugins import load
 
 GROUP = "neural_strings.families"
 CONTRACT = 1  # the version of this contract; a plugin built for another is skipped
@@ -68,20 +67,9 @@ class Family:
 def installed_families() -> dict[str, Family]:
     """Every family that loads and keeps the contract, by name."""
     families: dict[str, Family] = {}
-    for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
-        package = point.dist.name if point.dist is not None else "an unknown package"
-        try:
-            family = point.load()
-            fault = _fault(point.name, family)
-        except Exception as error:  # a plugin may fail in any way; training carries on
-            fault = f"it does not load ({type(error).__name__}: {error})"
-        if fault:
-            warnings.warn(PluginWarning(f"training family {point.name!r} from package "
-                                        f"{package!r} is skipped: {fault}"), stacklevel=2)
-            continue
-        if not family.package:
-            family = Family(**{**family.__dict__, "package": package})
-        families[family.name] = family
+    for _, family, package in load(GROUP, "training family", _fault):
+        families[family.name] = family if family.package else Family(**{**family.__dict__,
+                                                                         "package": package})
     return families
 
 

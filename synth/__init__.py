@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 # every source numba compiles, or whose functions it compiles in
 _COMPILED = ("kernels", "engine", "kinds", "callback.py", "native.py", "physics/modes.py")
+# (warm.py, which compiles in a second process, is not: it only calls compiled code)
 KEEP_CACHES = 4
 KINDS_GROUP = "neural_strings.kinds"
 

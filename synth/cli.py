@@ -72,9 +72,9 @@ def _play(args: argparse.Namespace) -> None:
 
     from synth.audio import AudioStream, choose_device
     from synth.engine.engine import check_rate
-    from synth.engine.warm import ready_engine
     from synth.midi import MidiInput
     from synth.settings import Settings
+    from synth.warm import ready_engine
 
     if args.rate is not None:
         check_rate(args.rate)
@@ -121,9 +121,9 @@ def _play(args: argparse.Namespace) -> None:
 def _render(args: argparse.Namespace) -> None:
     from synth.audiofile import SUFFIXES, write_wav
     from synth.engine.engine import check_rate
-    from synth.engine.warm import ready_engine
     from synth.files import check_output
     from synth.render import demo_events, midi_file_events, notes_in, render
+    from synth.warm import ready_engine
 
     if args.demo == (args.midi is not None):
         raise ParameterError("give either a MIDI file or --demo, not both or neither")
@@ -189,16 +189,10 @@ def _devices(args: argparse.Namespace) -> None:
 def _plugins() -> list:
     """The installed command plugins (entry points "neural_strings.plugins"; `models.cli`
     comes with the package). synth never imports the training side itself, so the player
-    runs without torch; a plugin that cannot load is skipped."""
-    from importlib.metadata import entry_points
+    runs without torch; a plugin that cannot load is reported and skipped."""
+    from synth.plugins import load
 
-    loaded = []
-    for point in entry_points(group="neural_strings.plugins"):
-        try:
-            loaded.append(point.load())
-        except ImportError:
-            continue
-    return loaded
+    return [plugin for _, plugin, _ in load("neural_strings.plugins", "command plugin")]
 
 
 def _window(args: argparse.Namespace) -> None:
@@ -222,7 +216,8 @@ def _window(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     plugins = _plugins()
-    args.repeats = args.repeats or (3 if args.what == "startup" else 7)
+    args.repeats = args.repeats or (1 if args.quick else 3) if args.what == "startup" else \
+        args.repeats or 7
     if args.what == "window":
         from gui.bench import run
 
@@ -239,7 +234,7 @@ def _bench(args: argparse.Namespace) -> None:
     if args.what == "startup":
         from synth.bench import startup
 
-        startup.run(repeats=args.repeats, jack=args.jack)
+        startup.run(repeats=args.repeats, jack=args.jack, quick=args.quick)
     elif args.what == "physics":
         from synth.bench import physics
 

@@ -1,6 +1,8 @@
 """The engine's commands: render (a MIDI file or the demo), devices, play, bench engine."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -158,3 +160,37 @@ def test_the_sound_libraries_stay_quiet_unless_asked():
     assert "libportaudio2" not in quiet.stdout  # installed: not what is missing
     loud = run_command("--verbose", "devices", env=env, timeout=120)
     assert "Cannot connect to server" in loud.stderr
+
+
+def fresh_home(tmp_path) -> dict:
+    """An environment whose home and caches are empty: a first run."""
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    return {**env, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
+
+
+def test_a_first_run_says_it_compiles_and_a_second_does_not(tmp_path):
+    env = fresh_home(tmp_path)
+    first = run_command("render", "--demo", str(tmp_path / "a.wav"), "--tail", "0", env=env)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert lines[0].startswith("compiling the sound engine for sav-physics (first run only, "
+                               "about ") and lines[0].endswith(" s)...")
+    assert any(line.startswith("compiled in ") for line in lines)
+    # the progress bar starts after compiling: its first line is a fresh start
+    progress = [line for line in lines if line.startswith("render [")]
+    elapsed, left = re.search(r"(\d+) s, +(\S+) s left", progress[0]).groups()
+    assert elapsed == "0" and float(left) < 60  # no compile time in its estimate
+    history = json.loads((tmp_path / "cache" / "neural-strings" / "compile-seconds.json")
+                         .read_text())
+    assert history["engine"] > 0 and history["kind"] > 0
+    again = run_command("render", "--demo", str(tmp_path / "b.wav"), "--tail", "0", env=env)
+    assert again.returncode == 0 and "compiling" not in again.stderr
+
+
+def test_bench_startup_runs_end_to_end():
+    result = run_command("bench", "startup", "--quick", timeout=1200)
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("render, one"))
+    cold, naive, ratio, warm = (float(cell.rstrip("sx")) for cell in row.split()[-4:])
+    assert cold > warm and naive > warm and ratio > 0

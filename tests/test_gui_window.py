@@ -117,17 +117,27 @@ def test_the_computer_keyboard_plays_and_shifts_octaves(window, qtbot):
     assert typed.text() == "zq" and window.held == set()
 
 
-def test_loading_a_preset_switches_the_model(window, qtbot):
+def search_select_and_load(window, qtbot, search: str, listed: str) -> str:
+    """Find a preset in the browser by `search` (the one entry must read `listed`), select
+    it, double-click it; returns the details it showed (HTML)."""
     browser = window.browser
-    browser.search.setText("stretch")
-    assert browser.visible_names() == ["stretch-128  [sav-gradnet, shipped]"]
+    browser.search.setText(search)
+    assert browser.visible_names() == [listed]
     item = next(browser.list.item(r) for r in range(browser.list.count())
                 if not browser.list.item(r).isHidden())
     browser.list.setCurrentItem(item)
-    assert "Test metrics" in browser.details.toHtml()
+    details = browser.details.toHtml()
     centre = browser.list.visualItemRect(item).center()
     qtbot.mouseClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
     qtbot.mouseDClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    return details
+
+
+def test_loading_a_preset_switches_the_model(window, qtbot):
+    details = search_select_and_load(window, qtbot, "stretch",
+                                     "stretch-128  [sav-gradnet, shipped]")
+    assert "Test metrics" in details
+    browser = window.browser
     assert window.engine.preset.kind == "sav-gradnet"
     assert window.engine.preset.name == "stretch-128"
     assert browser.list.currentItem().font().bold()
@@ -142,18 +152,10 @@ def test_a_plugin_kind_is_listed_described_and_played(window, qtbot):
 
     if "learned-modal" not in installed_kinds():
         skip_or_fail("the example plugin is not installed (pip install ./examples/kind-plugin)")
-    browser = window.browser
-    browser.search.setText("modal")
-    assert browser.visible_names() == ["modal-string  [learned-modal, shipped]"]
-    item = next(browser.list.item(r) for r in range(browser.list.count())
-                if not browser.list.item(r).isHidden())
-    browser.list.setCurrentItem(item)
-    details = browser.details.toPlainText()
+    details = search_select_and_load(window, qtbot, "modal",
+                                     "modal-string  [learned-modal, shipped]")
     assert "learned linear modal string" in details and "neural-strings-modal" in details
-    assert "Test metrics" in browser.details.toHtml()
-    centre = browser.list.visualItemRect(item).center()
-    qtbot.mouseClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
-    qtbot.mouseDClick(browser.list.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    assert "Test metrics" in details
     assert window.engine.preset.kind == "learned-modal"
     assert not window.controls.sliders["nonlinearity"].isEnabled()
     assert window.controls.sliders["tension"].isEnabled()

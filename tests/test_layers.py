@@ -11,8 +11,8 @@ PACKAGES = ("synth", "models", "gui", "presets")
 # module or one of its packages (a package's own __init__ included).
 LAYERS = [
     ("leaves", ["synth.errors", "synth.progress", "synth.native", "synth.params",
-                "synth.files", "synth.kernels.options", "synth.kernels.aligned",
-                "synth.engine.events"]),
+                "synth.files", "synth.settings", "synth.plugins", "synth.kernels.options",
+                "synth.kernels.aligned", "synth.library_messages", "synth.engine.events"]),
     ("formulas", ["synth.physics.strings", "synth.physics.modes"]),
     ("kernels", ["synth.kernels"]),
     ("physics", ["synth.physics", "synth.audiofile", "synth.dataset"]),
@@ -20,7 +20,7 @@ LAYERS = [
     ("presets", ["synth.presets"]),
     ("engine", ["synth.engine"]),
     ("io", ["synth.callback", "synth.audio", "synth.portaudio", "synth.midi", "synth.render",
-            "synth.bench"]),
+            "synth.warm", "synth.bench"]),
     ("training contracts", ["models.family", "models.strings", "models.sav", "models.segments",
                             "models.windows", "models.schemes", "models.oscillators",
                             "models"]),
@@ -31,7 +31,7 @@ LAYERS = [
                            "models.widths", "models.bench", "presets.make_physics_presets"]),
     ("training front", ["models.cli"]),
     ("window parts", ["gui.units", "gui.analysis", "gui.keyboard", "gui.midi_learn",
-                      "gui.settings", "gui.preset_info", "gui"]),
+                      "gui.preset_info", "gui"]),
     ("window widgets", ["gui.controls", "gui.displays", "gui.piano", "gui.browser",
                         "gui.audio_setup"]),
     ("window", ["gui.window"]),

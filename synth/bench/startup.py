@@ -23,7 +23,7 @@ from pathlib import Path
 
 import mido
 
-from synth.engine.warm import ONE_PROCESS
+from synth.warm import ONE_PROCESS
 
 DEVICE_TIMEOUT = 300.0
 
@@ -90,8 +90,10 @@ def _one_note(path: Path) -> Path:
     return path
 
 
-def measure(repeats: int, play: bool) -> dict[str, dict[str, list[float]]]:
-    """{measurement: {"cold" | "naive" | "warm": seconds per repeat}}."""
+def measure(repeats: int, play: bool, quick: bool = False
+            ) -> dict[str, dict[str, list[float]]]:
+    """{measurement: {"cold" | "naive" | "warm": seconds per repeat}}; quick: the one-note
+    render alone."""
     results: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="ns-startup-") as scratch:
         scratch = Path(scratch)
@@ -100,7 +102,9 @@ def measure(repeats: int, play: bool) -> dict[str, dict[str, list[float]]]:
                      home, naive, "--demo", str(home / "demo.wav")),
                  "render, one note": lambda home, naive: time_render(
                      home, naive, str(note), str(home / "note.wav"), "--tail", "0.1")}
-        if play:
+        if quick:
+            cases = {"render, one note": cases["render, one note"]}
+        elif play:
             cases["play, to playing"] = time_play
         for label, run in cases.items():
             times = results[label] = {"cold": [], "naive": [], "warm": []}
@@ -117,16 +121,17 @@ def measure(repeats: int, play: bool) -> dict[str, dict[str, list[float]]]:
     return results
 
 
-def run(repeats: int = 3, jack: bool = False) -> dict:
-    """Print the startup benchmark and return its figures."""
+def run(repeats: int = 3, jack: bool = False, quick: bool = False) -> dict:
+    """Print the startup benchmark and return its figures (quick: one render, a smoke
+    test)."""
     from synth.bench.engine import start_jack, stop_jack
 
-    server = start_jack() if jack else None
+    server = start_jack() if jack and not quick else None
     try:
-        play = jack or _has_output()
-        if not play:
+        play = not quick and (jack or _has_output())
+        if not play and not quick:
             print("play: skipped (no audio output; use --jack for a JACK dummy server)")
-        results = measure(repeats, play)
+        results = measure(repeats, play, quick)
     finally:
         if server is not None:
             stop_jack(server)

@@ -155,7 +155,7 @@ def preset_default(preset: Preset, name: str) -> float:
 
 def prototype(dtype=np.float32) -> EngineState:
     """A minimal state of the engine's type at float type `dtype`, playing nothing and bound
-    to no kind: what compiling the engine (`synth.engine.warm`) needs, without a preset."""
+    to no kind: what compiling the engine (`synth.warm`) needs, without a preset."""
     return EngineState(
         config=np.zeros(CONFIG_SIZE, np.int64), constants=np.zeros(CONSTANTS_SIZE),
         params=np.zeros((PARAM_ROWS, params.N_PARAMS)), cc_map=np.full(128, -1, np.int64),

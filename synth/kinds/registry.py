@@ -10,13 +10,12 @@ package) and skipped; everything else keeps working.
 from __future__ import annotations
 
 import functools
-import warnings
-from importlib.metadata import entry_points
 
 from numba.core.dispatcher import Dispatcher
 
-from synth.errors import PluginWarning, PresetError
+from synth.errors import PresetError
 from synth.kinds.contract import CONTRACT, Kind, VoiceKernels
+from synth.plugins import load
 
 GROUP = "neural_strings.kinds"
 
@@ -25,20 +24,10 @@ GROUP = "neural_strings.kinds"
 def installed_kinds() -> dict[str, Kind]:
     """Every kind that loads and keeps the contract, by name."""
     kinds: dict[str, Kind] = {}
-    for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
-        package = point.dist.name if point.dist is not None else "an unknown package"
-        try:
-            kind = point.load()
-            fault = _fault(point.name, kind, kinds)
-        except Exception as error:  # a plugin may fail in any way; the player carries on
-            fault = f"it does not load ({type(error).__name__}: {error})"
-        if fault:
-            warnings.warn(PluginWarning(f"model kind {point.name!r} from package {package!r} "
-                                        f"is skipped: {fault}"), stacklevel=2)
-            continue
-        if not kind.package:
-            kind = Kind(**{**kind.__dict__, "package": package})
-        kinds[kind.name] = kind
+    for _, kind, package in load(GROUP, "model kind",
+                                 lambda name, record: _fault(name, record, kinds)):
+        kinds[kind.name] = kind if kind.package else Kind(**{**kind.__dict__,
+                                                             "package": package})
     return kinds
 
 

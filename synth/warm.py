@@ -11,7 +11,7 @@ machine's figures. While this process compiles the kind, a second process compil
 engine and the callback, which do not depend on the kind: a cold start on two cores takes
 little more than its longest part.
 
-`python -m synth.engine.warm DTYPE [--callback]` is that second process; with the environment
+`python -m synth.warm DTYPE [--callback]` is that second process; with the environment
 variable NEURAL_STRINGS_ONE_PROCESS=1 every part compiles in one process (the naive way
 `neural-strings bench startup` compares with).
 """
@@ -149,7 +149,7 @@ def ready_engine(preset: Preset | str | os.PathLike | None, fs: float = 48000,
 def _start_helper(dtype, callback: bool) -> subprocess.Popen | None:
     """The second process compiling the engine (and the callback), or None if it cannot
     start (then this process compiles everything)."""
-    command = [sys.executable, "-m", "synth.engine.warm", np.dtype(dtype).name]
+    command = [sys.executable, "-m", "synth.warm", np.dtype(dtype).name]
     try:
         return subprocess.Popen(command + (["--callback"] if callback else []),
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
