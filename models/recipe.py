@@ -8,9 +8,9 @@
     dtype = "float32"             # training precision: "float32" | "float64"
 
     [model]
-    family = "gradnet"            # an installed family (`neural-strings train --help` lists
-                                  # them): gradnet, koopman, ssm (playable), verlet-node, fno
-                                  # (offline baselines), or a plugin's
+    family = "gradnet"            # an installed family (`models.family`): gradnet, koopman,
+                                  # ssm (playable), verlet-node, fno (offline baselines), or
+                                  # a plugin's; gradnet when left out
     n_modes = 75
     hidden = 128                  # ... and the family's own options (`Family.options`):
     activation = "leaky"          # gradnet: hidden, activation ("leaky" | "stretch");

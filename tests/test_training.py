@@ -143,6 +143,10 @@ def test_a_run_directory_refuses_another_recipe(tmp_path):
     (("seed = 1", "seed = 1\nepochs = 3"), "unknown key(s) epochs"),
     (("lr = 1e-3", "lr = -1"), "train.lr must be a number >= 0"),
     (("[train]", '[train]\noptimiser = "lbfgs"'), "train.optimiser must be one of"),
+    (("hidden = 32", "hidden = 32\ncopies = 4"), "unknown key(s) in [model] for family "
+                                                  "'gradnet': copies"),
+    (("hidden = 32", 'hidden = 32\nfamily = "wavetable"'), "model.family must be one of"),
+    (("hidden = 32", 'hidden = "wide"'), "model.hidden must be of type int"),
 ])
 def test_bad_recipes_are_refused_clearly(tmp_path, edit, message):
     recipe = write_recipe(tmp_path)
@@ -150,6 +154,20 @@ def test_bad_recipes_are_refused_clearly(tmp_path, edit, message):
     result = subprocess.run(command("train", str(recipe)), capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr and str(recipe) in result.stderr
+
+
+def test_a_relative_dataset_path_is_the_recipe_folders_not_the_current_ones(tmp_path,
+                                                                           monkeypatch):
+    recipe = write_recipe(tmp_path)
+    absolute = str(tmp_path / "tiny-train.toml")
+    recipe.write_text(recipe.read_text().replace(f'"{absolute}"', '"tiny-train.toml"'))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = Recipe.load(Path("..") / "recipe.toml")
+    assert loaded.dataset == "tiny-train.toml"  # as written: the digest does not move
+    assert loaded.dataset_config().name == "tiny-train"
+    assert Path(loaded.dataset_file()).resolve() == tmp_path / "tiny-train.toml"
 
 
 def test_the_same_command_trains_under_torchrun_with_two_processes(tmp_path):

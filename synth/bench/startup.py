@@ -6,7 +6,9 @@ Each start runs the installed `neural-strings` in a fresh temporary home (HOME a
 directories), so nothing compiled before is found; a warm start reuses the home of a cold one.
 Measured: `render --demo` to the finished file; `render` of one short note (first audio); and
 `play` until its MIDI port is open and the stream plays (the line "playing"), on a JACK
-dummy server with --jack, else on the default output. Medians over the repeats.
+dummy server with --jack, else on the default output, with a second's pause after each (a
+start right after another waits about that long for the server to drop the last client).
+Medians over the repeats.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import mido
 from synth.warm import ONE_PROCESS
 
 DEVICE_TIMEOUT = 300.0
+CLIENT_GONE_SECONDS = 1.0  # after a play run: the JACK server takes this long to drop it
 
 
 def _environment(home: Path, naive: bool) -> dict[str, str]:
@@ -77,6 +80,7 @@ def time_play(home: Path, naive: bool) -> float:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        time.sleep(CLIENT_GONE_SECONDS)  # a start right after would wait for it, not for us
 
 
 def _one_note(path: Path) -> Path:
