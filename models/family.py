@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from synth.errors import ParameterError
-from synth.plugins import load
+from synth.plugins import load, record_fault
 
 GROUP = "neural_strings.families"
 CONTRACT = 1  # the version of this contract; a plugin built for another is skipped
@@ -84,13 +84,9 @@ def find_family(name: str, where: str = "recipe") -> Family:
 
 
 def _fault(name: str, family) -> str | None:
-    if not isinstance(family, Family):
-        return f"its entry point names a {type(family).__name__}, not a models.family.Family"
-    if family.contract != CONTRACT:
-        return (f"it was written for family contract {family.contract}; this neural-strings "
-                f"trains contract {CONTRACT}")
-    if family.name != name:
-        return f"its record is called {family.name!r}, its entry point {name!r}"
+    fault = record_fault(name, family, Family, CONTRACT, "family", "trains")
+    if fault:
+        return fault
     missing = [method for method in ("samplers", "calibrate", "loss")
                if not callable(getattr(family.scheme, method, None))]
     if missing:

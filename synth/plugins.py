@@ -36,3 +36,19 @@ def load(group: str, what: str,
             continue
         loaded.append((point.name, record, package))
     return loaded
+
+
+def record_fault(name: str, record, record_type: type, contract: int,
+                 contract_of: str, verb: str) -> str | None:
+    """What every group checks first: that the entry point called `name` names a
+    `record_type` written for this `contract` and called `name`; the message speaks of the
+    "kind" or "family" contract (`contract_of`) that this package "plays" or "trains" (`verb`)."""
+    if not isinstance(record, record_type):
+        return (f"its entry point names a {type(record).__name__}, not a "
+                f"{record_type.__module__}.{record_type.__name__}")
+    if record.contract != contract:
+        return (f"it was written for {contract_of} contract {record.contract}; this "
+                f"neural-strings {verb} contract {contract}")
+    if record.name != name:
+        return f"its record is called {record.name!r}, its entry point {name!r}"
+    return None

@@ -15,7 +15,7 @@ from numba.core.dispatcher import Dispatcher
 
 from synth.errors import PresetError
 from synth.kinds.contract import CONTRACT, Kind, VoiceKernels
-from synth.plugins import load
+from synth.plugins import load, record_fault
 
 GROUP = "neural_strings.kinds"
 
@@ -54,13 +54,9 @@ def kind_for_voices(voices_class: type) -> Kind:
 
 def _fault(name: str, kind, others: dict[str, Kind]) -> str | None:
     """What makes `kind` unusable as the kind called `name`, or None."""
-    if not isinstance(kind, Kind):
-        return f"its entry point names a {type(kind).__name__}, not a synth.kinds.Kind"
-    if kind.contract != CONTRACT:
-        return (f"it was written for kind contract {kind.contract}; this neural-strings "
-                f"plays contract {CONTRACT}")
-    if kind.name != name:
-        return f"its record is called {kind.name!r}, its entry point {name!r}"
+    fault = record_fault(name, kind, Kind, CONTRACT, "kind", "plays")
+    if fault:
+        return fault
     if not isinstance(kind.kernels, VoiceKernels):
         return "its kernels are not a synth.kinds.VoiceKernels"
     plain = [field for field, f in kind.kernels.__dict__.items() if not isinstance(f, Dispatcher)]
