@@ -17,6 +17,7 @@ class Progress:
                  enabled: bool = True) -> None:
         self.enabled = enabled
         self.total = max(float(total), 1e-12)
+        self.places = 0 if isinstance(total, int) else 1  # "3/10 strings", "1.6/16.2 s"
         self.label = label
         self.unit = unit
         self.done = 0.0
@@ -62,6 +63,6 @@ class Progress:
         elapsed = now - self.start
         eta = elapsed * (1.0 - fraction) / fraction if fraction > 0 else float("nan")
         unit = f" {self.unit.strip()}" if self.unit.strip() else ""
-        count = f"{self.done:.4g}/{self.total:.4g}{unit}"
+        count = f"{self.done:.{self.places}f}/{self.total:.{self.places}f}{unit}"
         left = f"{eta:5.0f} s left" if eta == eta else "   ?  s left"
         return f"{self.label} [{bar}] {100 * fraction:3.0f}% {count} {elapsed:5.0f} s, {left}"

@@ -183,3 +183,9 @@ def test_progress_lines_read_well():
     for _ in range(4):
         bar.update()
     assert "4/4 strings" in stream.getvalue()
+
+    seconds = io.StringIO()
+    bar = Progress(16.2, "render", " s", stream=seconds)
+    bar.update(0.0026)
+    bar.update(16.2)
+    assert "0.0/16.2 s" in seconds.getvalue() and "16.2/16.2 s" in seconds.getvalue()
