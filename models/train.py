@@ -10,8 +10,9 @@ A run lives in RUNS/NAME: checkpoint.pt (model, optimiser, step, best validation
 log.csv and curves.png. Started again, it resumes from the checkpoint (the recipe must be the
 same); Ctrl-C (or SIGTERM) stops after the current step and saves a checkpoint. Batches are
 drawn from (seed, rank, step), so a resumed run continues exactly as if never stopped. Under
-`torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel (gloo on
-CPU, NCCL on GPU): each process draws its share of the batch and rank 0 writes the files.
+`torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel over gloo
+(training runs on the CPU, also on a machine with a GPU): each process draws its share of the
+batch and rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def _start_distributed() -> tuple[int, int]:
     if world <= 1:
         return 0, 1
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("gloo")  # the tensors live on the CPU; NCCL would refuse them
     return dist.get_rank(), world
 
 
