@@ -66,6 +66,7 @@ def run(preset: str | None = None, settings_path: str | Path | None = None,
     window.start()
     for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C closes the window cleanly;
         signal.signal(number, lambda *_: window.close())  # the refresh timer lets it run
+    failure = None  # why the screenshot could not be written
     if screenshot is not None:
         def play() -> None:
             for note in chord:
@@ -81,14 +82,12 @@ def run(preset: str | None = None, settings_path: str | Path | None = None,
                 failure = str(error)
             window.close()
 
-        failure = None
-
         QTimer.singleShot(300, play)
         QTimer.singleShot(round(1000 * (0.3 + settle)), save)
     status = app.exec()
     if window.stuck:  # a dead sound server: PortAudio would wait forever at exit
         os._exit(2)
-    if screenshot is not None and failure is not None:
+    if failure is not None:
         print(f"error: {failure}", file=sys.stderr)
         return 2
     return status

@@ -11,6 +11,7 @@ each note, and tension, stiffness and damping stay live controls.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from pathlib import Path
 
@@ -53,8 +54,8 @@ def export_preset(run: str | Path, out: str | Path, which: str = "best", name: s
                   "exported": datetime.date.today().isoformat(),
                   "metrics": metrics or {}}
     preset = find_family(recipe.family).export(recipe, config, network, name or out.stem)
-    preset = Preset(**{**preset.__dict__, "provenance": provenance, "path": None})
-    preset = Preset(**{**preset.__dict__, "output_gain": _output_gain(preset)})
+    preset = dataclasses.replace(preset, provenance=provenance, path=None)
+    preset = dataclasses.replace(preset, output_gain=_output_gain(preset))
     return save_preset(preset, out)
 
 

@@ -14,6 +14,7 @@ skipped. docs/design.md ("Model kinds as plugins") walks through the example plu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,8 +69,8 @@ def installed_families() -> dict[str, Family]:
     """Every family that loads and keeps the contract, by name."""
     families: dict[str, Family] = {}
     for _, family, package in load(GROUP, "training family", _fault):
-        families[family.name] = family if family.package else Family(**{**family.__dict__,
-                                                                         "package": package})
+        families[family.name] = (family if family.package
+                                 else dataclasses.replace(family, package=package))
     return families
 
 

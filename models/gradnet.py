@@ -21,11 +21,9 @@ from models.family import Family
 from models.sav import SAVScheme
 from models.schemes import SegmentTraining
 from synth.errors import ParameterError
+from synth.kernels.potentials import ACTIVATIONS, LEAK
 from synth.physics.strings import StringParams, frequency_note
 from synth.presets import Preset
-
-LEAK = 0.01
-ACTIVATIONS = ("leaky", "stretch")
 
 
 class GradNetPotential(nn.Module):
@@ -117,7 +115,7 @@ def _network(recipe, dtype) -> GradNetPotential:
 
 def _check(options: dict, where: str) -> None:
     if options["activation"] not in ACTIVATIONS:
-        raise ParameterError(f"{where}: model.activation must be one of {ACTIVATIONS}, got "
+        raise ParameterError(f"{where}: model.activation must be one of {tuple(ACTIVATIONS)}, got "
                              f"{options['activation']!r}")
 
 

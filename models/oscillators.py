@@ -95,7 +95,6 @@ def export_mlp(network: nn.Sequential, prefix: str) -> dict[str, np.ndarray]:
     return out
 
 
-
 def bank_arguments(recipe, dtype) -> dict:
     """The arguments the Koopman and SSM strings share, for a recipe on a one-string dataset:
     the string, rate, sizes, and the excitation's amplitude and width scales."""

@@ -36,6 +36,7 @@ from models.family import find_family
 from models.recipe import Recipe
 from synth.dataset import generate
 from synth.errors import ParameterError
+from synth.files import replace_atomically
 
 CHECKPOINT, LOG, CURVES = "checkpoint.pt", "log.csv", "curves.png"
 LOG_FIELDS = ("step", "phase", "epoch", "loss", "validation", "lr", "seconds")
@@ -280,9 +281,8 @@ def _save(recipe: Recipe, run: Run, network: nn.Module, optimiser, rank: int) ->
              "seconds": run.seconds, "best_validation": run.best_validation,
              "best_model": run.best_state, "model": network.state_dict(),
              "optimiser": optimiser.state_dict(), "torch": str(torch.__version__)}
-    temporary = run.directory / (CHECKPOINT + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, run.directory / CHECKPOINT)
+    with replace_atomically(run.directory / CHECKPOINT) as temporary:
+        torch.save(state, temporary)
     plot_curves(run.directory / LOG, run.directory / CURVES)
 
 

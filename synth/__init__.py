@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _COMPILED = ("kernels", "engine", "kinds", "callback.py", "native.py", "physics/modes.py")
 # (warm.py, which compiles in a second process, is not: it only calls compiled code)
 KEEP_CACHES = 4
-KINDS_GROUP = "neural_strings.kinds"
+KINDS_GROUP = "neural_strings.kinds"  # the entry point group of model kinds (`synth.kinds`)
 
 
 def _sources() -> list[Path]:

@@ -73,7 +73,6 @@ def _play(args: argparse.Namespace) -> None:
     from synth.audio import AudioStream, choose_device
     from synth.engine.engine import check_rate
     from synth.midi import MidiInput
-    from synth.settings import Settings
     from synth.warm import ready_engine
 
     if args.rate is not None:
@@ -82,7 +81,7 @@ def _play(args: argparse.Namespace) -> None:
     rate = device["samplerate"] if args.rate is None else args.rate
     engine = ready_engine(args.preset, fs=rate, polyphony=args.polyphony,
                           max_block=max(1024, args.block), real_time=True, say=_say)
-    _remember_preset(Settings, engine.preset)
+    _remember_preset(engine.preset)
     print(f"preset {engine.preset.name!r} ({engine.preset.kind}), {args.polyphony} voices, "
           f"{rate:g} Hz, {args.block} frames on {device['name']!r}")
     midi, lost = None, None
@@ -153,11 +152,11 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _remember_preset(settings_class, preset) -> None:
+def _remember_preset(preset) -> None:
     """Record the preset as the last one played (bare `neural-strings` opens it)."""
-    from synth.errors import OutputError
+    from synth.settings import Settings
 
-    settings = settings_class.load()
+    settings = Settings.load()
     if settings.problem is None and preset.path is not None:
         settings.preset = str(preset.path)
         try:
@@ -216,8 +215,8 @@ def _window(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     plugins = _plugins()
-    args.repeats = args.repeats or (1 if args.quick else 3) if args.what == "startup" else \
-        args.repeats or 7
+    if not args.repeats:  # not given (or 0)
+        args.repeats = (1 if args.quick else 3) if args.what == "startup" else 7
     if args.what == "window":
         from gui.bench import run
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import DatasetError, ParameterError
+from synth.files import replace_atomically
 from synth.physics.simulate import SimulationSpec, simulate
 from synth.progress import Progress
 
@@ -188,7 +189,8 @@ def generate(config: DatasetConfig, root: str | os.PathLike = "datasets", jobs: 
     if not manifest_path.exists():
         manifest = {"format": FORMAT, "name": config.name, "config": config.content(),
                     "config_hash": config.hash, "strings": strings}
-        _write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+        with replace_atomically(manifest_path) as temporary:
+            temporary.write_text(json.dumps(manifest, indent=1))
     wanted = config.count if count is None else min(count, config.count)
     todo = [i for i in range(wanted) if not _string_complete(directory, i, strings[i],
                                                              config.settings["dtype"])]
@@ -232,10 +234,9 @@ def _generate_string(directory: Path, index: int, params: dict, dtype: str) -> N
         warnings.simplefilter("ignore")  # dropped modes are recorded as zeros, by design
         sim = simulate(SimulationSpec.from_dict(params), record_dtype=np.dtype(dtype))
     table = np.concatenate([sim.q_t, sim.p_t, sim.psi[:, None], sim.w[:, None]], axis=1)
-    path = _string_path(directory, index)
-    temporary = path.with_suffix(".tmp.npy")
-    np.save(temporary, table)
-    os.replace(temporary, path)
+    with replace_atomically(_string_path(directory, index)) as temporary, \
+            open(temporary, "wb") as file:
+        np.save(file, table)
 
 
 def _string_path(directory: Path, index: int) -> Path:
@@ -256,12 +257,6 @@ def _string_complete(directory: Path, index: int, params: dict, dtype: str) -> b
     except (ValueError, OSError):
         return False
     return table.shape == _expected_shape(params) and table.dtype == np.dtype(dtype)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def _read_manifest(directory: Path) -> dict:

@@ -64,8 +64,12 @@ def parts(preset: Preset, dtype, real_time: bool) -> dict[str, str]:
 
 def cold_parts(preset: Preset, dtype, real_time: bool) -> dict[str, str]:
     """The parts not compiled yet (all of them when there is no cache directory)."""
+    return _not_ready(parts(preset, dtype, real_time))
+
+
+def _not_ready(needed: dict[str, str]) -> dict[str, str]:
     cache = _cache()
-    return {part: marker for part, marker in parts(preset, dtype, real_time).items()
+    return {part: marker for part, marker in needed.items()
             if cache is None or not (cache / f"ready-{marker}").exists()}
 
 
@@ -116,7 +120,8 @@ def ready_engine(preset: Preset | str | os.PathLike | None, fs: float = 48000,
     """An `Engine` whose compiled code is ready: loaded from the cache, or compiled now (in
     two processes) after saying so through `say`."""
     preset = preset if isinstance(preset, Preset) else load_preset(find_preset(preset))
-    cold = cold_parts(preset, dtype, real_time)
+    needed = parts(preset, dtype, real_time)
+    cold = _not_ready(needed)
     helper = None
     if cold and say is not None:
         say(f"compiling the sound engine for {preset.kind} (first run only, about "
@@ -136,7 +141,7 @@ def ready_engine(preset: Preset | str | os.PathLike | None, fs: float = 48000,
         prepare(engine.state)
         audio_callback()
     elapsed = time.monotonic() - started
-    for part, marker in parts(preset, dtype, real_time).items():
+    for part, marker in needed.items():
         timed = kind_seconds if part == "kind" else (None if helper else elapsed - kind_seconds)
         _remember(part, marker, timed if part in cold else None)
     if helper is not None:

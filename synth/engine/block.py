@@ -269,20 +269,20 @@ def _control(st, number, value):
 
 
 @njit(**INTERNAL)
-def _apply_event(st, kind, a, b):
-    if kind == events.NOTE_ON:
+def _apply_event(st, event, a, b):
+    if event == events.NOTE_ON:
         if 0 <= a < 128:
             _note_on(st, a, b)
-    elif kind == events.NOTE_OFF:
+    elif event == events.NOTE_OFF:
         if 0 <= a < 128:
             _note_off(st, a)
-    elif kind == events.CONTROL:
+    elif event == events.CONTROL:
         _control(st, a, b)
-    elif kind == events.PITCH_BEND:
+    elif event == events.PITCH_BEND:
         st.params[TARGET, params.PITCH_BEND] = min(max((a - 8192) / 8192.0, -1.0), 1.0)
-    elif kind == events.ALL_NOTES_OFF:
+    elif event == events.ALL_NOTES_OFF:
         _all_notes_off(st)
-    elif kind == events.ALL_SOUND_OFF:
+    elif event == events.ALL_SOUND_OFF:
         _all_sound_off(st)
 
 

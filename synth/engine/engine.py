@@ -203,8 +203,7 @@ class Engine:
 
     def _rebuild(self, preset: Preset, fs: float, keep: Callable[[str], bool]) -> None:
         state, voices = build_state(preset, fs, self.max_block, self.polyphony, self.dtype)
-        old = self.state, self.voices  # alive until the audio thread has moved on
-        previous = old[0]
+        previous = self.state
         for p in params.PARAMS.values():
             if keep(p.name):
                 state.params[:2, p.id] = previous.params[:2, p.id]

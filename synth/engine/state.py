@@ -91,12 +91,15 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     # whole cache lines so every row starts aligned. Lanes above the highest sounding one
     # cost nothing.
     capacity = padded(polyphony + SPARE_LANES, dtype)
-    config = np.zeros(CONFIG_SIZE, np.int64)
+    voices = kind.build_voices(preset, fs, capacity, dtype)
+    state = _allocate(capacity, max_block, preset.n_modes, dtype)._replace(
+        voice_table=pointers.pointer_table(voices), kernels=entries_for(voices, dtype))
+    config = state.config
     config[N_MODES] = preset.n_modes
     config[CAPACITY] = capacity
     config[POLYPHONY] = polyphony
     string = preset.string
-    constants = np.zeros(CONSTANTS_SIZE)
+    constants = state.constants
     constants[FS], constants[K] = fs, 1.0 / fs
     constants[GAMMA_REF], constants[KAPPA], constants[NU] = string.gamma, string.kappa, string.nu
     constants[SIGMA0], constants[SIGMA1] = string.sigma0, string.sigma1
@@ -110,28 +113,30 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     constants[CEILING] = CEILING_LEVEL
     constants[RELEASE] = np.exp(-1.0 / (LIMITER_RELEASE_SECONDS * fs))
     constants[GAIN_NOW] = preset.output_gain
-    param_table = np.zeros((PARAM_ROWS, params.N_PARAMS))
     for p in params.PARAMS.values():
         default = preset_default(preset, p.name)
-        param_table[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
-                                float(p.retunes))
-    cc_map = np.full(128, -1, np.int64)
-    cc_map[events.MODULATION_WHEEL], cc_map[events.BRIGHTNESS_CC] = \
+        state.params[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
+                                 float(p.retunes))
+    state.cc_map[events.MODULATION_WHEEL], state.cc_map[events.BRIGHTNESS_CC] = \
         params.NONLINEARITY, params.BRIGHTNESS
-    meters = np.zeros(METER_HEAD + preset.n_modes)
-    meters[LOUD_LANE] = meters[PREV_LANE] = -1.0  # no loudest voice yet
-    voices = kind.build_voices(preset, fs, capacity, dtype)
-    state = EngineState(
-        config=config, constants=constants, params=param_table, cc_map=cc_map,
+    state.meters[LOUD_LANE] = state.meters[PREV_LANE] = -1.0  # no loudest voice yet
+    return state, voices
+
+
+def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState:
+    """A state of `capacity` lanes, blocks of up to max_block frames and meters for n_modes
+    modes, all zero and no controller assigned, bound to no kind yet."""
+    return EngineState(
+        config=np.zeros(CONFIG_SIZE, np.int64), constants=np.zeros(CONSTANTS_SIZE),
+        params=np.zeros((PARAM_ROWS, params.N_PARAMS)), cc_map=np.full(128, -1, np.int64),
         ring=np.zeros((events.RING_SIZE, 4), np.int64), ring_index=np.zeros(2, np.int64),
         telemetry=np.zeros(TELEMETRY_SIZE),
         voice_int=np.zeros((VOICE_INT_ROWS, capacity), np.int64),
         voice_f=aligned_zeros((VOICE_F_ROWS, capacity), np.float64),
         lane_out=aligned_zeros((max_block, capacity), dtype), mix=np.zeros(max_block),
-        scope=np.zeros(SCOPE_SIZE, np.float32), meters=meters,
-        voice_table=pointers.pointer_table(voices), kernels=entries_for(voices, dtype),
+        scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
+        voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED))
-    return state, voices
 
 
 def _implied(preset: Preset) -> dict[str, float]:
@@ -156,12 +161,4 @@ def preset_default(preset: Preset, name: str) -> float:
 def prototype(dtype=np.float32) -> EngineState:
     """A minimal state of the engine's type at float type `dtype`, playing nothing and bound
     to no kind: what compiling the engine (`synth.warm`) needs, without a preset."""
-    return EngineState(
-        config=np.zeros(CONFIG_SIZE, np.int64), constants=np.zeros(CONSTANTS_SIZE),
-        params=np.zeros((PARAM_ROWS, params.N_PARAMS)), cc_map=np.full(128, -1, np.int64),
-        ring=np.zeros((events.RING_SIZE, 4), np.int64), ring_index=np.zeros(2, np.int64),
-        telemetry=np.zeros(TELEMETRY_SIZE), voice_int=np.zeros((VOICE_INT_ROWS, 1), np.int64),
-        voice_f=np.zeros((VOICE_F_ROWS, 1)), lane_out=np.zeros((1, 1), dtype),
-        mix=np.zeros(1), scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + 1),
-        voice_table=np.zeros((1, pointers.ROW), np.int64),
-        kernels=np.zeros(ENTRIES, np.int64), published=np.zeros(PUBLISHED))
+    return _allocate(1, 1, 1, dtype)

@@ -6,6 +6,9 @@ and scratch are therefore allocated on 64-byte boundaries with rows padded to wh
 """
 
 import numpy as np
+from numba import njit
+
+from synth.kernels.options import INLINE
 
 ALIGNMENT = 64  # bytes: one cache line, one AVX-512 register
 
@@ -33,3 +36,11 @@ def aligned_table(values: np.ndarray, dtype=np.float64) -> np.ndarray:
     table = aligned_zeros((rows, padded(cols, dtype)), dtype)
     table[:, :cols] = values
     return table
+
+
+@njit(**INLINE)
+def whole_vectors(n_lanes, lanes):
+    """n_lanes rounded up to whole vector registers of `lanes`' elements, at most its last
+    axis (the lanes; idle lanes sit at rest and output zero): lane loops run fastest so."""
+    width = ALIGNMENT // lanes.itemsize  # float32: 16 lanes per AVX-512 register
+    return min(-(-n_lanes // width) * width, lanes.shape[-1])

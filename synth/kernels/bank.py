@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from synth.kernels.aligned import whole_vectors
 from synth.kernels.dispatch import class_test
 from synth.kernels.formulas import (
     AMP,
@@ -345,19 +346,12 @@ def _run(n_steps, n_lanes, n_osc, bank, out, with_input):
                 out[i, v] += o_re[d, v] * re - o_im[d, v] * im
 
 
-@njit(**INLINE)
-def _vector_lanes(voices, n_lanes):
-    """Lanes rounded up to whole vectors (idle lanes sit at rest and output zero)."""
-    width = 64 // voices.bank.itemsize  # float32: 16 lanes per AVX-512 vector
-    return min(-(-n_lanes // width) * width, voices.bank.shape[2])
-
-
 @njit(**KERNEL)
 def advance_koopman(voices, n_steps, n_lanes, ramping, out):
     """Advance lanes [0, n_lanes) by n_steps; write w to out[:n_steps, :n_lanes] (a bank's
     retune is immediate, so `ramping` changes nothing)."""
-    _run(n_steps, _vector_lanes(voices, n_lanes), voices.net.log_magnitude.size, voices.bank,
-         out, False)
+    n_lanes = whole_vectors(n_lanes, voices.bank)
+    _run(n_steps, n_lanes, voices.net.log_magnitude.size, voices.bank, out, False)
 
 
 @njit(**KERNEL)
@@ -365,7 +359,7 @@ def advance_ssm(voices, n_steps, n_lanes, ramping, out):
     """As `advance_koopman`; the pulse samples go one at a time (input and readout change),
     the rest in one run."""
     bank, exc = voices.bank, voices.exc
-    n_lanes = _vector_lanes(voices, n_lanes)
+    n_lanes = whole_vectors(n_lanes, voices.bank)
     n_osc = voices.net.log_magnitude.size
     pulse = 0
     for v in range(n_lanes):

@@ -301,6 +301,8 @@ def _gradnet(tables, n_lanes, q, p, scratch, hidden, column, countdown, acc, gra
 @njit(**INTERNAL)
 def _linear(tables, n_lanes, q, p, scratch, hidden, column, countdown, acc, grad, half_k,
             lambda0):
+    """V = 0. The lanes take a plain linear step instead (`lanes._linear_step`), but the
+    call of half_drift they skip is still typed for the linear tables, so it must exist."""
     _drift(n_lanes, q, p, acc, half_k)
     for m in range(q.shape[0]):
         for v in range(n_lanes):

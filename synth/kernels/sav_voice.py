@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from synth.kernels.aligned import whole_vectors
 from synth.kernels.formulas import (
     AMP,
     ELAPSED,
@@ -159,13 +160,11 @@ def advance(voices, n_steps, n_lanes, ramping, out):
     """Advance lanes [0, n_lanes) by n_steps, writing w to out (n_steps, C); with ramping,
     the coefficients move by their ramps every step.
 
-    Lane loops run fastest over whole vectors, so more than PER_VOICE_LANES lanes are rounded
-    up to a multiple of the vector width (idle lanes sit at rest and output zero); the
-    GradNet, evaluated voice by voice, is not."""
+    More than PER_VOICE_LANES lanes are rounded up to whole vectors (`aligned.whole_vectors`);
+    the GradNet, evaluated voice by voice, is not."""
     dt = voices.q.dtype.type
-    width = 64 // voices.q.itemsize  # float32: 16 lanes per AVX-512 vector
     if n_lanes > PER_VOICE_LANES and not is_gradnet(voices.tables):
-        n_lanes = min(-(-n_lanes // width) * width, voices.q.shape[1])
+        n_lanes = whole_vectors(n_lanes, voices.q)
     lanes_advance(n_steps, n_lanes, voices.q, voices.p, voices.coef, voices.ramp, ramping,
                   voices.per_lane, voices.exc, dt(voices.constants[K]),
                   dt(voices.constants[LAMBDA0]), voices.tables, voices.scratch, voices.hidden,

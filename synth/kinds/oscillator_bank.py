@@ -123,10 +123,9 @@ def net_tables(preset) -> kernels.BankNet:
     return kernels.BankNet(*(np.ascontiguousarray(t, dtype=np.float64) for t in net))
 
 
-def build_voices(preset, fs: float, capacity: int, dtype, net: kernels.BankNet | None = None):
-    """The lanes of `capacity` voices of a bank preset at fs Hz, at rest (`net`: tables to
-    share with other voices of the same preset)."""
-    net = net or net_tables(preset)
+def build_voices(preset, fs: float, capacity: int, dtype):
+    """The lanes of `capacity` voices of a bank preset at fs Hz, at rest."""
+    net = net_tables(preset)
     M = preset.n_modes
     width = padded(max(net.log_magnitude.size, 2 * M, kernels.LANE_COLUMNS), dtype)
     voices_class = kernels.SsmVoices if preset.kind == "ssm" else kernels.KoopmanVoices

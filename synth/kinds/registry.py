@@ -9,15 +9,15 @@ package) and skipped; everything else keeps working.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from numba.core.dispatcher import Dispatcher
 
+from synth import KINDS_GROUP as GROUP
 from synth.errors import PresetError
 from synth.kinds.contract import CONTRACT, Kind, VoiceKernels
 from synth.plugins import load, record_fault
-
-GROUP = "neural_strings.kinds"
 
 
 @functools.cache
@@ -26,8 +26,7 @@ def installed_kinds() -> dict[str, Kind]:
     kinds: dict[str, Kind] = {}
     for _, kind, package in load(GROUP, "model kind",
                                  lambda name, record: _fault(name, record, kinds)):
-        kinds[kind.name] = kind if kind.package else Kind(**{**kind.__dict__,
-                                                             "package": package})
+        kinds[kind.name] = kind if kind.package else dataclasses.replace(kind, package=package)
     return kinds
 
 
