@@ -103,11 +103,15 @@ def param(name: str) -> Param:
 
 
 def check_value(name: str, value: float) -> float:
-    """value as a finite float (clamping happens on the audio side), else ParameterError."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise ParameterError(f"{name} must be finite, got {value!r}")
-    return value
+    """value as a finite float (the caller or the audio side clamps it), else
+    ParameterError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool | str) or not math.isfinite(number):
+        raise ParameterError(f"{name} must be a finite number, got {value!r}")
+    return number
 
 
 def knob_value(name: str, position: float) -> float:

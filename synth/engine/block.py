@@ -5,9 +5,10 @@ rendering both call it, so a render reproduces real time exactly. It is compiled
 takes no locks, allocates nothing and raises nothing: bad values are clamped, a voice that
 turns non-finite is silenced and reset, and the output is limited below full scale.
 
-Per block: parameters move toward their targets and, if the string changed, every voice's
-coefficients are ramped across the block; the block is split at each event's sample so notes
-start exactly when asked; voices are mixed with their envelopes; a peak limiter and the
+Per block: new events join the schedule (`synth.engine.schedule`, earliest first);
+parameters move toward their targets and, if the string changed, every voice's coefficients
+are ramped across the block; the block is split at each due event's sample so notes start
+exactly when asked; voices are mixed with their envelopes; a peak limiter and the
 master gain produce the output, which is also copied into the scope ring.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from synth import params
-from synth.engine import events
+from synth.engine import events, schedule
 from synth.engine import kind_entries as kind
 from synth.engine.state import (
     A4,
@@ -67,6 +68,7 @@ from synth.engine.state import (
     RELEASED,
     RESETS,
     RETUNES,
+    SCHEDULED,
     SCOPE_WRITE,
     SEQ,
     SIGMA0,
@@ -79,6 +81,7 @@ from synth.engine.state import (
     SUSTAINED,
     TARGET,
     TUNING,
+    UNSCHEDULED,
     VOICE_PEAK,
     K,
 )
@@ -463,25 +466,28 @@ def process_block(st, out):
         st.config[RAMPING] = 1
     for i in range(frames):
         st.mix[i] = 0.0
-    ring, index = st.ring, st.ring_index
-    size = ring.shape[0]
+    heap = st.schedule
+    length, dropped = schedule.take_arrivals(st.ring, st.ring_index, heap, st.config[SCHEDULED])
+    st.telemetry[UNSCHEDULED] += dropped
     position = 0
     while position < frames:
         now = clock + position
         stop = frames
-        while index[events.READ] < index[events.WRITE]:
-            record = ring[index[events.READ] % size]
-            if record[events.TIME] > now:
-                if record[events.TIME] < clock + frames:
-                    stop = record[events.TIME] - clock
+        while length > 0:
+            due = heap[0, schedule.TIME]
+            if due > now:
+                if due < clock + frames:
+                    stop = due - clock
                 break
-            _apply_event(st, record[events.TYPE], record[events.A], record[events.B])
-            index[events.READ] += 1
+            event, a, b = heap[0, schedule.TYPE], heap[0, schedule.A], heap[0, schedule.B]
+            length = schedule.remove_first(heap, length)
+            _apply_event(st, event, a, b)
         _render(st, position, stop)
         position = stop
     if st.config[RAMPING] != 0:
         kind.end_ramps(st, st.config[CAPACITY])
         st.config[RAMPING] = 0
+    st.config[SCHEDULED] = length
     _housekeeping(st, frames)
     _output(st, out)
     st.telemetry[CLOCK] = clock + frames

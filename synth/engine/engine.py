@@ -8,6 +8,7 @@ real-time callback that `synth.audio` attaches; both run `block.process_block`.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from synth.engine.state import (
     STOLEN,
     TARGET,
     UNDERRUNS,
+    UNSCHEDULED,
     EngineState,
     build_state,
     preset_default,
@@ -55,6 +57,9 @@ from synth.errors import ParameterError
 from synth.presets import Preset, find_preset, load_preset
 
 MAX_POLYPHONY = 256
+HORIZON_SECONDS = 3600.0  # an event may be scheduled at most this far ahead of the clock
+MAX_PROCESS_SECONDS = 600.0  # the most audio one `process` call returns
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Engine:
@@ -63,6 +68,14 @@ class Engine:
     preset: a Preset, a path, a preset name, or None for the default. polyphony: voices that
     may sound at once (more notes steal the oldest). max_block: the largest block `process`
     or a stream may ask for. dtype: float32 (real time) or float64 (reference).
+
+    Events (notes, controllers, bends) take an optional `time`, the engine sample at which
+    they act (default: now). They act in time order, whatever order they were sent in, and
+    in sending order at the same sample; a time already past means now. A time more than
+    HORIZON_SECONDS ahead of the clock, or not a finite number, is a ParameterError. At most
+    `events.RING_SIZE` events wait between two blocks and `schedule.SCHEDULE_SIZE` wait for
+    their time; beyond that the events due last are dropped and counted
+    (`stats()["dropped_events"]`).
     """
 
     def __init__(self, preset: Preset | str | os.PathLike | None = None, fs: float = 48000,
@@ -77,8 +90,11 @@ class Engine:
         self.fs = check_rate(fs)
         self.polyphony = polyphony
         self.max_block = max_block
+        if not (isinstance(channels, int) and 1 <= channels <= 64):
+            raise ParameterError(f"channels must be a whole number from 1 to 64, got "
+                                 f"{channels!r}")
         self.channels = channels
-        self.dtype = np.dtype(dtype)
+        self.dtype = _check_dtype(dtype)
         self.preset = _resolve(preset)
         # the kind's voice arrays, which the state points to: they live as long as it
         self.state, self.voices = build_state(self.preset, self.fs, max_block, polyphony,
@@ -117,8 +133,25 @@ class Engine:
     def all_sound_off(self, time: int | None = None) -> bool:
         return self._push(events.ALL_SOUND_OFF, time)
 
-    def _push(self, kind: int, time: int | None, a: int = 0, b: int = 0) -> bool:
-        return self.queue.push(kind, self.event_time() if time is None else int(time), a, b)
+    def _push(self, kind: int, time, a: int = 0, b: int = 0) -> bool:
+        return self.queue.push(kind, self.event_time() if time is None else self._at(time),
+                               a, b)
+
+    def _at(self, time) -> int:
+        """An event's `time` as a sample the engine can schedule (see the class)."""
+        if isinstance(time, int | np.integer) and not isinstance(time, bool):
+            sample = int(time)
+        elif isinstance(time, float | np.floating) and math.isfinite(time):
+            sample = round(time)
+        else:
+            raise ParameterError(f"an event's time must be a finite sample number, got "
+                                 f"{time!r}")
+        clock = self.clock
+        horizon = clock + round(HORIZON_SECONDS * self.fs)
+        if sample > horizon:
+            raise ParameterError(f"an event's time may be at most {HORIZON_SECONDS:g} s "
+                                 f"ahead of the engine clock (sample {horizon}), got {time!r}")
+        return max(sample, clock)
 
     # ------------------------------------------------------------ parameters
     def set_param(self, name: str, value: float) -> float:
@@ -164,7 +197,13 @@ class Engine:
 
     # ------------------------------------------------------------ audio
     def process(self, frames: int) -> np.ndarray:
-        """Render the next `frames` samples offline; returns (frames, channels) float32."""
+        """Render the next `frames` samples offline (0 to MAX_PROCESS_SECONDS of audio);
+        returns (frames, channels) float32."""
+        limit = round(MAX_PROCESS_SECONDS * self.fs)
+        if isinstance(frames, bool) or not isinstance(frames, int | np.integer) or \
+                not 0 <= frames <= limit:
+            raise ParameterError(f"process renders a whole number of frames from 0 to {limit} "
+                                 f"({MAX_PROCESS_SECONDS:g} s) at a time, got {frames!r}")
         out = np.empty((frames, self.channels), np.float32)
         for start in range(0, frames, self.max_block):
             block = out[start:start + self.max_block]
@@ -233,7 +272,7 @@ class Engine:
                 "load_max": float(t[LOAD_MAX]), "voice_resets": int(t[RESETS]),
                 "nonfinite_samples": int(t[NONFINITE]), "stolen": int(t[STOLEN]),
                 "peak": float(t[PEAK]), "limiter_gain": float(t[REDUCTION]),
-                "dropped_events": self.queue.dropped}
+                "dropped_events": self.queue.dropped + int(t[UNSCHEDULED])}
 
     def scope(self, n: int = 2048) -> np.ndarray:
         """The latest n output samples (oldest first)."""
@@ -271,6 +310,17 @@ def check_rate(fs) -> float:
     if not (isinstance(fs, int | float | np.number) and np.isfinite(fs) and 8000 <= fs <= 384000):
         raise ParameterError(f"the sample rate must be between 8000 and 384000 Hz, got {fs!r}")
     return float(fs)
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        found = np.dtype(dtype)
+    except TypeError:
+        found = np.dtype(np.int8)  # not a number type at all: refused below
+    if found not in DTYPES:
+        raise ParameterError(f"dtype must be float32 (real time) or float64 (reference), got "
+                             f"{dtype!r}")
+    return found
 
 
 def _midi(name: str, value) -> int:

@@ -4,7 +4,9 @@ A preallocated ring of int64 records (type, time, a, b), with monotonic write an
 counters: the control side (API, MIDI, GUI, several threads behind one lock) is the single
 producer and the audio thread the single consumer, which never blocks or allocates. `time`
 is the absolute sample at which the event takes effect, so it lands sample-accurately inside
-a block; events due before the current block apply at its start.
+a block; events due before the current block apply at its start. The audio thread takes
+every event out of the ring at the start of a block and keeps it in time order
+(`synth.engine.schedule`), so the ring's order is only the order of sending.
 """
 
 from __future__ import annotations

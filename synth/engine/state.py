@@ -17,14 +17,15 @@ import numpy as np
 from synth import params
 from synth.engine import events, pointers
 from synth.engine.kind_entries import ENTRIES, PUBLISHED, entries_for
+from synth.engine.schedule import empty_schedule
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
 from synth.presets import Preset
 
 # config (int64)
-N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE = range(7)
-CONFIG_SIZE = 7
+N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE, SCHEDULED = range(8)
+CONFIG_SIZE = 8
 # constants (float64)
 (FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
  TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING) = range(19)
@@ -34,8 +35,8 @@ TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
 # telemetry (float64)
 (CLOCK, BLOCKS, CALLBACKS, UNDERRUNS, LOAD_LAST, LOAD_MAX, LOAD_AVG, ACTIVE, RESETS, NONFINITE,
- TSC_AT_CALLBACK, CLOCK_AT_CALLBACK, PEAK, REDUCTION, STOLEN, LATE) = range(16)
-TELEMETRY_SIZE = 16
+ TSC_AT_CALLBACK, CLOCK_AT_CALLBACK, PEAK, REDUCTION, STOLEN, LATE, UNSCHEDULED) = range(17)
+TELEMETRY_SIZE = 17
 # voice_int rows and voice status
 STATUS, NOTE, AGE, SUSTAINED, QUIET = range(5)
 VOICE_INT_ROWS = 5
@@ -68,6 +69,7 @@ class EngineState(NamedTuple):
     cc_map: np.ndarray  # int64 (128,): parameter driven by each CC, -1 for none
     ring: np.ndarray  # int64 (RING_SIZE, 4): events
     ring_index: np.ndarray  # int64 (2,): write, read counters
+    schedule: np.ndarray  # int64 (SCHEDULE_SIZE, 5): events waiting, a heap (config[SCHEDULED])
     telemetry: np.ndarray  # float64 (TELEMETRY_SIZE,)
     voice_int: np.ndarray  # int64 (VOICE_INT_ROWS, C)
     voice_f: np.ndarray  # float64 (VOICE_F_ROWS, C)
@@ -130,6 +132,7 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         config=np.zeros(CONFIG_SIZE, np.int64), constants=np.zeros(CONSTANTS_SIZE),
         params=np.zeros((PARAM_ROWS, params.N_PARAMS)), cc_map=np.full(128, -1, np.int64),
         ring=np.zeros((events.RING_SIZE, 4), np.int64), ring_index=np.zeros(2, np.int64),
+        schedule=empty_schedule(),
         telemetry=np.zeros(TELEMETRY_SIZE),
         voice_int=np.zeros((VOICE_INT_ROWS, capacity), np.int64),
         voice_f=aligned_zeros((VOICE_F_ROWS, capacity), np.float64),

@@ -1,0 +1,119 @@
+"""The engine's event API under any times and any order: events act in time order, a far
+future event never holds back the others, and every bad argument is a ParameterError."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synth.engine import Engine
+from synth.engine.engine import HORIZON_SECONDS
+from synth.engine.schedule import SCHEDULE_SIZE
+from synth.errors import ParameterError
+
+FS = 48000
+BLOCK = 128
+
+
+@pytest.fixture(scope="module")
+def preset():
+    return Engine("nylon-guitar", fs=FS, polyphony=4, max_block=BLOCK).preset
+
+
+def test_a_far_future_event_does_not_hold_back_the_events_sent_after_it(preset):
+    engine = Engine(preset, fs=FS, max_block=BLOCK)
+    engine.note_on(60, 100, time=round(HORIZON_SECONDS * FS))  # an hour ahead: allowed
+    engine.note_on(64, 100)
+    assert np.abs(engine.process(FS)).max() > 0.01
+    assert engine.stats()["voices"] == 1
+
+
+@pytest.mark.parametrize("time", [10**12, 2**70, float("nan"), float("inf"), "soon", True])
+def test_an_event_time_that_cannot_be_scheduled_is_a_parameter_error(preset, time):
+    engine = Engine(preset, fs=FS, max_block=BLOCK)
+    with pytest.raises(ParameterError, match="time"):
+        engine.note_on(60, 100, time=time)
+    assert engine.queue.pending() == 0
+
+
+def test_a_time_long_past_means_now(preset):
+    engine = Engine(preset, fs=FS, max_block=BLOCK)
+    engine.process(1000)
+    engine.note_on(60, 100, time=-2**70)
+    assert np.abs(engine.process(BLOCK)).max() > 0
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda e: e.process(-1), "frames"),
+    (lambda e: e.process(10**13), "frames"),
+    (lambda e: e.process(1.5), "frames"),
+    (lambda e: e.set_param("tension", "high"), "tension"),
+    (lambda e: e.set_param("tension", 10**400), "tension"),
+    (lambda e: e.set_param("tension", float("nan")), "tension"),
+    (lambda e: e.pitch_bend(None), "pitch bend"),
+    (lambda e: e.note_on(128, 1), "note"),
+    (lambda e: e.control_change(1, -1), "value"),
+])
+def test_every_bad_argument_is_a_parameter_error(preset, call, match):
+    with pytest.raises(ParameterError, match=match):
+        call(Engine(preset, fs=FS, max_block=BLOCK))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int32, "complex64", "nonsense"])
+def test_an_engine_of_another_number_type_is_refused(preset, dtype):
+    with pytest.raises(ParameterError, match="dtype"):
+        Engine(preset, dtype=dtype)
+
+
+def test_a_huge_value_is_clamped_to_the_parameters_range(preset):
+    engine = Engine(preset, fs=FS, max_block=BLOCK)
+    assert engine.set_param("tension", 1e40) == engine.set_param("tension", 1e9)
+
+
+def test_a_full_schedule_drops_the_events_due_last_and_counts_them(preset):
+    engine = Engine(preset, fs=FS, max_block=BLOCK)
+    later = engine.clock + FS * 60
+    for _ in range(SCHEDULE_SIZE):
+        engine.control_change(1, 64, time=later)
+    engine.process(BLOCK)  # the schedule is now full of events a minute ahead
+    engine.control_change(1, 10, time=later)
+    engine.note_on(60, 100)
+    assert np.abs(engine.process(FS // 10)).max() > 0.01  # the note plays, it is not stuck
+    assert engine.stats()["dropped_events"] == 2
+
+
+SEND = {
+    "on": lambda e, a, t: e.note_on(40 + a % 40, 1 + a % 127, time=t),
+    "off": lambda e, a, t: e.note_off(40 + a % 40, time=t),
+    "cc": lambda e, a, t: e.control_change((1, 64, 74, 120, 123)[a % 5], a % 128, time=t),
+    "bend": lambda e, a, t: e.pitch_bend((a % 201 - 100) / 100, time=t),
+}
+sent_events = st.lists(st.tuples(st.sampled_from(sorted(SEND)), st.integers(0, 10**6),
+                                 st.integers(-5000, 12000)), max_size=40)
+
+
+@given(sent_events)
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_events_sent_in_any_order_play_as_if_each_came_at_its_sample(preset, sent):
+    """The reference: the same events sent one block ahead of their sample, sorted by
+    (sample, sending order), with a past sample counted as the clock at sending."""
+    frames = 12 * 1024
+    engine = Engine(preset, fs=FS, polyphony=4, max_block=BLOCK, dtype=np.float64)
+    engine.process(2 * BLOCK)
+    clock = engine.clock
+    for kind, a, t in sent:
+        SEND[kind](engine, a, clock + t)
+    played = np.concatenate([engine.process(BLOCK) for _ in range(frames // BLOCK)])
+
+    reference = Engine(preset, fs=FS, polyphony=4, max_block=BLOCK, dtype=np.float64)
+    reference.process(2 * BLOCK)
+    due = sorted((max(t, 0), order, kind, a) for order, (kind, a, t) in enumerate(sent))
+    blocks = []
+    for first in range(0, frames, BLOCK):
+        while due and due[0][0] < first + BLOCK:
+            t, _, kind, a = due.pop(0)
+            SEND[kind](reference, a, clock + t)
+        blocks.append(reference.process(BLOCK))
+    np.testing.assert_array_equal(played, np.concatenate(blocks))
+    assert engine.stats()["dropped_events"] == 0
