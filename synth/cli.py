@@ -167,7 +167,7 @@ def _remember_preset(preset) -> None:
 
 def _devices(args: argparse.Namespace) -> None:
     from synth.audio import output_devices
-    from synth.midi import input_ports
+    from synth.midi_systems import input_ports
 
     print("audio outputs:")
     devices = output_devices()

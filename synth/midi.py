@@ -1,11 +1,13 @@
-"""MIDI input: a robust byte parser and live ports through python-rtmidi.
+"""MIDI input: a robust byte parser and live ports.
 
 `MidiParser` turns any byte stream into channel messages: it keeps running status, drops
 real-time bytes wherever they fall (even inside another message), skips SysEx and system
 common messages, and discards data bytes that belong to nothing. `dispatch` sends a channel
-message to the engine. `MidiInput` opens a virtual input port on the first API that works
-(ALSA, else JACK, so it also runs where only a JACK server exists), connects to the hardware
-inputs, and keeps watching: a port that disappears is reported, a new one is connected.
+message to the engine. `MidiInput` opens an input port on the first MIDI system that
+works (ALSA, else JACK, so it also runs where only a JACK server exists;
+`synth.midi_systems`), connects to the hardware inputs, and keeps watching: a port that
+disappears is reported, a new one is connected. Every byte a source sends reaches the
+parser, SysEx included, so no message, however broken, can stop the ones after it.
 """
 
 from __future__ import annotations
@@ -13,17 +15,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-import rtmidi
-
 from synth.engine.engine import Engine
+from synth.midi_systems import SYSTEMS, MidiSystemError, is_hardware
 
 NOTE_OFF, NOTE_ON, POLY_PRESSURE, CONTROL, PROGRAM, CHANNEL_PRESSURE, PITCH_BEND = \
     0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0
 SYSEX, SYSEX_END = 0xF0, 0xF7
 _DATA_LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 _SYSTEM_COMMON_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF4: 0, 0xF5: 0, 0xF6: 0}
-APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
-CLIENT_NAME = "neural-strings"
 
 
 class MidiParser:
@@ -87,14 +86,15 @@ def dispatch(engine: Engine, status: int, data1: int, data2: int) -> None:
 
 
 class MidiInput:
-    """Live MIDI into `engine`: a virtual port plus connections to input ports.
+    """Live MIDI into `engine`: our input port plus connections to other ports.
 
     api: "alsa", "jack" or "auto" (ALSA, else JACK); ports: names (substrings) of the ports
-    to connect (hardware or not), or None for every hardware input (`is_hardware`); report:
-    called with a sentence whenever a port is connected, lost or fails; listener: called with
-    (status, data1, data2) for every channel message after the engine has it (from the MIDI
-    thread: a window marshals it to its own thread), for MIDI learn and activity displays.
-    Call `close` to stop.
+    to connect (hardware or not), or None for every hardware input (`is_hardware`); virtual:
+    whether other programs may connect to our port (ALSA; a JACK port always can); report:
+    called with a sentence whenever a port is connected, lost or fails; listener: called
+    with (status, data1, data2) for every channel message after the engine has it (from the
+    MIDI thread: a window marshals it to its own thread), for MIDI learn and activity
+    displays. Call `close` to stop.
     """
 
     WATCH_SECONDS = 1.0
@@ -106,46 +106,21 @@ class MidiInput:
         self.listener = listener
         self.wanted = ports
         self.report = report
-        self.api_name, self._api = self._choose_api(api)
-        self._inputs: dict[str, rtmidi.MidiIn] = {}
-        self._virtual = None
-        # One client for listing ports, kept for the whole run: opening a client takes the
-        # GIL for milliseconds, which would stall rtmidi's MIDI thread (it calls into Python
-        # to deliver each message) and lose messages.
-        self._probe = rtmidi.MidiIn(self._api, name=CLIENT_NAME + "-probe")
+        self._system = _open_system(api, self._new_receiver, virtual)
+        self.api_name = self._system.name
+        self._connected: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        if virtual:
-            self._virtual = self._new_input()
-            self._virtual.open_virtual_port("midi_in")
         self.scan()
         self._watcher = threading.Thread(target=self._watch, name="midi-watch", daemon=True)
         self._watcher.start()
 
-    @staticmethod
-    def _choose_api(api: str) -> tuple[str, int]:
-        order = ["alsa", "jack"] if api == "auto" else [api]
-        errors = []
-        for name in order:
-            if name not in APIS:
-                raise ValueError(f"MIDI API must be 'auto', 'alsa' or 'jack', got {api!r}")
-            if APIS[name] not in rtmidi.get_compiled_api():
-                errors.append(f"{name}: not compiled into python-rtmidi")
-                continue
-            try:
-                rtmidi.MidiIn(APIS[name], name=CLIENT_NAME).delete()
-                return name, APIS[name]
-            except rtmidi.RtMidiError as error:
-                errors.append(f"{name}: {error}")
-        raise RuntimeError("no MIDI API works here (" + "; ".join(errors) + "); start a JACK "
-                           "server or load the ALSA sequencer (snd-seq)")
-
-    def _new_input(self) -> rtmidi.MidiIn:
-        midi_in = rtmidi.MidiIn(self._api, name=CLIENT_NAME)
+    def _new_receiver(self) -> Callable[[bytes], None]:
+        """A function that plays raw MIDI bytes from one source (with its own parser)."""
         parser = MidiParser()
 
-        def received(event, _data=None):
-            for status, data1, data2 in parser.feed(event[0]):
+        def received(data) -> None:
+            for status, data1, data2 in parser.feed(data):
                 dispatch(self.engine, status, data1, data2)
                 if self.listener is not None:
                     try:
@@ -154,41 +129,38 @@ class MidiInput:
                         self.listener = None
                         self.report(f"MIDI listener failed and was removed ({error!r})")
 
-        midi_in.set_callback(received)
-        return midi_in
+        return received
 
     @property
     def port_name(self) -> str:
-        """Our virtual input port as other clients see it."""
-        return f"{CLIENT_NAME}:midi_in"
+        """Our input port as other clients see it."""
+        return self._system.port_name
 
     def available(self) -> list[str]:
-        """Input ports that could be connected (not ours, not loop-backs)."""
-        names = self._probe.get_ports()
-        return [n for n in names if CLIENT_NAME not in n and "Through" not in n]
+        """Ports that could be connected (not ours, not loop-backs)."""
+        return self._system.sources()
 
     def scan(self) -> None:
         """Connect to new matching ports; report and drop ports that disappeared."""
         try:
             names = self.available()
-        except rtmidi.RtMidiError as error:
-            self.report(f"MIDI: cannot list ports ({error})")
+        except MidiSystemError as error:
+            self.report(f"MIDI: {error}")
             return
         with self._lock:
-            for name in list(self._inputs):
-                if name not in names:
-                    self._inputs.pop(name).delete()
-                    self.report(f"MIDI port {name!r} disappeared")
-            for index, name in enumerate(names):
-                if name in self._inputs or not self._wants(name):
+            for name in sorted(self._connected - set(names)):
+                self._connected.discard(name)
+                self._system.disconnect(name)
+                self.report(f"MIDI port {name!r} disappeared")
+            for name in names:
+                if name in self._connected or not self._wants(name):
                     continue
                 try:
-                    midi_in = self._new_input()
-                    midi_in.open_port(index)
-                except rtmidi.RtMidiError as error:
+                    self._system.connect(name)
+                except MidiSystemError as error:
                     self.report(f"MIDI port {name!r} could not be opened ({error})")
                     continue
-                self._inputs[name] = midi_in
+                self._connected.add(name)
                 self.report(f"MIDI port {name!r} connected")
 
     def _wants(self, name: str) -> bool:
@@ -203,44 +175,25 @@ class MidiInput:
     @property
     def connected(self) -> list[str]:
         with self._lock:
-            return list(self._inputs)
+            return sorted(self._connected)
 
     def close(self) -> None:
         self._stop.set()
         self._watcher.join(timeout=2 * self.WATCH_SECONDS)
         with self._lock:
-            for midi_in in self._inputs.values():
-                midi_in.delete()
-            self._inputs.clear()
-        if self._virtual is not None:
-            self._virtual.delete()
-            self._virtual = None
-        self._probe.delete()
+            self._connected.clear()
+            self._system.close()
 
 
-def is_hardware(name: str, api: str) -> bool:
-    """Whether an rtmidi port name is a device rather than another program. Programs that
-    send to us connect to our virtual port themselves; connecting to them too would double
-    every message. ALSA names end in "client:port", kernel (device) clients being < 128;
-    JACK's physical MIDI ports live on "system" (or the "a2j" bridge)."""
-    if api == "alsa":
-        tail = name.rsplit(" ", 1)[-1]
-        client = tail.split(":", 1)[0]
-        return client.isdigit() and int(client) < 128
-    return name.startswith(("system:", "a2j:"))
-
-
-def input_ports() -> dict[str, list[str] | str]:
-    """For `devices`: the MIDI input ports each API sees, or why it cannot."""
-    listing: dict[str, list[str] | str] = {}
-    for name, api in APIS.items():
-        if api not in rtmidi.get_compiled_api():
-            listing[name] = "not compiled into python-rtmidi"
-            continue
+def _open_system(api: str, new_receiver, virtual: bool):
+    """The first MIDI system of `api` ("auto": ALSA, else JACK) that opens."""
+    if api not in ("auto", *SYSTEMS):
+        raise ValueError(f"MIDI API must be 'auto', 'alsa' or 'jack', got {api!r}")
+    errors = []
+    for name in ("alsa", "jack") if api == "auto" else (api,):
         try:
-            probe = rtmidi.MidiIn(api, name=CLIENT_NAME + "-probe")
-            listing[name] = probe.get_ports()
-            probe.delete()
-        except rtmidi.RtMidiError as error:
-            listing[name] = f"unavailable ({error})"
-    return listing
+            return SYSTEMS[name](new_receiver, virtual)
+        except MidiSystemError as error:
+            errors.append(str(error))
+    raise RuntimeError("no MIDI API works here (" + "; ".join(errors) + "); start a JACK "
+                       "server or load the ALSA sequencer (snd-seq)")

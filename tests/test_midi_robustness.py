@@ -57,7 +57,7 @@ def test_random_midi_and_extreme_parameters_keep_the_engine_playing(data, moves)
 
 
 def test_only_devices_count_as_hardware_inputs():
-    from synth.midi import is_hardware
+    from synth.midi_systems import is_hardware
 
     assert is_hardware("USB Keyboard:USB Keyboard MIDI 1 20:0", "alsa")
     assert not is_hardware("sender:out 130:0", "alsa")

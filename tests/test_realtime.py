@@ -10,13 +10,13 @@ import sys
 import threading
 import time
 
+import jack
 import numpy as np
 import pytest
 import soundfile
 from conftest import JACK_RATE, die_with_parent, start_jack_server, stop_jack_server
 from engine_helpers import cents, fundamental, note_hz, rms, robust_fundamental
 
-jack = pytest.importorskip("jack", reason="JACK-Client is in the dev extra")
 rtmidi = pytest.importorskip("rtmidi")
 
 
@@ -130,6 +130,52 @@ def test_pitch_bend_moves_the_pitch(rig):
     audio, (_, bend, _, _) = take(rig, script, 2.5)
     f = robust_fundamental(span(audio, bend, 0.3, 1.3), JACK_RATE, note_hz(54))
     assert cents(f, note_hz(52)) == pytest.approx(200.0, abs=3.0)
+
+
+class JackSender:
+    """A MIDI keyboard made with JACK-Client (not rtmidi, the library the engine's ALSA
+    input uses): sends each message, bytes as given, in its next JACK cycle."""
+
+    def __init__(self, server: str, destination: str) -> None:
+        self.client = jack.Client("ns-jack-keyboard", no_start_server=True, servername=server)
+        self.port = self.client.midi_outports.register("out")
+        self.waiting: list[bytes] = []
+        self.lock = threading.Lock()
+
+        @self.client.set_process_callback
+        def process(frames):
+            self.port.clear_buffer()
+            with self.lock:
+                for offset, message in enumerate(self.waiting):
+                    self.port.write_midi_event(offset, message)
+                self.waiting.clear()
+
+        self.client.activate()
+        self.client.connect(self.port, destination)
+
+    def send_message(self, message) -> None:
+        with self.lock:
+            self.waiting.append(bytes(message))
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def test_an_unterminated_sysex_does_not_make_play_deaf(rig, jack_server):
+    """A keyboard sends a note, then SysEx without its F7, then all sound off, then another
+    note: the first note stops and the second one sounds (it used to ring on, deaf)."""
+    keyboard = JackSender(jack_server, "neural-strings:midi_in")
+    try:
+        script = [(0.0, [0x90, 60, 127]), (0.6, [0xF0, 0x7E, 0x7F]), (0.05, [0xB0, 120, 0]),
+                  (0.6, [0x90, 67, 60]), (1.0, [0xB0, 123, 0])]
+        audio, (on, _, off, again, _) = take({**rig, "midi": keyboard}, script, 2.8)
+    finally:
+        keyboard.close()
+    assert rms(span(audio, off, 0.1, 0.5)) < 1e-3 * rms(span(audio, on, 0.1, 0.5))
+    x = span(audio, again, 0.2, 0.95)
+    assert rms(x) > 0.1 * rms(span(audio, on, 0.1, 0.5))
+    assert abs(cents(robust_fundamental(x, JACK_RATE, note_hz(67)), note_hz(67))) < 5.0
 
 
 def test_nothing_is_ever_non_finite(rig):
@@ -250,3 +296,28 @@ def test_a_listener_sees_every_channel_message_after_the_engine(jack_server):
     finally:
         midi.close()
         knob.delete()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/snd/seq"),
+                    reason="no ALSA sequencer on this machine (/dev/snd/seq: the kernel's "
+                           "snd-seq module, which a test cannot load)")
+def test_an_unterminated_sysex_does_not_make_the_alsa_input_deaf():
+    from synth.engine import Engine
+    from synth.midi import MidiInput
+
+    engine = Engine("nylon-guitar", polyphony=2)
+    heard: list[tuple[int, int, int]] = []
+    keyboard = rtmidi.MidiOut(rtmidi.API_LINUX_ALSA, name="ns-alsa-keyboard")
+    keyboard.open_virtual_port("out")
+    midi = MidiInput(engine, api="alsa", ports=["ns-alsa-keyboard"], virtual=False,
+                     report=lambda text: None, listener=lambda *m: heard.append(m))
+    try:
+        for message in ([0x90, 60, 127], [0xF0, 0x7E, 0x7F], [0xB0, 120, 0], [0x90, 67, 60]):
+            keyboard.send_message(message)
+        deadline = time.monotonic() + 2
+        while len(heard) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert heard == [(0x90, 60, 127), (0xB0, 120, 0), (0x90, 67, 60)]
+    finally:
+        midi.close()
+        keyboard.delete()

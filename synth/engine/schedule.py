@@ -6,7 +6,8 @@ schedule, a binary min-heap ordered by (time, arrival), and applies each one whe
 comes. So an event far in the future never holds back the ones sent after it, and events at
 the same sample apply in the order they were sent. The heap is a fixed (SCHEDULE_SIZE, 5)
 int64 array and its length lives in the caller's counter; when it is full, the event due
-last is dropped and counted, so nothing near is ever held back. Compiled, allocation-free and lock-free.
+last is dropped and counted, so nothing near is ever held back. Compiled, allocation-free
+and lock-free.
 """
 
 import numpy as np
