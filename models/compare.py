@@ -48,6 +48,7 @@ from models.strings import StringBatch
 from models.train import load_run, train
 from synth.dataset import StoredDataset
 from synth.errors import ModesDroppedWarning, ParameterError
+from synth.files import save_figure, write_text
 from synth.physics.simulate import SimulationSpec, simulate
 from synth.presets import find_preset, load_preset
 
@@ -117,8 +118,8 @@ def compare(config: CompareConfig, out, runs="runs", progress: bool = True) -> d
               "duration": data.settings["duration"],
               "stability_seconds": config.stability_seconds, "rows": rows,
               "pinn": pinn}
-    (out / "compare.json").write_text(json.dumps(report, indent=1))
-    (out / "compare.md").write_text(markdown(report))
+    write_text(out / "compare.json", json.dumps(report, indent=1))
+    write_text(out / "compare.md", markdown(report))
     plot(reference, signals, data.settings["fs"], out / "compare.png")
     return report
 
@@ -285,5 +286,5 @@ def plot(reference: np.ndarray, signals: dict, fs: float, out: Path) -> None:
     axes[-1, 0].set_xlabel("ms")
     axes[-1, 1].set_xlabel("Hz")
     figure.tight_layout()
-    figure.savefig(out)
+    save_figure(figure, out)
     plt.close(figure)

@@ -28,6 +28,7 @@ import numpy as np
 
 from synth.dataset import DatasetConfig, StoredDataset, generate
 from synth.errors import ModesDroppedWarning, ParameterError
+from synth.files import save_figure, write_text
 from synth.kinds import find_kind
 from synth.physics.simulate import SimulationSpec, simulate
 from synth.presets import find_preset, load_preset
@@ -190,8 +191,8 @@ def write_report(report: dict, out: str | os.PathLike, preset_name: str | None =
     """Write metrics.json, metrics.md and (with figures) the figures into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(report, indent=1))
-    (out / "metrics.md").write_text(markdown(report))
+    write_text(out / "metrics.json", json.dumps(report, indent=1))
+    write_text(out / "metrics.md", markdown(report))
     if figures and preset_name is not None and test_set is not None:
         plot_figures(report, preset_name, test_set, out, root)
     return out
@@ -233,7 +234,7 @@ def plot_figures(report: dict, preset_name: str, test_set: str, out: Path,
     axes[0].legend(loc="upper right", fontsize=8)
     axes[0].set_title(f"string {index} of {report['test_set']}: output w, first and last 30 ms")
     figure.tight_layout()
-    figure.savefig(out / "waveforms.png")
+    save_figure(figure, out / "waveforms.png")
     plt.close(figure)
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100, sharey=True)
@@ -246,7 +247,7 @@ def plot_figures(report: dict, preset_name: str, test_set: str, out: Path,
         axis.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (Hz)")
     figure.tight_layout()
-    figure.savefig(out / "spectrograms.png")
+    save_figure(figure, out / "spectrograms.png")
     plt.close(figure)
 
     figure, axis = plt.subplots(figsize=(8, 3.5), dpi=100)
@@ -256,5 +257,5 @@ def plot_figures(report: dict, preset_name: str, test_set: str, out: Path,
     axis.set_ylabel("relMSE of q_m (mean over strings)")
     axis.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(out / "mode_error.png")
+    save_figure(figure, out / "mode_error.png")
     plt.close(figure)

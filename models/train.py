@@ -36,7 +36,7 @@ from models.family import find_family
 from models.recipe import Recipe
 from synth.dataset import generate
 from synth.errors import ParameterError
-from synth.files import replace_atomically
+from synth.files import replace_atomically, save_figure, write_text
 
 CHECKPOINT, LOG, CURVES = "checkpoint.pt", "log.csv", "curves.png"
 LOG_FIELDS = ("step", "phase", "epoch", "loss", "validation", "lr", "seconds")
@@ -231,7 +231,7 @@ def _resume(recipe: Recipe, directory: Path, network: nn.Module, optimiser, rank
     if not path.exists():
         if rank == 0:
             directory.mkdir(parents=True, exist_ok=True)
-            (directory / LOG).write_text(",".join(LOG_FIELDS) + "\n")
+            write_text(directory / LOG, ",".join(LOG_FIELDS) + "\n")
         return Run(directory)
     state = read_checkpoint(path)
     if Recipe.from_stored(state["recipe"]).digest() != recipe.digest():
@@ -297,11 +297,11 @@ def _log(directory: Path, run: Run, phase: str, epoch: int, loss: float,
 def _truncate_log(path: Path, step: int) -> None:
     """Drop log rows past `step` (written after the checkpoint we resume from)."""
     if not path.exists():
-        path.write_text(",".join(LOG_FIELDS) + "\n")
+        write_text(path, ",".join(LOG_FIELDS) + "\n")
         return
     rows = list(csv.reader(path.read_text().splitlines()))
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-    with open(path, "w", newline="") as file:
+    with replace_atomically(path) as temporary, open(temporary, "w", newline="") as file:
         csv.writer(file).writerows(kept)
 
 
@@ -328,7 +328,7 @@ def plot_curves(log: Path, out: Path) -> None:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(out)
+    save_figure(figure, out)
     plt.close(figure)
 
 

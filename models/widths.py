@@ -15,6 +15,7 @@ from models.evaluate import evaluate
 from models.export import export_preset
 from models.recipe import Recipe
 from models.train import read_checkpoint, train
+from synth.files import write_text
 
 
 def run(recipe_path: str, widths: list[int], test_set: str, strings: int, out: str,
@@ -47,8 +48,8 @@ def run(recipe_path: str, widths: list[int], test_set: str, strings: int, out: s
                    ns_per_voice_sample=1e9 * load * PERIOD / max(voices, 1) / 128)
     table = markdown(base, rows, test_set)
     print(table, flush=True)
-    (out_dir / "widths.md").write_text(table)
-    (out_dir / "widths.json").write_text(json.dumps(rows, indent=1))
+    write_text(out_dir / "widths.md", table)
+    write_text(out_dir / "widths.json", json.dumps(rows, indent=1))
     return rows
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import warnings
@@ -19,6 +20,7 @@ import numpy as np
 from synth import __version__
 from synth.errors import AudioError, DatasetError, OutputError, ParameterError, PresetError
 
+MAX_RENDER_SECONDS = 4 * 3600.0  # render's default --max-length
 USER_ERRORS = (ParameterError, DatasetError, PresetError, AudioError, OutputError,
                FileNotFoundError, IsADirectoryError, PermissionError)
 
@@ -118,10 +120,10 @@ def _play(args: argparse.Namespace) -> None:
 
 
 def _render(args: argparse.Namespace) -> None:
-    from synth.audiofile import SUFFIXES, write_wav
+    from synth.audiofile import BYTES_PER_SAMPLE, SUFFIXES
     from synth.engine.engine import check_rate
-    from synth.files import check_output
-    from synth.render import demo_events, midi_file_events, notes_in, render
+    from synth.files import check_output, check_space
+    from synth.render import demo_events, length, midi_file_events, notes_in, render_to_file
     from synth.warm import ready_engine
 
     if args.demo == (args.midi is not None):
@@ -132,19 +134,44 @@ def _render(args: argparse.Namespace) -> None:
         raise ParameterError(f"--tail must be from 0 to 3600 seconds, got {args.tail:g}")
     if not 1 <= args.block <= 1 << 16:
         raise ParameterError(f"--block must be from 1 to 65536 frames, got {args.block}")
+    if not (np.isfinite(args.max_length) and args.max_length > 0):
+        raise ParameterError(f"--max-length must be a positive number of seconds, got "
+                             f"{args.max_length:g}")
     timeline = demo_events(args.rate) if args.demo else midi_file_events(args.midi, args.rate)
     if not notes_in(timeline):
         warnings.warn(f"{args.midi} has no notes: the render is {args.tail:g} s of silence",
                       stacklevel=1)
+    last = max((e.sample for e in timeline), default=0)
+    seconds = last / args.rate + args.tail
+    if seconds > args.max_length:
+        raise ParameterError(
+            f"{args.midi or 'the demo'}: the render would last {_duration(seconds)} (its "
+            f"last event is at {_duration(last / args.rate)}), more than the "
+            f"{_duration(args.max_length)} limit; allow it with --max-length "
+            f"{math.ceil(seconds)}")
+    stereo = 2  # the engine's channels
+    check_space(args.out, round(seconds * args.rate) * stereo * BYTES_PER_SAMPLE,
+                f"a {_duration(seconds)} render")
     engine = ready_engine(args.preset, fs=args.rate, polyphony=args.polyphony,
                           max_block=max(1024, args.block), say=_say)
-    audio = render(engine, timeline, tail=args.tail, block=args.block,
-                   progress=not args.quiet)
-    write_wav(args.out, audio, args.rate)
+    frames = length(engine, timeline, args.tail)
+    peak = render_to_file(engine, timeline, args.out, frames, block=args.block,
+                          progress=not args.quiet)
     stats = engine.stats()
-    print(f"wrote {args.out}: {len(audio) / args.rate:.1f} s with {engine.preset.name!r}, "
-          f"peak {20 * np.log10(max(float(np.abs(audio).max()), 1e-9)):.1f} dBFS, "
+    print(f"wrote {args.out}: {frames / args.rate:.1f} s with {engine.preset.name!r}, "
+          f"peak {20 * np.log10(max(peak, 1e-9)):.1f} dBFS, "
           f"{stats['stolen']} voices stolen, {stats['voice_resets']} reset")
+
+
+def _duration(seconds: float) -> str:
+    """A length for people: 12.5 s, 20 min 5 s, 3 h 0 min."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    if seconds < 1e7:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    return f"{seconds / 86400 / 365.25:.3g} years"
 
 
 def _say(text: str) -> None:
@@ -340,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--block", type=int, default=128, help="engine block (128)")
     render.add_argument("--polyphony", type=int, default=32, help="voices at once (32)")
     render.add_argument("--tail", type=float, default=3.0, help="seconds after the end (3)")
+    render.add_argument("--max-length", type=float, default=MAX_RENDER_SECONDS,
+                        metavar="SECONDS",
+                        help="refuse a render longer than this, before starting (default: "
+                             f"{MAX_RENDER_SECONDS:g}, 4 hours); the file is written as it "
+                             "renders, so memory stays flat at any length")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(handler=_render)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from synth.errors import OutputError
+from synth.errors import OutputError, ParameterError
 
 
 def _umask() -> int:
@@ -48,12 +49,51 @@ def check_output(path: str | os.PathLike, suffixes: tuple[str, ...] = (),
     return path
 
 
+FULL_BELOW = 1 << 16  # bytes: a write that failed with less free than this hit a full disk
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    """Bytes free to this user in the folder of `path`, or None where it cannot be told."""
+    try:
+        stats = os.statvfs(Path(path).parent)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def disk_full_message(path: str | os.PathLike) -> str | None:
+    """The one-line message for a write to `path` that failed on a full disk, or None when
+    the disk has room (the failure was something else)."""
+    free = free_bytes(path)
+    if free is None or free >= FULL_BELOW:
+        return None
+    return f"{path}: the disk is full ({free // 1024} KiB free); the file was not written"
+
+
+def check_space(path: str | os.PathLike, needed: int, what: str = "the output") -> None:
+    """OutputError, before any long work, if the disk of `path` has less than `needed`
+    bytes free."""
+    free = free_bytes(path)
+    if free is not None and free < needed:
+        raise OutputError(f"{path}: {what} needs {_size(needed)} but the disk has "
+                          f"{_size(free)} free")
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
 @contextlib.contextmanager
 def replace_atomically(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path` to write the file to; on success it becomes
     `path` in one rename. On any failure the temporary file is removed, the old `path` (if
-    any) is untouched, and an OSError becomes an OutputError (a full disk says so)."""
+    any) is untouched, and an OSError, or a library's failure on a full disk, becomes an
+    OutputError (a full disk says so)."""
     path = Path(path)
+    _remove_stale_partials(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         yield temporary
@@ -64,7 +104,47 @@ def replace_atomically(path: str | os.PathLike) -> Iterator[Path]:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OutputError(f"{path}: the disk is full ({error.strerror}); the file was "
                               "not written") from None
-        raise OutputError(f"{path}: cannot write ({error.strerror or error})") from None
+        raise OutputError(disk_full_message(path) or
+                          f"{path}: cannot write ({error.strerror or error})") from None
+    except Exception as error:  # a library's own write failure (libsndfile, safetensors)
+        temporary.unlink(missing_ok=True)
+        ours = isinstance(error, OutputError | ParameterError)
+        full = None if ours else disk_full_message(path)
+        if full:
+            raise OutputError(full) from None
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (`replace_atomically`)."""
+    with replace_atomically(path) as temporary:
+        temporary.write_text(text)
+
+
+def save_figure(figure, path: str | os.PathLike) -> None:
+    """Save a matplotlib figure atomically, in the format its file name says."""
+    path = Path(path)
+    with replace_atomically(path) as temporary:
+        figure.savefig(temporary, format=path.suffix.lstrip(".") or "png")
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Remove the temporary files of earlier writes to `path` whose process is gone (killed
+    mid-write: nothing else would ever remove them)."""
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        pid = partial.name[len(path.name) + 2:-len(".partial")]
+        if pid.isdigit() and not _running(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

@@ -2,17 +2,20 @@
 
 Events are scheduled at their exact sample and the engine runs block by block through the
 very `process_block` the audio callback uses, so a render is what real time would play, and
-the same input always gives the same samples.
+the same input always gives the same samples. A render to a file streams: blocks go to the
+file as they come, so a piece of any length renders in the same memory.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mido
 import numpy as np
 
+from synth.audiofile import wav_writer
 from synth.engine import events
 from synth.engine.engine import Engine
 from synth.errors import ParameterError
@@ -32,25 +35,40 @@ class Event:
 
 
 def midi_file_events(path: str | os.PathLike, fs: float) -> list[Event]:
-    """The channel events of a MIDI file (all tracks and channels) at their samples."""
+    """The channel events of a MIDI file (all tracks and channels) at their samples. A type 2
+    file's tracks (independent sequences) play one after another. Any fault in the file is
+    a ParameterError of one line that names the file."""
     try:
         midi = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as error:
-        raise ParameterError(f"{path}: not a readable MIDI file ({error})") from None
-    found, seconds = [], 0.0
-    for message in midi:  # merged tracks, delta times in seconds (tempo map applied)
-        seconds += message.time
-        sample = round(seconds * fs)
-        if message.type == "note_on":
-            kind = events.NOTE_ON if message.velocity > 0 else events.NOTE_OFF
-            found.append(Event(sample, kind, message.note, message.velocity))
-        elif message.type == "note_off":
-            found.append(Event(sample, events.NOTE_OFF, message.note))
-        elif message.type == "control_change":
-            found.append(Event(sample, events.CONTROL, message.control, message.value))
-        elif message.type == "pitchwheel":
-            found.append(Event(sample, events.PITCH_BEND, message.pitch + 8192))
+        if midi.type == 2:  # merging would be wrong: one sequence after another
+            sequences = [mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat,
+                                       tracks=[track]) for track in midi.tracks]
+        else:
+            sequences = [midi]
+        found, seconds = [], 0.0
+        for sequence in sequences:
+            for message in sequence:  # merged tracks, delta times in seconds (tempo applied)
+                seconds += message.time
+                _collect(found, message, round(seconds * fs))
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        raise ParameterError(f"{path}: cannot open ({error.strerror})") from None
+    except Exception as error:  # anything the parser meets in a broken file
+        reason = str(error) or type(error).__name__
+        raise ParameterError(f"{path}: not a readable MIDI file ({reason})") from None
     return found
+
+
+def _collect(found: list[Event], message: mido.Message, sample: int) -> None:
+    """Append the engine event of a MIDI message at `sample` (others are ignored)."""
+    if message.type == "note_on":
+        kind = events.NOTE_ON if message.velocity > 0 else events.NOTE_OFF
+        found.append(Event(sample, kind, message.note, message.velocity))
+    elif message.type == "note_off":
+        found.append(Event(sample, events.NOTE_OFF, message.note))
+    elif message.type == "control_change":
+        found.append(Event(sample, events.CONTROL, message.control, message.value))
+    elif message.type == "pitchwheel":
+        found.append(Event(sample, events.PITCH_BEND, message.pitch + 8192))
 
 
 def notes_in(timeline: list[Event]) -> int:
@@ -87,16 +105,15 @@ def demo_events(fs: float) -> list[Event]:
     return [Event(round(t * fs), kind, a, b) for t, kind, a, b in phrase]
 
 
-def render_events(engine: Engine, timeline: list[Event], frames: int, block: int = 128,
-                  progress: bool = False) -> np.ndarray:
+def render_blocks(engine: Engine, timeline: list[Event], frames: int,
+                  block: int = 128) -> Iterator[np.ndarray]:
     """Play `timeline` (samples counted from the engine's current clock) for `frames`
-    samples, `block` at a time; returns (frames, channels) float32."""
+    samples, `block` at a time; yields each block, (block, channels) float32, as it is
+    rendered, so memory does not grow with the length of the piece."""
     if not 1 <= block <= engine.max_block:
         raise ParameterError(f"block must be from 1 to {engine.max_block}, got {block}")
     start = engine.clock
     pending = sorted(timeline)
-    out = np.empty((frames, engine.channels), np.float32)
-    bar = Progress(frames / engine.fs, "render", unit=" s", enabled=progress)
     next_event = 0
     for first in range(0, frames, block):
         horizon = first + LOOKAHEAD_BLOCKS * block
@@ -104,15 +121,51 @@ def render_events(engine: Engine, timeline: list[Event], frames: int, block: int
             e = pending[next_event]
             engine.queue.push(e.kind, start + e.sample, e.a, e.b)  # full: dropped, counted
             next_event += 1
-        out[first:first + block] = engine.process(min(block, frames - first))
-        bar.update(min(block, frames - first) / engine.fs)
+        yield engine.process(min(block, frames - first))
+
+
+def render_events(engine: Engine, timeline: list[Event], frames: int, block: int = 128,
+                  progress: bool = False) -> np.ndarray:
+    """`render_blocks` gathered: returns (frames, channels) float32."""
+    out = np.empty((frames, engine.channels), np.float32)
+    bar = Progress(frames / engine.fs, "render", unit=" s", enabled=progress)
+    first = 0
+    for audio in render_blocks(engine, timeline, frames, block):
+        out[first:first + len(audio)] = audio
+        first += len(audio)
+        bar.update(len(audio) / engine.fs)
     bar.close()
     return out
 
 
+def length(engine: Engine, timeline: list[Event], tail: float = 3.0) -> int:
+    """Samples in a render of the whole timeline plus `tail` seconds after its last event."""
+    return max((e.sample for e in timeline), default=0) + round(tail * engine.fs)
+
+
 def render(engine: Engine, timeline: list[Event], tail: float = 3.0, block: int = 128,
            progress: bool = False) -> np.ndarray:
-    """Render the whole timeline plus `tail` seconds after its last event."""
-    last = max((e.sample for e in timeline), default=0)
-    frames = last + round(tail * engine.fs)
-    return render_events(engine, timeline, frames, block, progress)
+    """Render the whole timeline plus `tail` seconds after its last event, in memory."""
+    return render_events(engine, timeline, length(engine, timeline, tail), block, progress)
+
+
+def render_to_file(engine: Engine, timeline: list[Event], path, frames: int,
+                   block: int = 128, progress: bool = False) -> float:
+    """Render `frames` samples of the timeline straight into a WAV file, a second at a time
+    (memory stays flat however long the piece); returns the peak sample. The file appears
+    only once complete (`synth.audiofile.wav_writer`)."""
+    chunk = np.empty((max(block, round(engine.fs)), engine.channels), np.float32)
+    filled, peak = 0, 0.0
+    bar = Progress(frames / engine.fs, "render", unit=" s", enabled=progress)
+    with wav_writer(path, engine.fs, engine.channels) as write:
+        for audio in render_blocks(engine, timeline, frames, block):
+            if filled + len(audio) > len(chunk):
+                write(chunk[:filled])
+                filled = 0
+            chunk[filled:filled + len(audio)] = audio
+            filled += len(audio)
+            peak = max(peak, float(np.abs(audio).max(initial=0.0)))
+            bar.update(len(audio) / engine.fs)
+        write(chunk[:filled])
+    bar.close()
+    return peak

@@ -35,6 +35,8 @@ from synth.engine.block import process_block
 from synth.engine.engine import Engine
 from synth.engine.pointers import classes
 from synth.engine.state import prototype
+from synth.errors import OutputError
+from synth.files import write_text
 from synth.kinds import find_kind
 from synth.presets import Preset, find_preset, load_preset
 
@@ -100,11 +102,11 @@ def _remember(part: str, marker: str, seconds: float | None) -> None:
     cache = _cache()
     if cache is None:
         return
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, OutputError):
         (cache / f"ready-{marker}").touch()
         if seconds is not None:
             history = {**_history(), marker: round(seconds, 1), part: round(seconds, 1)}
-            _history_path().write_text(json.dumps(history, indent=1))
+            write_text(_history_path(), json.dumps(history, indent=1))
 
 
 def mark_ready(preset: Preset, dtype, real_time: bool) -> None:

@@ -107,3 +107,25 @@ def jack_server():
     # that was killed keeps its slot, so fresh names per run would eventually fill it.
     with jack_serving("ns-test") as name:
         yield name
+
+
+@contextlib.contextmanager
+def small_disk(folder, kilobytes: int):
+    """A real file system of `kilobytes` (tmpfs) mounted at `folder` for the block, so a
+    write meets a genuinely full disk (ENOSPC from the kernel). Needs root (CI is root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs",
+                              str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        skip_or_fail(f"cannot mount a small disk ({mounted.stderr.strip()}); run as root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder, leave: int = 0) -> None:
+    """Fill the disk of `folder` until `leave` bytes are free."""
+    free = shutil.disk_usage(folder).free - leave
+    with open(folder / "ballast", "wb") as file:
+        file.write(b"\0" * max(free, 0))

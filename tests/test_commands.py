@@ -112,23 +112,6 @@ def test_render_refuses_a_negative_tail_and_warns_of_a_file_without_notes(tmp_pa
     assert "warning: " in capsys.readouterr().err and (tmp_path / "s.wav").exists()
 
 
-def test_a_failed_write_leaves_no_file_that_looks_complete(tmp_path, capsys, monkeypatch):
-    import errno
-
-    import synth.audiofile
-
-    def full_disk(path, *args, **kwargs):
-        with open(path, "wb") as file:
-            file.write(b"RIFF half a file")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(synth.audiofile.soundfile, "write", full_disk)
-    out = tmp_path / "x.wav"
-    assert main(["render", "--demo", str(out), "--quiet", "--tail", "0"]) == 2
-    assert "the disk is full" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []  # neither x.wav nor its temporary file
-
-
 def test_play_refuses_a_rate_of_zero(capsys):
     assert main(["play", "--rate", "0"]) == 2
     assert "sample rate must be between 8000 and 384000 Hz, got 0.0" in capsys.readouterr().err
