@@ -31,7 +31,13 @@ from gui.preset_info import summary_html
 from synth.engine import Engine
 from synth.errors import PresetError
 from synth.params import PARAMS
-from synth.presets import Preset, load_preset, shipped_presets, user_directory
+from synth.presets import (
+    Preset,
+    load_preset,
+    shipped_presets,
+    user_directory,
+    writable_user_directory,
+)
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -162,9 +168,10 @@ def snapshot(engine: Engine, name: str) -> Preset:
 
 
 def user_preset_path(name: str) -> Path:
-    """Where a user preset called `name` is saved; refuses names that are not plain file
-    names."""
+    """Where a user preset called `name` is saved (the folder created if missing); refuses
+    names that are not plain file names, and a folder where nothing can be saved
+    (OutputError)."""
     if not name or name != Path(name).name or name.startswith(".") or "/" in name \
             or "\\" in name:
         raise PresetError(f"a preset name must be a plain file name (no folders), got {name!r}")
-    return user_directory() / f"{name}.safetensors"
+    return writable_user_directory() / f"{name}.safetensors"

@@ -114,8 +114,6 @@ class MainWindow(QMainWindow):
         self._meters = (self.voices_label, self.load_meter, self.underruns_label)
         for widget in self._meters:
             self.statusBar().addPermanentWidget(widget)
-        if settings.problem:
-            self.report(settings.problem)
 
         self.piano.note_on.connect(self.play_note)
         self.piano.note_off.connect(self.release_note)
@@ -134,10 +132,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ audio and MIDI
     def start(self) -> None:
-        """Open the audio output and the MIDI input; problems go to the status line."""
+        """Open the audio output and the MIDI input; problems go to the status line, a bad
+        settings file's last (so it is what stays there)."""
         self._start_audio()
         self._start_midi()
         self._offer_choices()
+        if self.settings.problem:
+            self.report(self.settings.problem)
         self.timer.start()
 
     def restart(self) -> None:
@@ -245,7 +246,7 @@ class MainWindow(QMainWindow):
         """Save the current sound as user preset `name` (asks before overwriting)."""
         try:
             path = user_preset_path(name)
-        except PresetError as error:
+        except (PresetError, OutputError) as error:
             QMessageBox.warning(self, "Cannot save", str(error))
             return False
         if path.exists() and QMessageBox.question(
@@ -254,8 +255,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             save_preset(snapshot(self.engine, name), path)
-        except OSError as error:
-            QMessageBox.warning(self, "Cannot save", f"{path}: {error}")
+        except (OSError, OutputError) as error:
+            QMessageBox.warning(self, "Cannot save", str(error))
             return False
         self.browser.rescan()
         self.report(f"saved {name!r} to {path}")

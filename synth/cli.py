@@ -73,8 +73,8 @@ def _play(args: argparse.Namespace) -> None:
     import time
 
     from synth.audio import AudioStream, choose_device
-    from synth.engine.engine import check_rate
     from synth.midi import MidiInput
+    from synth.params import check_rate
     from synth.warm import ready_engine
 
     if args.rate is not None:
@@ -121,8 +121,8 @@ def _play(args: argparse.Namespace) -> None:
 
 def _render(args: argparse.Namespace) -> None:
     from synth.audiofile import BYTES_PER_SAMPLE, SUFFIXES
-    from synth.engine.engine import check_rate
     from synth.files import check_output, check_space
+    from synth.params import check_rate
     from synth.render import demo_events, length, midi_file_events, notes_in, render_to_file
     from synth.warm import ready_engine
 

@@ -20,6 +20,7 @@ This module imports nothing of the engine, so presets and the window can use it 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from synth.errors import ParameterError
@@ -133,3 +134,16 @@ def knob_position(name: str, value: float) -> float:
     else:
         fraction = (value - p.minimum) / (p.maximum - p.minimum)
     return 127.0 * fraction
+
+
+MIN_RATE, MAX_RATE = 8000.0, 384000.0  # Hz: the sample rates the engine plays
+
+
+def check_rate(fs) -> float:
+    """fs as a float if it is a sample rate the engine plays (8 to 384 kHz), else
+    ParameterError."""
+    if isinstance(fs, bool) or not isinstance(fs, numbers.Real) or \
+            not MIN_RATE <= fs <= MAX_RATE:
+        raise ParameterError(f"the sample rate must be between {MIN_RATE:g} and {MAX_RATE:g} "
+                             f"Hz, got {fs!r}")
+    return float(fs)

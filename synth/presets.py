@@ -21,7 +21,9 @@ key, "neural_strings", whose JSON value is
 Which tensors a preset carries, their shapes and the dtype they are stored in are the kind's
 to say (`Kind.tensors`); in memory they are float64. Loading never unpickles anything; a
 broken, truncated, wrong-version or non-finite file, or one of a kind that is not installed,
-is refused with a PresetError naming the file and the fault.
+is refused with a PresetError naming the file and the fault. So is one outside what can
+play: more than MAX_PRESET_MODES modes, a tensor value beyond +-MAX_TENSOR_VALUE (named),
+or a scalar outside RANGES.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import platformdirs
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from synth.errors import ParameterError, PresetError
+from synth.errors import OutputError, ParameterError, PresetError
 from synth.files import replace_atomically
 from synth.kinds import find_kind, installed_kinds
 from synth.params import PARAMS
@@ -45,6 +47,12 @@ from synth.physics.modes import check_mode_count
 from synth.physics.strings import PhysicalString, StringParams
 
 FORMAT, VERSION = "neural-strings-preset", 1
+MAX_PRESET_MODES = 256  # one voice of the costliest kind at 256 modes: ~3x real time, 2 cores
+MAX_TENSOR_VALUE = 1e5  # |every weight| (the shipped presets stay below 1e3)
+RANGES = {  # the scalars of a description: (lowest, highest), both excluded
+    "string.reference_note": (-1.0, 128.0), "excitation.position": (0.0, 1.0),
+    "excitation.width_ms": (0.0, 50.0), "excitation.amplitude": (0.0, 1e7),
+    "pickup": (0.0, 1.0), "output_gain": (0.0, 1e4)}
 METADATA_KEY = "neural_strings"
 SHIPPED = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "nylon-guitar"
@@ -121,14 +129,16 @@ def load_preset(path: str | os.PathLike) -> Preset:
         message = str(error)
         raise PresetError(message if message.startswith(str(path)) else
                           f"{path}: {message}") from None
-    except (ParameterError, KeyError, TypeError, ValueError) as error:
+    except Exception as error:  # whatever a malformed description makes the reader meet
         raise PresetError(f"{path}: {_describe(error)}") from None
 
 
 def _describe(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"missing field {error.args[0]!r}"
-    return str(error)
+    if isinstance(error, ParameterError | ValueError):
+        return str(error)
+    return f"malformed description ({type(error).__name__}: {error})"
 
 
 def _load(path: Path) -> Preset:
@@ -147,14 +157,22 @@ def _load(path: Path) -> Preset:
         meta = json.loads(metadata[METADATA_KEY])
     except json.JSONDecodeError as error:
         raise PresetError(f"{path}: preset description is not valid JSON ({error})") from None
+    except RecursionError:
+        raise PresetError(f"{path}: preset description is nested too deeply") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise PresetError(f"{path}: not a neural-strings preset description")
     if meta.get("version") != VERSION:
         raise PresetError(f"{path}: preset format version {meta.get('version')!r}; this "
                           f"program reads version {VERSION}")
+    for section in ("model", "string", "excitation", "controls", "provenance"):
+        if section in meta and not isinstance(meta[section], dict):
+            raise PresetError(f"{section} must be a JSON object, got {meta[section]!r:.40}")
     kind = find_kind(meta["kind"], meta.get("package"))
     model, string, excitation = dict(meta["model"]), meta["string"], meta["excitation"]
     n_modes = check_mode_count(model.pop("n_modes"))
+    if n_modes > MAX_PRESET_MODES:
+        raise PresetError(f"{n_modes} modes: a preset may have at most {MAX_PRESET_MODES} "
+                          "(more cannot play in real time)")
     model = kind.check_model(model, n_modes)
     tensors = {}
     for name, (shape, _) in kind.tensors(model, n_modes).items():
@@ -167,6 +185,10 @@ def _load(path: Path) -> Preset:
             raise PresetError(f"tensor {name!r} has shape {found}, expected {expected}")
         if not np.isfinite(stored[name]).all():
             raise PresetError(f"tensor {name!r} holds non-finite values")
+        largest = float(np.abs(stored[name]).max(initial=0.0))
+        if largest > MAX_TENSOR_VALUE:
+            raise PresetError(f"tensor {name!r} holds a value of {largest:.3g}, beyond the "
+                              f"+-{MAX_TENSOR_VALUE:g} a preset may hold")
         tensors[name] = stored[name].astype(np.float64)
     physical = string.get("physical")
     if physical is not None:
@@ -202,13 +224,30 @@ def _load(path: Path) -> Preset:
 def _finite(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise PresetError(f"{name} must be a finite number, got {value!r}")
+    if name in RANGES and not RANGES[name][0] < value < RANGES[name][1]:
+        low, high = RANGES[name]
+        raise PresetError(f"{name} must lie between {low:g} and {high:g} (both excluded), "
+                          f"got {value!r}")
     return float(value)
 
 
 def user_directory() -> Path:
-    """Where user presets are saved (created on demand)."""
-    directory = Path(platformdirs.user_data_dir("neural-strings")) / "presets"
-    directory.mkdir(parents=True, exist_ok=True)
+    """Where user presets are saved. Finding presets never creates it (it may be missing or
+    read-only); saving one does, through `writable_user_directory`."""
+    return Path(platformdirs.user_data_dir("neural-strings")) / "presets"
+
+
+def writable_user_directory() -> Path:
+    """The user preset directory, created if missing; OutputError if presets cannot be
+    saved there."""
+    directory = user_directory()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot save presets: {directory} cannot be created "
+                          f"({error.strerror or error})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot save presets: no permission to write in {directory}")
     return directory
 
 

@@ -4,20 +4,24 @@ preset played, which `play` records too and bare `neural-strings` opens.
 
 A missing file gives the defaults; a corrupt or foreign one gives the defaults too, with the
 reason in `Settings.problem` (the window shows it on its status line), and is replaced on the
-next save. Unknown keys are ignored and values of the wrong type fall back to their default,
-so settings written by another version never stop the instrument from starting.
+next save. Each setting is checked on its own (type and range; each MIDI-learn binding
+alone): a bad one takes its default and is named in `problem`, the good ones are kept, and
+unknown keys are ignored, so no settings file, from another version or hand-edited, can
+stop the instrument from starting.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import platformdirs
 
-from synth.errors import OutputError
+from synth import params
+from synth.engine import events
+from synth.errors import OutputError, ParameterError
 from synth.files import replace_atomically
 
 FILE_NAME = "settings.json"
@@ -42,22 +46,33 @@ class Settings:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> Settings:
+        """The settings in `path` (default: the user's file). Never raises: each setting is
+        checked on its own, a bad one takes its default, and `problem` names them."""
         path = Path(path) if path else default_path()
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError) as error:
-            return cls(problem=f"settings {path} unreadable, using defaults ({error})")
+        except (OSError, ValueError, RecursionError) as error:
+            reason = "nested too deeply" if isinstance(error, RecursionError) else error
+            return cls(problem=f"settings {path} unreadable, using defaults ({reason})")
         if not isinstance(data, dict):
             return cls(problem=f"settings {path} is not a JSON object, using defaults")
-        settings, defaults = cls(), cls()
-        for item in fields(cls):
-            if item.name == "problem" or item.name not in data:
+        settings, replaced = cls(), []
+        for name, valid in CHECKS.items():
+            if name not in data:
                 continue
-            value, default = data[item.name], getattr(defaults, item.name)
-            if _same_kind(value, default, item.name):
-                setattr(settings, item.name, value)
+            if valid(data[name]):
+                setattr(settings, name, data[name])
+            else:
+                replaced.append(f"{name} {_shown(data[name])}")
+        if isinstance(data.get("bindings"), dict):
+            settings.bindings = {k: v for k, v in data["bindings"].items() if _binding(k, v)}
+            replaced += [f"binding {_shown(k)}: {_shown(v)}" for k, v in
+                         data["bindings"].items() if not _binding(k, v)]
+        if replaced:
+            settings.problem = (f"settings {path}: bad values replaced by defaults: "
+                                + "; ".join(replaced))
         return settings
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
@@ -77,17 +92,50 @@ def default_path() -> Path:
     return Path(platformdirs.user_config_dir("neural-strings")) / FILE_NAME
 
 
-_OPTIONAL = {"audio_device": str, "sample_rate": (int, float), "midi_ports": list,
-             "preset": str}
+MIDI_APIS = ("auto", "alsa", "jack")
+BLOCK_RANGE = (16, 8192)  # frames per audio callback
+POLYPHONY_RANGE = (1, 256)
+OCTAVE_RANGE = (-4, 4)  # the computer keyboard's octave shift
 
 
-def _same_kind(value, default, name: str) -> bool:
-    if name in _OPTIONAL:
-        return value is None or (isinstance(value, _OPTIONAL[name])
-                                 and not isinstance(value, bool))
-    if isinstance(default, bool) or isinstance(value, bool):
-        return type(value) is type(default)
-    if isinstance(default, dict):
-        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str)
-                                               for k, v in value.items())
-    return isinstance(value, type(default))
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 4096 and "\0" not in value
+
+
+def _rate(value) -> bool:
+    try:
+        params.check_rate(value)
+    except ParameterError:
+        return False
+    return True
+
+
+def _binding(controller, name) -> bool:
+    """Whether {controller: name} is a binding the window can use: a controller number
+    0..127 (as a decimal string) without a fixed meaning, and a live parameter."""
+    return (isinstance(controller, str) and controller.isdecimal() and len(controller) <= 3
+            and int(controller) < 128 and int(controller) not in events.FIXED_CONTROLLERS
+            and isinstance(name, str) and name in params.PARAMS)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+CHECKS = {  # every setting but the bindings (checked one by one): is this value usable?
+    "audio_device": lambda v: v is None or _text(v),
+    "sample_rate": lambda v: v is None or _rate(v),
+    "block": lambda v: _whole(v, *BLOCK_RANGE),
+    "midi_api": lambda v: v in MIDI_APIS,
+    "midi_ports": lambda v: v is None or (isinstance(v, list) and len(v) <= 64
+                                          and all(_text(p) for p in v)),
+    "polyphony": lambda v: _whole(v, *POLYPHONY_RANGE),
+    "octave": lambda v: _whole(v, *OCTAVE_RANGE),
+    "preset": lambda v: v is None or _text(v),
+    "bindings": lambda v: isinstance(v, dict),
+}

@@ -110,12 +110,14 @@ def jack_server():
 
 
 @contextlib.contextmanager
-def small_disk(folder, kilobytes: int):
+def small_disk(folder, kilobytes: int, read_only: bool = False):
     """A real file system of `kilobytes` (tmpfs) mounted at `folder` for the block, so a
-    write meets a genuinely full disk (ENOSPC from the kernel). Needs root (CI is root)."""
+    write meets a genuinely full disk (ENOSPC from the kernel), or with read_only a
+    read-only one (EROFS, even for root). Needs root (CI is root)."""
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs",
-                              str(folder)], capture_output=True, text=True)
+    options = f"size={kilobytes}k" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                             capture_output=True, text=True)
     if mounted.returncode != 0:
         skip_or_fail(f"cannot mount a small disk ({mounted.stderr.strip()}); run as root")
     try:

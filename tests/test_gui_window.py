@@ -5,6 +5,7 @@ second rtmidi client on the same server: nothing here is mocked except the modal
 user would click away (QMessageBox is replaced so a test can read what it said).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -318,3 +319,28 @@ def test_neural_strings_alone_opens_the_window_or_says_why_it_cannot(home):
                           text=True, timeout=60)
     assert done.returncode == 2
     assert "no display" in done.stderr and "neural-strings play" in done.stderr
+
+
+def test_a_bad_settings_file_starts_the_window_and_names_what_it_replaced(qtbot, gui_jack,
+                                                                         home, dialogs):
+    path = home / "settings.json"
+    path.write_text('{"sample_rate": 5, "midi_ports": [1, 2], "midi_api": "jack", '
+                    '"bindings": {"1": "bogus", "999": "tension", "21": "decay"}}')
+    settings = Settings.load(path)
+    engine, _ = build_engine(None, settings)
+    win = MainWindow(engine, settings, path)
+    qtbot.addWidget(win)
+    win.show()
+    win.start()
+    try:
+        said = win.statusBar().toolTip()
+        assert "sample_rate 5" in said and "midi_ports [1, 2]" in said and "'999'" in said
+        assert win.stream is not None and engine.fs == 48000
+        for position in range(0, 128, 8):  # CC1 keeps its default role; CC21 is learned
+            for controller in (1, 21, 999 % 128):  # (soft takeover: it must cross the value)
+                win._midi_message(0xB0, controller, position)
+        assert win.learn.bindings == {21: "decay"}
+        assert engine.get_param("decay") != engine.default("decay")
+    finally:
+        win.close()
+    assert json.loads(path.read_text())["sample_rate"] is None  # the file is repaired

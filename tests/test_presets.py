@@ -1,5 +1,6 @@
 """Presets: the shipped ones, saving and loading, and refusing broken files clearly."""
 
+import dataclasses
 import json
 import os
 import stat
@@ -104,6 +105,13 @@ def good_meta():
     (lambda m: m.update(pickup=float("nan")), "pickup must be a finite number"),
     (lambda m: m.update(controls={"volume": 1.0}), "unknown control(s) ['volume']"),
     (lambda m: m["excitation"].update(type="bow"), "excitation type 'bow'"),
+    (lambda m: m.update(output_gain=0), "output_gain must lie between 0 and 10000"),
+    (lambda m: m.update(pickup=1.5), "pickup must lie between 0 and 1"),
+    (lambda m: m["excitation"].update(amplitude=1e30), "excitation.amplitude must lie"),
+    (lambda m: m.update(string=5), "string must be a JSON object, got 5"),
+    (lambda m: m.update(controls=[1]), "controls must be a JSON object"),
+    (lambda m: m["string"].update(normalised=[]), "malformed description (TypeError"),
+    (lambda m: m["model"].update(n_modes=4096), "4096 modes: a preset may have at most 256"),
 ])
 def test_invalid_descriptions_are_refused_with_the_fault(tmp_path, good_meta, change, message):
     change(good_meta)
@@ -174,3 +182,52 @@ def test_make_physics_presets_rebuilds_the_shipped_files_byte_for_byte(tmp_path)
     for name, spec in STRINGS.items():
         rebuilt = save_preset(build(name, spec), tmp_path / f"{name}.safetensors")
         assert rebuilt.read_bytes() == find_preset(name).read_bytes(), name
+
+
+def test_a_description_nested_too_deeply_is_refused(tmp_path, good_meta):
+    nested = '{"a": ' * 5000 + "1" + "}" * 5000
+    text = json.dumps(good_meta)[:-1] + ', "provenance": ' + nested + "}"
+    path = write_preset(tmp_path / "deep.safetensors", raw_metadata={METADATA_KEY: text})
+    with pytest.raises(PresetError, match="nested too deeply"):
+        load_preset(path)
+
+
+def test_weights_beyond_the_sane_range_are_refused_by_name(tmp_path):
+    preset = load_preset(find_preset("stretch-128"))
+    name = sorted(preset.tensors)[0]
+    tensors = {**preset.tensors, name: np.full_like(preset.tensors[name], 1e30)}
+    path = save_preset(dataclasses.replace(preset, tensors=tensors), tmp_path / "w.safetensors")
+    with pytest.raises(PresetError, match=f"tensor '{name}' holds a value of 1e\\+30"):
+        load_preset(path)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+FIELDS = [("kind",), ("model",), ("model", "n_modes"), ("model", "potential"), ("string",),
+          ("string", "reference_note"), ("string", "normalised"), ("string", "physical"),
+          ("string", "normalised", "gamma"), ("excitation",), ("excitation", "type"),
+          ("excitation", "amplitude"), ("pickup",), ("output_gain",), ("controls",),
+          ("controls", "tension"), ("name",), ("provenance",), ("version",)]
+
+
+@given(st.lists(st.tuples(st.sampled_from(FIELDS), JSON), min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_any_description_loads_as_a_valid_preset_or_is_refused_in_one_line(tmp_path_factory,
+                                                                           changes):
+    meta = load_preset(find_preset("nylon-guitar")).metadata()
+    for keys, value in changes:
+        target = meta
+        for key in keys[:-1]:
+            target = target.get(key) if isinstance(target, dict) else None
+        if isinstance(target, dict):
+            target[keys[-1]] = value
+    path = write_preset(tmp_path_factory.mktemp("meta") / "m.safetensors", meta)
+    try:
+        preset = load_preset(path)
+    except PresetError as error:
+        assert str(error).startswith(str(path)) and "\n" not in str(error)
+        return
+    engine = Engine(preset, fs=48000, polyphony=2, max_block=64)
+    engine.note_on(60, 127)
+    assert np.isfinite(engine.process(512)).all()

@@ -149,3 +149,21 @@ def test_render_refuses_an_absurd_length_before_starting(tmp_path, capsys):
     assert main(["render", "--demo", str(tmp_path / "o.wav"), "--max-length", "5"]) == 2
     assert "more than the 5.0 s limit" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [tmp_path / "rest.mid"]
+
+
+def test_a_read_only_user_data_directory_stops_only_the_saving_of_presets(tmp_path):
+    """Finding presets never writes; saving one says why it cannot, in one line."""
+    with small_disk(tmp_path / "data", 64, read_only=True) as data:
+        environment = {**os.environ, "XDG_DATA_HOME": str(data),
+                       "XDG_CONFIG_HOME": str(data / "config")}
+        out = tmp_path / "o.wav"
+        result = subprocess.run([sys.executable, "-m", "synth", "render", "--demo", str(out),
+                                 "--preset", "steel-guitar", "--quiet", "--tail", "0"],
+                                capture_output=True, text=True, env=environment, timeout=600)
+        assert result.returncode == 0, result.stderr
+        assert soundfile.info(out).duration > 10
+        saving = subprocess.run(
+            [sys.executable, "-c", "from gui.browser import user_preset_path\n"
+             "user_preset_path('mine')"], capture_output=True, text=True, env=environment)
+        assert "OutputError: cannot save presets:" in saving.stderr
+        assert "Read-only file system" in saving.stderr

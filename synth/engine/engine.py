@@ -53,7 +53,7 @@ from synth.engine.state import (
     preset_default,
     preset_sets,
 )
-from synth.errors import ParameterError
+from synth.errors import ParameterError, PresetError
 from synth.presets import Preset, find_preset, load_preset
 
 MAX_POLYPHONY = 256
@@ -87,7 +87,7 @@ class Engine:
         if not (isinstance(max_block, int) and 1 <= max_block <= 1 << 16):
             raise ParameterError(f"max_block must be a whole number from 1 to 65536, got "
                                  f"{max_block!r}")
-        self.fs = check_rate(fs)
+        self.fs = params.check_rate(fs)
         self.polyphony = polyphony
         self.max_block = max_block
         if not (isinstance(channels, int) and 1 <= channels <= 64):
@@ -212,14 +212,22 @@ class Engine:
 
     def warm_up(self) -> None:
         """Compile every kernel now (first call ~seconds, later from cache) on a throwaway
-        state, so the first real block is on time."""
+        state, so the first real block is on time. A preset whose test note (the reference
+        note, hardest velocity) turns non-finite is refused here (PresetError) rather than
+        playing silence."""
         scratch, _voices = build_state(self.preset, self.fs, self.max_block, self.polyphony,
                                        self.dtype)  # _voices: alive while the state is used
         queue = EventQueue(scratch.ring, scratch.ring_index)
-        queue.push(events.NOTE_ON, 0, 60, 100)
+        note = min(max(round(self.preset.reference_note), 0), 127)
+        queue.push(events.NOTE_ON, 0, note, 127)
         queue.push(events.CONTROL, 64, 1, 64)
-        queue.push(events.NOTE_OFF, 128, 60, 0)
-        process_block(scratch, np.zeros((min(self.max_block, 256), self.channels), np.float32))
+        queue.push(events.NOTE_OFF, 128, note, 0)
+        block = np.zeros((min(self.max_block, 256), self.channels), np.float32)
+        for _ in range(4):
+            process_block(scratch, block)
+        if scratch.telemetry[RESETS] > 0:
+            raise PresetError(f"{self.preset.path or self.preset.name}: a test note turns "
+                              "non-finite at once; the model is not playable")
 
     def default(self, name: str) -> float:
         """Parameter `name`'s value as the current preset sets it (what a reset returns to)."""
@@ -238,7 +246,7 @@ class Engine:
         stop; every live parameter carries over."""
         if self.on_state_change is not None:
             raise ParameterError("stop the audio stream before changing the sample rate")
-        self._rebuild(self.preset, check_rate(fs), keep=lambda name: True)
+        self._rebuild(self.preset, params.check_rate(fs), keep=lambda name: True)
 
     def _rebuild(self, preset: Preset, fs: float, keep: Callable[[str], bool]) -> None:
         state, voices = build_state(preset, fs, self.max_block, self.polyphony, self.dtype)
@@ -302,14 +310,6 @@ def _resolve(preset) -> Preset:
     if isinstance(preset, Preset):
         return preset
     return load_preset(find_preset(preset))
-
-
-def check_rate(fs) -> float:
-    """fs as a float if it is a sample rate the engine plays (8 to 384 kHz), else
-    ParameterError."""
-    if not (isinstance(fs, int | float | np.number) and np.isfinite(fs) and 8000 <= fs <= 384000):
-        raise ParameterError(f"the sample rate must be between 8000 and 384000 Hz, got {fs!r}")
-    return float(fs)
 
 
 def _check_dtype(dtype) -> np.dtype:
