@@ -268,9 +268,20 @@ def stored_recipe(state: dict) -> Recipe:
 
 
 def read_checkpoint(path: Path) -> dict:
-    """A checkpoint's contents, loaded without unpickling code (weights_only)."""
-    with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint's contents, loaded without unpickling code (weights_only); a file that
+    is not one of our checkpoints is a ParameterError naming it."""
+    try:
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as error:  # torch's unpickler meets anything in a foreign file
+        raise ParameterError(f"{path}: not a neural-strings training checkpoint (torch "
+                             f"cannot read it safely: {type(error).__name__})") from None
+    if not isinstance(state, dict) or "recipe" not in state or "model" not in state:
+        raise ParameterError(f"{path}: not a neural-strings training checkpoint (no recipe "
+                             "or model in it)")
+    return state
 
 
 def _save(recipe: Recipe, run: Run, network: nn.Module, optimiser, rank: int) -> None:

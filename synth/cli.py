@@ -39,6 +39,8 @@ def _simulate(args: argparse.Namespace) -> None:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ParameterError(f"{args.params}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise ParameterError(f"{args.params}: JSON nested too deeply") from None
     spec = SimulationSpec.from_dict(data)
     potential = None
     if spec.model is not None:  # a SAV preset's potential in place of the nonlinearity
@@ -63,6 +65,8 @@ def _simulate(args: argparse.Namespace) -> None:
 def _dataset(args: argparse.Namespace) -> None:
     from synth.dataset import DatasetConfig, generate
 
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {args.jobs}")
     config = DatasetConfig.load(args.config)
     directory = generate(config, root=args.root, jobs=args.jobs, overwrite=args.overwrite,
                          progress=not args.quiet)
@@ -79,6 +83,10 @@ def _play(args: argparse.Namespace) -> None:
 
     if args.rate is not None:
         check_rate(args.rate)
+    if not 1 <= args.block <= 1 << 16:
+        raise ParameterError(f"--block must be from 1 to 65536 frames, got {args.block}")
+    if not 1 <= args.polyphony <= 256:
+        raise ParameterError(f"--polyphony must be from 1 to 256 voices, got {args.polyphony}")
     device = choose_device(args.device)
     rate = device["samplerate"] if args.rate is None else args.rate
     engine = ready_engine(args.preset, fs=rate, polyphony=args.polyphony,
@@ -241,8 +249,12 @@ def _window(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
+    if args.repeats is not None and args.repeats < 1:
+        raise ParameterError(f"--repeats must be at least 1, got {args.repeats}")
+    if not (np.isfinite(args.seconds) and args.seconds >= 0):
+        raise ParameterError(f"--seconds must be 0 or more, got {args.seconds:g}")
     plugins = _plugins()
-    if not args.repeats:  # not given (or 0)
+    if not args.repeats:  # not given
         args.repeats = (1 if args.quick else 3) if args.what == "startup" else 7
     if args.what == "window":
         from gui.bench import run

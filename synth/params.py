@@ -98,7 +98,7 @@ def param(name: str) -> Param:
     """The parameter called `name`, or a ParameterError listing the known ones."""
     try:
         return PARAMS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ParameterError(f"unknown parameter {name!r}; known: "
                              f"{', '.join(PARAMS)}") from None
 

@@ -269,6 +269,8 @@ def find_preset(name_or_path: str | os.PathLike | None) -> Path:
     installed kinds' presets (None: the default preset)."""
     if name_or_path is None:
         name_or_path = DEFAULT_PRESET
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise PresetError(f"a preset is given by name or file path, got {name_or_path!r:.60}")
     path = Path(name_or_path)
     if path.suffix == ".safetensors" or path.exists():
         return path

@@ -81,16 +81,16 @@ class Engine:
     def __init__(self, preset: Preset | str | os.PathLike | None = None, fs: float = 48000,
                  polyphony: int = 16, max_block: int = 1024, channels: int = 2,
                  dtype=np.float32) -> None:
-        if not (isinstance(polyphony, int) and 1 <= polyphony <= MAX_POLYPHONY):
+        if not (_whole(polyphony) and 1 <= polyphony <= MAX_POLYPHONY):
             raise ParameterError(f"polyphony must be a whole number from 1 to {MAX_POLYPHONY}, "
                                  f"got {polyphony!r}")
-        if not (isinstance(max_block, int) and 1 <= max_block <= 1 << 16):
+        if not (_whole(max_block) and 1 <= max_block <= 1 << 16):
             raise ParameterError(f"max_block must be a whole number from 1 to 65536, got "
                                  f"{max_block!r}")
         self.fs = params.check_rate(fs)
         self.polyphony = polyphony
         self.max_block = max_block
-        if not (isinstance(channels, int) and 1 <= channels <= 64):
+        if not (_whole(channels) and 1 <= channels <= 64):
             raise ParameterError(f"channels must be a whole number from 1 to 64, got "
                                  f"{channels!r}")
         self.channels = channels
@@ -165,7 +165,7 @@ class Engine:
     def get_param(self, name: str, smoothed: bool = False) -> float:
         """A parameter's target, or with smoothed=True the value the audio thread uses now."""
         p = params.param(name)
-        return float(self.state.params[CURRENT if smoothed else TARGET, p.id])
+        return float(self.state.params[CURRENT if smoothed is True else TARGET, p.id])
 
     def assign_cc(self, number: int, name: str | None) -> None:
         """Let MIDI controller `number` drive parameter `name` over its range (None: free)."""
@@ -175,7 +175,7 @@ class Engine:
         if name is None:
             self.state.cc_map[number] = -1
             return
-        if name not in params.ASSIGNABLE:
+        if not isinstance(name, str) or name not in params.ASSIGNABLE:
             raise ParameterError(f"{name!r} cannot be driven by a controller; choose one of "
                                  f"{', '.join(params.ASSIGNABLE)}")
         self.state.cc_map[number] = params.param(name).id
@@ -189,8 +189,7 @@ class Engine:
     def voice_limit(self, voices: int) -> None:
         """Lower or raise the limit live, up to the lanes built (`polyphony`). Notes already
         sounding ring on; new notes steal until the limit holds."""
-        if isinstance(voices, bool) or not isinstance(voices, int | np.integer) or \
-                not 1 <= voices <= self.polyphony:
+        if not _whole(voices) or not 1 <= voices <= self.polyphony:
             raise ParameterError(f"the voice limit must be a whole number from 1 to "
                                  f"{self.polyphony} (the engine's polyphony), got {voices!r}")
         self.state.config[POLYPHONY] = voices
@@ -200,8 +199,7 @@ class Engine:
         """Render the next `frames` samples offline (0 to MAX_PROCESS_SECONDS of audio);
         returns (frames, channels) float32."""
         limit = round(MAX_PROCESS_SECONDS * self.fs)
-        if isinstance(frames, bool) or not isinstance(frames, int | np.integer) or \
-                not 0 <= frames <= limit:
+        if not _whole(frames) or not 0 <= frames <= limit:
             raise ParameterError(f"process renders a whole number of frames from 0 to {limit} "
                                  f"({MAX_PROCESS_SECONDS:g} s) at a time, got {frames!r}")
         out = np.empty((frames, self.channels), np.float32)
@@ -283,7 +281,9 @@ class Engine:
                 "dropped_events": self.queue.dropped + int(t[UNSCHEDULED])}
 
     def scope(self, n: int = 2048) -> np.ndarray:
-        """The latest n output samples (oldest first)."""
+        """The latest n output samples (oldest first; at most SCOPE_SIZE)."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ParameterError(f"the scope shows a whole number of samples, got {n!r}")
         n = min(n, len(self.state.scope))
         end = int(self.state.config[SCOPE_WRITE])
         return np.roll(self.state.scope, -end)[-n:].copy()
@@ -323,7 +323,11 @@ def _check_dtype(dtype) -> np.dtype:
     return found
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
 def _midi(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < 128:
+    if not _whole(value) or not 0 <= value < 128:
         raise ParameterError(f"{name} must be a whole number from 0 to 127, got {value!r}")
     return int(value)
