@@ -23,6 +23,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,7 +272,9 @@ def read_checkpoint(path: Path) -> dict:
     """A checkpoint's contents, loaded without unpickling code (weights_only); a file that
     is not one of our checkpoints is a ParameterError naming it."""
     try:
-        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's guesses about a foreign file
             state = torch.load(path, map_location="cpu", weights_only=True)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise

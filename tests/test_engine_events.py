@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from synth.engine import Engine
 from synth.engine.engine import HORIZON_SECONDS
 from synth.engine.schedule import SCHEDULE_SIZE
-from synth.errors import ParameterError
+from synth.errors import ParameterError, PresetError
 
 FS = 48000
 BLOCK = 128
@@ -117,3 +117,41 @@ def test_events_sent_in_any_order_play_as_if_each_came_at_its_sample(preset, sen
         blocks.append(reference.process(BLOCK))
     np.testing.assert_array_equal(played, np.concatenate(blocks))
     assert engine.stats()["dropped_events"] == 0
+
+
+ANYTHING = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
+    st.sampled_from(["tension", "decay", "nylon-guitar", "no-such-preset", b"x", [], {},
+                     (1,), np.int64(5), np.float32(0.3), np.uint8(200), np.array([1, 2]),
+                     object(), 1j, 2**70, 10**400]))
+CALLS = {
+    "note_on": lambda e, a, b, c: e.note_on(a, b, c),
+    "note_off": lambda e, a, b, c: e.note_off(a, b),
+    "control_change": lambda e, a, b, c: e.control_change(a, b, c),
+    "pitch_bend": lambda e, a, b, c: e.pitch_bend(a, b),
+    "set_param": lambda e, a, b, c: e.set_param(a, b),
+    "get_param": lambda e, a, b, c: e.get_param(a, b),
+    "assign_cc": lambda e, a, b, c: e.assign_cc(a, b),
+    "voice_limit": lambda e, a, b, c: setattr(e, "voice_limit", a),
+    "process": lambda e, a, b, c: e.process(a if not isinstance(a, int) or a < 10**5 else -1),
+    "scope": lambda e, a, b, c: e.scope(a),
+    "default": lambda e, a, b, c: e.default(a),
+    "all_notes_off": lambda e, a, b, c: e.all_notes_off(a),
+    "load_preset": lambda e, a, b, c: e.load_preset(a),
+    "set_rate": lambda e, a, b, c: e.set_rate(a),
+    "Engine": lambda e, a, b, c: Engine(a, fs=b, polyphony=c),
+}
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(CALLS)), ANYTHING, ANYTHING, ANYTHING),
+                max_size=30))
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_call_with_any_arguments_works_or_is_a_parameter_or_preset_error(preset, calls):
+    engine = Engine(preset, fs=FS, polyphony=2, max_block=BLOCK)
+    for name, a, b, c in calls:
+        try:
+            CALLS[name](engine, a, b, c)
+        except (ParameterError, PresetError):
+            pass
+        assert np.isfinite(engine.process(64)).all()

@@ -101,6 +101,8 @@ def test_missing_keys_and_malformed_files(tmp_path, capsys):
     assert status == 2 and "not valid JSON" in out.err
     status, out = run_simulate(tmp_path, "[1, 2]", capsys)
     assert status == 2 and "must be a JSON object" in out.err
+    status, out = run_simulate(tmp_path, "[" * 100_000 + "]" * 100_000, capsys)
+    assert status == 2 and "JSON nested too deeply" in out.err
     status = main(["simulate", str(tmp_path / "absent.json"), str(tmp_path / "o.npz")])
     assert status == 2 and "No such file" in capsys.readouterr().err
 

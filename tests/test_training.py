@@ -204,3 +204,14 @@ def test_export_makes_a_playable_preset_with_provenance(tmp_path):
     audio = engine.process(24000)
     peak_db = 20 * np.log10(np.abs(audio).max())
     assert np.isfinite(audio).all() and -13.0 < peak_db < -11.0
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    from synth.cli import main
+
+    foreign = tmp_path / "notes.pt"
+    foreign.write_bytes(b"\x80\x04K\x05." + b"not a zip")
+    assert main(["export", str(foreign), str(tmp_path / "x.safetensors")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {foreign}: not a neural-strings training checkpoint")
+    assert error.count("\n") == 1 and not (tmp_path / "x.safetensors").exists()
