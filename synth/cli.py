@@ -255,7 +255,7 @@ def _bench(args: argparse.Namespace) -> None:
         raise ParameterError(f"--seconds must be 0 or more, got {args.seconds:g}")
     plugins = _plugins()
     if not args.repeats:  # not given
-        args.repeats = (1 if args.quick else 3) if args.what == "startup" else 7
+        args.repeats = {"startup": 1 if args.quick else 3, "render": 1}.get(args.what, 7)
     if args.what == "window":
         from gui.bench import run
 
@@ -269,7 +269,13 @@ def _bench(args: argparse.Namespace) -> None:
         return
     # the naive torch loops to compare against, when torch is installed
     baselines = next((b for b in (p.torch_baselines() for p in plugins) if b), None)
-    if args.what == "startup":
+    if args.what == "render":
+        from synth.bench import render
+
+        if not (np.isfinite(args.minutes) and args.minutes > 0):
+            raise ParameterError(f"--minutes must be positive, got {args.minutes:g}")
+        render.run(minutes=args.minutes, repeats=args.repeats, quick=args.quick)
+    elif args.what == "startup":
         from synth.bench import startup
 
         startup.run(repeats=args.repeats, jack=args.jack, quick=args.quick)
@@ -398,8 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="benchmark against the naive way, in one run",
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
-    bench.add_argument("what", choices=["physics", "engine", "window", "widths", "startup"])
-    bench.add_argument("--repeats", type=int, help="timed repeats (default: 7; startup: 3)")
+    bench.add_argument("what", choices=["physics", "engine", "window", "widths", "startup",
+                                        "render"])
+    bench.add_argument("--repeats", type=int,
+                       help="timed repeats (default: 7; startup: 3; render: 1)")
+    bench.add_argument("--minutes", type=float, default=120.0,
+                       help="render: length of the piece (default: 120; --quick: 5)")
     bench.add_argument("--quick", action="store_true", help="shorter runs, for a smoke test")
     bench.add_argument("--seconds", type=float, default=30.0,
                        help="engine, window: length of each underrun run (default: 30)")
