@@ -167,3 +167,17 @@ def test_a_read_only_user_data_directory_stops_only_the_saving_of_presets(tmp_pa
              "user_preset_path('mine')"], capture_output=True, text=True, env=environment)
         assert "OutputError: cannot save presets:" in saving.stderr
         assert "Read-only file system" in saving.stderr
+
+
+def test_a_dataset_larger_than_the_free_disk_is_refused_before_simulating(tmp_path):
+    """(A write that fails midway is the np.save case above, on the same atomic writer.)"""
+    from synth.dataset import DatasetConfig, generate, string_bytes
+    from synth.errors import DatasetError
+
+    config = DatasetConfig.load("examples/quickstart/tiny-strings.toml")
+    with small_disk(tmp_path / "datasets", 8192) as disk:
+        generate(config, root=disk, jobs=1, progress=False, count=0)  # the manifest alone
+        fill(disk, leave=2 * string_bytes(config))
+        with pytest.raises(DatasetError, match="3 strings need 5.8 MB .* which has 3.8 MB"):
+            generate(config, root=disk, jobs=1, progress=False, count=3)
+        assert list((disk / config.name / "strings").iterdir()) == []
