@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from synth import __version__
-from synth.errors import AudioError, DatasetError, OutputError, ParameterError, PresetError
+from synth.errors import (
+    AudioError,
+    DatasetError,
+    OutputError,
+    ParameterError,
+    PresetError,
+    one_line,
+)
 
 MAX_RENDER_SECONDS = 4 * 3600.0  # render's default --max-length
 USER_ERRORS = (ParameterError, DatasetError, PresetError, AudioError, OutputError,
@@ -448,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

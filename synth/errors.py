@@ -1,7 +1,8 @@
 """Errors and warnings that the package raises on purpose.
 
 Every user-facing failure (a bad parameter, a broken file, a missing device) is one of these,
-with a message that names the offending value and what would be accepted instead.
+with a message of one line that names the offending value and what would be accepted
+instead (`one_line` keeps text from a file, such as a key with a newline in it, on one line).
 """
 
 
@@ -33,3 +34,8 @@ class PluginWarning(UserWarning):
 class OutputError(RuntimeError):
     """An output file cannot be written: a missing folder, a directory given for a file, a
     wrong extension, no permission, or a full disk."""
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character (newlines included) written as its escape."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)

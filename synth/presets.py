@@ -39,7 +39,7 @@ import platformdirs
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from synth.errors import OutputError, ParameterError, PresetError
+from synth.errors import OutputError, ParameterError, PresetError, one_line
 from synth.files import replace_atomically
 from synth.kinds import find_kind, installed_kinds
 from synth.params import PARAMS
@@ -127,10 +127,10 @@ def load_preset(path: str | os.PathLike) -> Preset:
         return _load(path)
     except PresetError as error:
         message = str(error)
-        raise PresetError(message if message.startswith(str(path)) else
-                          f"{path}: {message}") from None
+        raise PresetError(one_line(message if message.startswith(str(path)) else
+                                   f"{path}: {message}")) from None
     except Exception as error:  # whatever a malformed description makes the reader meet
-        raise PresetError(f"{path}: {_describe(error)}") from None
+        raise PresetError(one_line(f"{path}: {_describe(error)}")) from None
 
 
 def _describe(error: Exception) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from synth.audiofile import wav_writer
 from synth.engine import events
 from synth.engine.engine import Engine
-from synth.errors import ParameterError
+from synth.errors import ParameterError, one_line
 from synth.progress import Progress
 
 LOOKAHEAD_BLOCKS = 8  # events are queued this far ahead of the block being rendered
@@ -54,7 +54,8 @@ def midi_file_events(path: str | os.PathLike, fs: float) -> list[Event]:
         raise ParameterError(f"{path}: cannot open ({error.strerror})") from None
     except Exception as error:  # anything the parser meets in a broken file
         reason = str(error) or type(error).__name__
-        raise ParameterError(f"{path}: not a readable MIDI file ({reason})") from None
+        raise ParameterError(one_line(f"{path}: not a readable MIDI file ({reason})")) \
+            from None
     return found
 
 

@@ -155,3 +155,11 @@ def test_any_call_with_any_arguments_works_or_is_a_parameter_or_preset_error(pre
         except (ParameterError, PresetError):
             pass
         assert np.isfinite(engine.process(64)).all()
+
+
+def test_the_scope_returns_exactly_the_samples_asked_for(preset):
+    engine = Engine(preset, fs=FS, max_block=BLOCK)
+    engine.note_on(60, 100)
+    played = engine.process(1000)[:, 0]
+    assert engine.scope(0).shape == (0,)
+    np.testing.assert_array_equal(engine.scope(np.uint8(200)), played[-200:])

@@ -178,6 +178,6 @@ def test_a_dataset_larger_than_the_free_disk_is_refused_before_simulating(tmp_pa
     with small_disk(tmp_path / "datasets", 8192) as disk:
         generate(config, root=disk, jobs=1, progress=False, count=0)  # the manifest alone
         fill(disk, leave=2 * string_bytes(config))
-        with pytest.raises(DatasetError, match="3 strings need 5.8 MB .* which has 3.8 MB"):
+        with pytest.raises(DatasetError, match=r"3 strings need 5.8 MB .* which has 3.8 MB"):
             generate(config, root=disk, jobs=1, progress=False, count=3)
         assert list((disk / config.name / "strings").iterdir()) == []

@@ -284,9 +284,10 @@ class Engine:
         """The latest n output samples (oldest first; at most SCOPE_SIZE)."""
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
             raise ParameterError(f"the scope shows a whole number of samples, got {n!r}")
-        n = min(n, len(self.state.scope))
+        size = len(self.state.scope)
+        n = min(int(n), size)
         end = int(self.state.config[SCOPE_WRITE])
-        return np.roll(self.state.scope, -end)[-n:].copy()
+        return np.roll(self.state.scope, -end)[size - n:].copy()
 
     def meters(self) -> dict | None:
         """The loudest voice: its note, peak, first-mode phase (q1, p1/omega1, omega1 in
