@@ -175,7 +175,8 @@ def _render(args: argparse.Namespace) -> None:
     stats = engine.stats()
     print(f"wrote {args.out}: {frames / args.rate:.1f} s with {engine.preset.name!r}, "
           f"peak {20 * np.log10(max(peak, 1e-9)):.1f} dBFS, "
-          f"{stats['stolen']} voices stolen, {stats['voice_resets']} reset")
+          f"{stats['stolen']} voices stolen, {stats['voice_resets']} reset"
+          + (f", {stats['dropped_events']} events dropped" if stats["dropped_events"] else ""))
 
 
 def _duration(seconds: float) -> str:

@@ -110,7 +110,9 @@ def render_blocks(engine: Engine, timeline: list[Event], frames: int,
                   block: int = 128) -> Iterator[np.ndarray]:
     """Play `timeline` (samples counted from the engine's current clock) for `frames`
     samples, `block` at a time; yields each block, (block, channels) float32, as it is
-    rendered, so memory does not grow with the length of the piece."""
+    rendered, so memory does not grow with the length of the piece. Events are queued
+    LOOKAHEAD_BLOCKS ahead; when more than the ring holds fall that close together, the
+    rest wait for the next block (and act at its start) rather than being dropped."""
     if not 1 <= block <= engine.max_block:
         raise ParameterError(f"block must be from 1 to {engine.max_block}, got {block}")
     start = engine.clock
@@ -118,10 +120,12 @@ def render_blocks(engine: Engine, timeline: list[Event], frames: int,
     next_event = 0
     for first in range(0, frames, block):
         horizon = first + LOOKAHEAD_BLOCKS * block
-        while next_event < len(pending) and pending[next_event].sample < horizon:
-            e = pending[next_event]
-            engine.queue.push(e.kind, start + e.sample, e.a, e.b)  # full: dropped, counted
+        room = events.RING_SIZE - engine.queue.pending()
+        while next_event < len(pending) and pending[next_event].sample < horizon and room:
+            e = pending[next_event]  # more than the ring holds at once wait a block (late,
+            engine.queue.push(e.kind, start + e.sample, e.a, e.b)  # not dropped)
             next_event += 1
+            room -= 1
         yield engine.process(min(block, frames - first))
 
 

@@ -129,3 +129,15 @@ def test_any_bytes_give_events_or_one_parameter_error(tmp_path_factory, content)
         assert str(error).startswith(f"{path}: ") and "\n" not in str(error)
         return
     assert all(0 <= e.a < 16384 and 0 <= e.b < 128 for e in found)
+
+
+def test_more_events_at_one_instant_than_the_ring_holds_are_all_played(tmp_path, preset):
+    """6,000 controller moves and then a note, all at time 0: none is dropped (those the
+    ring cannot take at once act a block later) and the note sounds."""
+    moves = [mido.Message("control_change", control=74, value=i % 128, time=0)
+             for i in range(6000)]
+    path = saved(tmp_path / "dense.mid", [[*moves, *note(60, 96)]])
+    engine = Engine(preset, fs=FS, polyphony=4)
+    audio = render(engine, midi_file_events(path, FS), tail=0.2)
+    assert engine.stats()["dropped_events"] == 0
+    assert np.abs(audio).max() > 0.01
