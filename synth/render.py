@@ -18,6 +18,8 @@ import numpy as np
 from synth.audiofile import wav_writer
 from synth.engine import events
 from synth.engine.engine import Engine
+from synth.engine.schedule import SCHEDULE_SIZE
+from synth.engine.state import SCHEDULED
 from synth.errors import ParameterError, one_line
 from synth.progress import Progress
 
@@ -111,16 +113,19 @@ def render_blocks(engine: Engine, timeline: list[Event], frames: int,
     """Play `timeline` (samples counted from the engine's current clock) for `frames`
     samples, `block` at a time; yields each block, (block, channels) float32, as it is
     rendered, so memory does not grow with the length of the piece. Events are queued
-    LOOKAHEAD_BLOCKS ahead; when more than the ring holds fall that close together, the
-    rest wait for the next block (and act at its start) rather than being dropped."""
+    LOOKAHEAD_BLOCKS ahead, in the timeline's order at equal samples; when more than the
+    ring and the schedule hold fall that close together, the rest wait for the next block
+    (and act at its start) rather than being dropped."""
     if not 1 <= block <= engine.max_block:
         raise ParameterError(f"block must be from 1 to {engine.max_block}, got {block}")
     start = engine.clock
-    pending = sorted(timeline)
+    pending = sorted(timeline, key=lambda event: event.sample)  # stable: the file's order
     next_event = 0
     for first in range(0, frames, block):
         horizon = first + LOOKAHEAD_BLOCKS * block
-        room = events.RING_SIZE - engine.queue.pending()
+        waiting = engine.queue.pending()  # in the ring, and in the schedule after it
+        room = min(events.RING_SIZE - waiting,
+                   SCHEDULE_SIZE - int(engine.state.config[SCHEDULED]) - waiting)
         while next_event < len(pending) and pending[next_event].sample < horizon and room:
             e = pending[next_event]  # more than the ring holds at once wait a block (late,
             engine.queue.push(e.kind, start + e.sample, e.a, e.b)  # not dropped)

@@ -1,12 +1,15 @@
 """The engine's event API under any times and any order: events act in time order, a far
 future event never holds back the others, and every bad argument is a ParameterError."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
-from synth.engine import Engine
+from synth.engine import Engine, events, schedule
 from synth.engine.engine import HORIZON_SECONDS
 from synth.engine.schedule import SCHEDULE_SIZE
 from synth.errors import ParameterError, PresetError
@@ -163,3 +166,39 @@ def test_the_scope_returns_exactly_the_samples_asked_for(preset):
     played = engine.process(1000)[:, 0]
     assert engine.scope(0).shape == (0,)
     np.testing.assert_array_equal(engine.scope(np.uint8(200)), played[-200:])
+
+
+@functools.cache
+def callable_schedule():
+    """The schedule's two operations, compiled with Python wrappers (the engine's own are
+    internal: callable only from compiled code)."""
+    return njit(schedule.take_arrivals.py_func), njit(schedule.remove_first.py_func)
+
+
+@given(st.lists(st.tuples(st.lists(st.integers(0, 20), max_size=12), st.integers(0, 6)),
+                max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_the_schedule_keeps_the_events_due_first_and_gives_them_in_order(batches):
+    """A schedule of 8 against a sorted list: events come out by (time, arrival); when it is
+    full, the one due last (waiting or arriving) is dropped."""
+    take_arrivals, remove_first = callable_schedule()
+    ring, index = np.zeros((16, 4), np.int64), np.zeros(2, np.int64)
+    heap, length = np.zeros((8, schedule.COLUMNS), np.int64), 0
+    waiting, arrival, dropped_here, dropped_there = [], 0, 0, 0
+    for times, pops in batches:
+        for time in times:
+            ring[index[events.WRITE] % 16] = (events.CONTROL, time, 1, 0)
+            index[events.WRITE] += 1
+            waiting.append((time, arrival))
+            arrival += 1
+            if len(waiting) > 8:
+                waiting.remove(max(waiting))
+                dropped_there += 1
+        length, dropped = take_arrivals(ring, index, heap, length)
+        dropped_here += dropped
+        assert length == len(waiting)
+        for _ in range(min(pops, length)):
+            assert (heap[0, schedule.TIME], heap[0, schedule.ARRIVAL]) == min(waiting)
+            waiting.remove(min(waiting))
+            length = remove_first(heap, length)
+    assert dropped_here == dropped_there

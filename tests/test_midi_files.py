@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from synth.cli import main
 from synth.engine import Engine, events
+from synth.engine.state import HELD, IDLE, STATUS
 from synth.errors import ParameterError
 from synth.render import midi_file_events, render
 
@@ -132,12 +133,27 @@ def test_any_bytes_give_events_or_one_parameter_error(tmp_path_factory, content)
 
 
 def test_more_events_at_one_instant_than_the_ring_holds_are_all_played(tmp_path, preset):
-    """6,000 controller moves and then a note, all at time 0: none is dropped (those the
-    ring cannot take at once act a block later) and the note sounds."""
+    """6,000 controller moves and then a note, all at 0.5 s: none is dropped (those the
+    ring and the schedule cannot take at once act a block later) and the note sounds."""
     moves = [mido.Message("control_change", control=74, value=i % 128, time=0)
              for i in range(6000)]
-    path = saved(tmp_path / "dense.mid", [[*moves, *note(60, 96)]])
+    rest = mido.Message("control_change", control=74, value=64, time=96)  # 0.5 s
+    path = saved(tmp_path / "dense.mid", [[rest, *moves, *note(60, 96)]])
     engine = Engine(preset, fs=FS, polyphony=4)
     audio = render(engine, midi_file_events(path, FS), tail=0.2)
     assert engine.stats()["dropped_events"] == 0
     assert np.abs(audio).max() > 0.01
+
+
+def test_events_at_the_same_instant_keep_the_files_order(tmp_path, preset):
+    """A note released and struck again on the same tick sounds: the off, then the on."""
+    again = [mido.Message("note_on", note=60, velocity=90, time=0),
+             mido.Message("note_off", note=60, time=96), mido.Message("note_on", note=60,
+                                                                      velocity=90, time=0)]
+    path = saved(tmp_path / "again.mid", [again])
+    found = midi_file_events(path, FS)
+    assert [e.kind for e in found] == [events.NOTE_ON, events.NOTE_OFF, events.NOTE_ON]
+    engine = Engine(preset, fs=FS, polyphony=4)
+    render(engine, found, tail=0.1)
+    status = engine.state.voice_int[STATUS]
+    assert list(status[status != IDLE]) == [HELD]  # its key is down: the damper is off

@@ -17,6 +17,7 @@ from synth.engine import events
 from synth.kernels.options import INTERNAL
 
 SCHEDULE_SIZE = 4096
+SCANS_PER_BLOCK = 16  # searches for the event due last, when full (each ~2048 compares)
 TYPE, TIME, A, B, ARRIVAL = 0, 1, 2, 3, 4  # columns of a scheduled event
 COLUMNS = 5
 
@@ -53,9 +54,13 @@ def _latest_leaf(heap, length):
 def take_arrivals(ring, index, heap, length):
     """Move every event from the ring into the heap of `length` entries; returns the new
     length and how many events were dropped. When the heap is full, the event due last
-    (a waiting one, or the one arriving) is the one dropped."""
+    (a waiting one, or the one arriving) is the one dropped. Finding the waiting one due
+    last is a scan of the leaves, done at most SCANS_PER_BLOCK times a call (a flood of
+    events each earlier than the last: beyond that, the arriving ones are dropped), so the
+    audio thread's time stays bounded."""
     dropped = 0
     size = ring.shape[0]
+    latest, scans = -1, 0  # the waiting entry due last, while still valid; scans made
     while index[events.READ] < index[events.WRITE]:
         arrival = index[events.READ]
         index[events.READ] = arrival + 1
@@ -63,9 +68,13 @@ def take_arrivals(ring, index, heap, length):
         slot = length
         if length == heap.shape[0]:
             dropped += 1
-            slot = _latest_leaf(heap, length)
-            if record[events.TIME] >= heap[slot, TIME]:
+            if latest < 0:
+                if scans == SCANS_PER_BLOCK:
+                    continue
+                latest, scans = _latest_leaf(heap, length), scans + 1
+            if record[events.TIME] >= heap[latest, TIME]:
                 continue  # the arriving event is due last: it is the one dropped
+            slot, latest = latest, -1  # it takes the place of the one due last
         else:
             length += 1
         heap[slot, TYPE], heap[slot, TIME] = record[events.TYPE], record[events.TIME]
