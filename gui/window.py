@@ -32,14 +32,14 @@ from PySide6.QtWidgets import (
 
 from gui.audio_setup import SetupPanel
 from gui.browser import PresetBrowser, snapshot, user_preset_path
-from gui.controls import ControlPanel
+from gui.controls import SHOWN, ControlPanel
 from gui.displays import StringView
 from gui.keyboard import ComputerKeyboard
 from gui.midi_learn import MidiLearn
 from gui.piano import Piano
+from synth import params
 from synth.audio import AudioStream, choose_device, output_devices, rescan_devices
 from synth.engine import Engine
-from synth.engine.events import FIXED_CONTROLLERS
 from synth.errors import AudioError, OutputError, ParameterError, PresetError
 from synth.midi import CONTROL, NOTE_OFF, NOTE_ON, MidiInput
 from synth.presets import find_preset, load_preset, save_preset
@@ -65,8 +65,15 @@ class MainWindow(QMainWindow):
         self.incoming: collections.deque = collections.deque()  # from the MIDI thread
         self.held: set[int] = set()  # notes held by any source, for the keyboard display
         self.learn = MidiLearn()
+        unlearnable = [f"CC{c} {n}" for c, n in settings.bindings.items() if n not in SHOWN]
         for controller, name in settings.bindings.items():
-            self._bind(int(controller), name)
+            if name in SHOWN:  # a parameter without a control here cannot be learned
+                self._bind(int(controller), name)
+        self.settings.bindings = {str(c): n for c, n in self.learn.bindings.items()}
+        if unlearnable:
+            self.settings.problem = "; ".join(filter(None, [
+                settings.problem, "MIDI-learn bindings of parameters without a control "
+                "dropped: " + ", ".join(unlearnable)]))
         self.keyboard = ComputerKeyboard(settings.octave)
         self.setWindowTitle("neural-strings")
 
@@ -291,7 +298,7 @@ class MainWindow(QMainWindow):
             self.held.add(data1)
         elif kind in (NOTE_ON, NOTE_OFF):
             self.held.discard(data1)
-        elif kind == CONTROL and data1 not in FIXED_CONTROLLERS:
+        elif kind == CONTROL and data1 not in params.FIXED_CONTROLLERS:
             learning = self.learn.armed is not None
             self.controls.control_change(data1, data2)
             if learning and data1 in self.learn.bindings:

@@ -84,6 +84,7 @@ def _play(args: argparse.Namespace) -> None:
     import time
 
     from synth.audio import AudioStream, choose_device
+    from synth.engine.engine import MAX_POLYPHONY
     from synth.midi import MidiInput
     from synth.params import check_rate
     from synth.warm import ready_engine
@@ -92,8 +93,9 @@ def _play(args: argparse.Namespace) -> None:
         check_rate(args.rate)
     if not 1 <= args.block <= 1 << 16:
         raise ParameterError(f"--block must be from 1 to 65536 frames, got {args.block}")
-    if not 1 <= args.polyphony <= 256:
-        raise ParameterError(f"--polyphony must be from 1 to 256 voices, got {args.polyphony}")
+    if not 1 <= args.polyphony <= MAX_POLYPHONY:
+        raise ParameterError(f"--polyphony must be from 1 to {MAX_POLYPHONY} voices, got "
+                             f"{args.polyphony}")
     device = choose_device(args.device)
     rate = device["samplerate"] if args.rate is None else args.rate
     engine = ready_engine(args.preset, fs=rate, polyphony=args.polyphony,
@@ -136,6 +138,7 @@ def _play(args: argparse.Namespace) -> None:
 
 def _render(args: argparse.Namespace) -> None:
     from synth.audiofile import BYTES_PER_SAMPLE, SUFFIXES
+    from synth.engine.engine import CHANNELS
     from synth.files import check_output, check_space
     from synth.params import check_rate
     from synth.render import demo_events, length, midi_file_events, notes_in, render_to_file
@@ -164,8 +167,7 @@ def _render(args: argparse.Namespace) -> None:
             f"last event is at {_duration(last / args.rate)}), more than the "
             f"{_duration(args.max_length)} limit; allow it with --max-length "
             f"{math.ceil(seconds)}")
-    stereo = 2  # the engine's channels
-    check_space(args.out, round(seconds * args.rate) * stereo * BYTES_PER_SAMPLE,
+    check_space(args.out, round(seconds * args.rate) * CHANNELS * BYTES_PER_SAMPLE,
                 f"a {_duration(seconds)} render")
     engine = ready_engine(args.preset, fs=args.rate, polyphony=args.polyphony,
                           max_block=max(1024, args.block), say=_say)

@@ -38,4 +38,4 @@ class OutputError(RuntimeError):
 
 def one_line(text: str) -> str:
     """`text` with every control character (newlines included) written as its escape."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -2,8 +2,8 @@
 temporary file beside it and rename, so a failed or interrupted write never leaves a file
 that looks complete (and never damages an old file of the same name).
 
-New files get the usual permissions (0666 less the process's umask), whatever the library
-that wrote the temporary file chose.
+Files written get the usual permissions (0666 less the process's umask), whatever the
+library that wrote the temporary file chose.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import errno
 import glob
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def _umask() -> int:
 
 
 FILE_MODE = 0o666 & ~_umask()
+
+
+def _writer() -> str:
+    """Who writes a temporary file: this machine and process."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def check_output(path: str | os.PathLike, suffixes: tuple[str, ...] = (),
@@ -94,7 +100,7 @@ def replace_atomically(path: str | os.PathLike) -> Iterator[Path]:
     OutputError (a full disk says so)."""
     path = Path(path)
     _remove_stale_partials(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    temporary = path.with_name(f".{path.name}.{_writer()}.partial")
     try:
         yield temporary
         os.chmod(temporary, FILE_MODE)
@@ -132,10 +138,12 @@ def save_figure(figure, path: str | os.PathLike) -> None:
 
 
 def _remove_stale_partials(path: Path) -> None:
-    """Remove the temporary files of earlier writes to `path` whose process is gone (killed
-    mid-write: nothing else would ever remove them)."""
-    for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
-        pid = partial.name[len(path.name) + 2:-len(".partial")]
+    """Remove the temporary files of earlier writes to `path` by processes of this machine
+    that are gone (killed mid-write: nothing else would ever remove them). Another
+    machine's (a shared folder) are left alone: whether its writer lives cannot be told."""
+    host = socket.gethostname()
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.{glob.escape(host)}-*.partial"):
+        pid = partial.name[len(path.name) + len(host) + 3:-len(".partial")]
         if pid.isdigit() and not _running(int(pid)):
             partial.unlink(missing_ok=True)
 

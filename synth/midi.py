@@ -121,7 +121,11 @@ class MidiInput:
 
         def received(data) -> None:
             for status, data1, data2 in parser.feed(data):
-                dispatch(self.engine, status, data1, data2)
+                try:
+                    dispatch(self.engine, status, data1, data2)
+                except Exception as error:  # nothing may stop the MIDI thread
+                    self.report(f"MIDI message {status:02X} {data1:02X} {data2:02X} could not "
+                                f"be played ({error!r})")
                 if self.listener is not None:
                     try:
                         self.listener(status, data1, data2)

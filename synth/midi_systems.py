@@ -17,6 +17,7 @@ thread, or the JACK client's process thread, as rtmidi's JACK input did).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 
 import rtmidi
@@ -60,8 +61,12 @@ class AlsaMidi:
         self._inputs: dict[str, rtmidi.MidiIn] = {}
         self._virtual = None
         if virtual:
-            self._virtual = self._new_input()
-            self._virtual.open_virtual_port(PORT)
+            try:
+                self._virtual = self._new_input()
+                self._virtual.open_virtual_port(PORT)
+            except rtmidi.RtMidiError as error:
+                self.close()
+                raise MidiSystemError(f"alsa: cannot open our port ({error})") from None
 
     @property
     def port_name(self) -> str:
@@ -82,10 +87,13 @@ class AlsaMidi:
         return [n for n in names if CLIENT_NAME not in n and "Through" not in n]
 
     def connect(self, name: str) -> None:
+        midi_in = None
         try:
             midi_in = self._new_input()
-            midi_in.open_port(self.sources().index(name))
+            midi_in.open_port(self._probe.get_ports().index(name))  # rtmidi's own numbering
         except (rtmidi.RtMidiError, ValueError) as error:
+            if midi_in is not None:
+                midi_in.delete()
             raise MidiSystemError(str(error)) from None
         self._inputs[name] = midi_in
 
@@ -114,15 +122,23 @@ class JackMidi:
             self._client = jack.Client(CLIENT_NAME, no_start_server=True)
         except jack.JackError as error:
             raise MidiSystemError(f"jack: no JACK server ({error})") from None
-        self._port = self._client.midi_inports.register(PORT)
-        receive, port = new_receiver(), self._port
+        try:
+            self._port = self._client.midi_inports.register(PORT)
+            receive, port = new_receiver(), self._port
 
-        def process(frames: int) -> None:
-            for _offset, data in port.incoming_midi_events():
-                receive(bytes(data))
+            def process(frames: int) -> None:
+                # JACK-Client stops calling a callback that raised once: nothing may escape
+                for _offset, data in port.incoming_midi_events():
+                    try:
+                        receive(bytes(data))
+                    except Exception:  # the receiver reports its own faults; skip this one
+                        continue
 
-        self._client.set_process_callback(process)
-        self._client.activate()
+            self._client.set_process_callback(process)
+            self._client.activate()
+        except jack.JackError as error:
+            self._client.close()
+            raise MidiSystemError(f"jack: cannot open our port ({error})") from None
 
     @property
     def port_name(self) -> str:
@@ -134,9 +150,13 @@ class JackMidi:
                 if not p.name.startswith(ours)]
 
     def connect(self, name: str) -> None:
+        jack = _jack()
         try:
             self._client.connect(name, self._port)
-        except _jack().JackError as error:
+        except jack.JackErrorCode as error:
+            if error.code != errno.EEXIST:  # connected already (by hand, or a patchbay)
+                raise MidiSystemError(str(error)) from None
+        except jack.JackError as error:
             raise MidiSystemError(str(error)) from None
 
     def disconnect(self, name: str) -> None:

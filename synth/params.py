@@ -92,6 +92,11 @@ N_PARAMS = len(PARAMS)
  SUSTAIN) = range(N_PARAMS)
 # Parameters a MIDI CC may drive (CC1, CC74 assignments): the continuous musical ones.
 ASSIGNABLE = tuple(name for name, p in PARAMS.items() if p.assignable)
+# MIDI controllers with a fixed meaning in the engine (never reassigned), and the two that
+# drive a parameter until reassigned (CC1 the nonlinearity, CC74 the brightness)
+SUSTAIN_PEDAL, ALL_SOUND_OFF_CC, RESET_CONTROLLERS, ALL_NOTES_OFF_CC = 64, 120, 121, 123
+FIXED_CONTROLLERS = (SUSTAIN_PEDAL, ALL_SOUND_OFF_CC, RESET_CONTROLLERS, ALL_NOTES_OFF_CC)
+MODULATION_WHEEL, BRIGHTNESS_CC = 1, 74
 
 
 def param(name: str) -> Param:

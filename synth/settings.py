@@ -20,7 +20,6 @@ from pathlib import Path
 import platformdirs
 
 from synth import params
-from synth.engine import events
 from synth.errors import OutputError, ParameterError
 from synth.files import replace_atomically
 
@@ -118,7 +117,7 @@ def _binding(controller, name) -> bool:
     """Whether {controller: name} is a binding the window can use: a controller number
     0..127 (as a decimal string) without a fixed meaning, and a live parameter."""
     return (isinstance(controller, str) and controller.isdecimal() and len(controller) <= 3
-            and int(controller) < 128 and int(controller) not in events.FIXED_CONTROLLERS
+            and int(controller) < 128 and int(controller) not in params.FIXED_CONTROLLERS
             and isinstance(name, str) and name in params.PARAMS)
 
 

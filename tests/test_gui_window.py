@@ -325,7 +325,8 @@ def test_a_bad_settings_file_starts_the_window_and_names_what_it_replaced(qtbot,
                                                                          home, dialogs):
     path = home / "settings.json"
     path.write_text('{"sample_rate": 5, "midi_ports": [1, 2], "midi_api": "jack", '
-                    '"bindings": {"1": "bogus", "999": "tension", "21": "decay"}}')
+                    '"bindings": {"1": "bogus", "999": "tension", "21": "decay", '
+                    '"5": "sustain"}}')  # sustain: a parameter, but no control to learn
     settings = Settings.load(path)
     engine, _ = build_engine(None, settings)
     win = MainWindow(engine, settings, path)
@@ -335,9 +336,10 @@ def test_a_bad_settings_file_starts_the_window_and_names_what_it_replaced(qtbot,
     try:
         said = win.statusBar().toolTip()
         assert "sample_rate 5" in said and "midi_ports [1, 2]" in said and "'999'" in said
+        assert "without a control dropped: CC5 sustain" in said
         assert win.stream is not None and engine.fs == 48000
         for position in range(0, 128, 8):  # CC1 keeps its default role; CC21 is learned
-            for controller in (1, 21, 999 % 128):  # (soft takeover: it must cross the value)
+            for controller in (1, 5, 21, 999 % 128):  # (soft takeover: it must cross)
                 win._midi_message(0xB0, controller, position)
         assert win.learn.bindings == {21: "decay"}
         assert engine.get_param("decay") != engine.default("decay")

@@ -66,9 +66,10 @@ def layer(module: str) -> int:
     return rank
 
 
-def imports(path: Path, known: dict[str, Path]) -> set[str]:
-    """The project modules `path` imports (a `from package import name` of a submodule
-    counts as that submodule)."""
+def imports(path: Path, known: dict[str, Path], importer: str) -> set[str]:
+    """The project modules `path` (module `importer`) imports: a `from package import name`
+    of a submodule counts as that submodule, and importing a submodule also imports the
+    packages above it (their __init__ runs), except those the importer lives in."""
     tree = ast.parse(path.read_text())
     skipped = set()
     for node in ast.walk(tree):
@@ -84,12 +85,23 @@ def imports(path: Path, known: dict[str, Path]) -> set[str]:
             for alias in node.names:
                 submodule = f"{node.module}.{alias.name}"
                 found.add(submodule if submodule in known else node.module)
+    parents = {".".join(name.split(".")[:i]) for name in found
+               for i in range(1, name.count(".") + 1)}
+    found |= {p for p in parents if p in known and imports_anything(known[p])
+              and not (importer == p or importer.startswith(p + "."))}
     return {name for name in found if name in known}
+
+
+def imports_anything(path: Path) -> bool:
+    """Whether a module imports anything (a package whose __init__ is only a docstring
+    costs nothing to import)."""
+    return any(isinstance(node, ast.Import | ast.ImportFrom)
+               for node in ast.walk(ast.parse(path.read_text())))
 
 
 def graph() -> dict[str, set[str]]:
     known = modules()
-    return {name: imports(path, known) - {name} for name, path in known.items()}
+    return {name: imports(path, known, name) - {name} for name, path in known.items()}
 
 
 def test_no_module_imports_one_from_a_higher_layer():

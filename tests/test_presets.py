@@ -231,3 +231,18 @@ def test_any_description_loads_as_a_valid_preset_or_is_refused_in_one_line(tmp_p
     engine = Engine(preset, fs=48000, polyphony=2, max_block=64)
     engine.note_on(60, 127)
     assert np.isfinite(engine.process(512)).all()
+
+
+def test_a_model_that_blows_up_is_refused_rather_than_played_as_silence():
+    """A Koopman bank whose oscillators grow (|lambda| = e per sample), built in memory past
+    the loader's stability check: warm-up and a preset switch both refuse it."""
+    base = load_preset(find_preset("koopman-40"))
+    tensors = {**base.tensors, "bank.log_magnitude": np.ones_like(
+        base.tensors["bank.log_magnitude"])}
+    growing = dataclasses.replace(base, tensors=tensors, name="growing", path=None)
+    with pytest.raises(PresetError, match="growing: a test note turns non-finite"):
+        Engine(growing, polyphony=2).warm_up()
+    engine = Engine("nylon-guitar", polyphony=2)
+    with pytest.raises(PresetError, match="not playable"):
+        engine.load_preset(growing)
+    assert engine.preset.name == "nylon-guitar"

@@ -350,3 +350,26 @@ def test_an_unterminated_sysex_does_not_make_the_alsa_input_deaf():
     finally:
         midi.close()
         keyboard.delete()
+
+
+def test_a_source_already_connected_by_hand_counts_as_connected(jack_server):
+    from synth.engine import Engine
+    from synth.midi import MidiInput
+
+    engine = Engine("nylon-guitar", polyphony=2)
+    reports: list[str] = []
+    midi = MidiInput(engine, api="jack", ports=["nothing yet"], virtual=False,
+                     report=reports.append)
+    patched = JackSender(jack_server, midi.port_name)  # a patchbay connected it already
+    try:
+        midi.wanted = ["ns-jack-keyboard"]
+        midi.scan()
+        assert reports == ["MIDI port 'ns-jack-keyboard:out' connected"]
+        patched.send_message([0x90, 60, 100])
+        deadline = time.monotonic() + 2
+        while engine.queue.pending() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.queue.pending() == 1  # once: one connection, not two
+    finally:
+        patched.close()
+        midi.close()

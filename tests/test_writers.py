@@ -3,6 +3,7 @@ looks complete, and an old file of the same name untouched. And `render` streams
 stays flat whatever the length of the piece."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -90,10 +91,13 @@ def test_a_write_that_a_kill_interrupted_is_cleaned_up_by_the_next_one(tmp_path)
     assert writer.stdout.readline().startswith("writing")
     writer.kill()
     writer.wait()
-    assert [p.name for p in tmp_path.iterdir()] == [f".take.wav.{writer.pid}.partial"]
+    host = socket.gethostname()
+    assert [p.name for p in tmp_path.iterdir()] == [f".take.wav.{host}-{writer.pid}.partial"]
+    elsewhere = tmp_path / ".take.wav.other-host-1.partial"  # a shared folder's other writer
+    elsewhere.write_bytes(b"theirs")
     with replace_atomically(target) as temporary:
         temporary.write_bytes(b"whole")
-    assert [p.name for p in tmp_path.iterdir()] == ["take.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [elsewhere.name, "take.wav"]
 
 
 def test_a_library_failure_on_a_full_disk_is_one_line(disk):

@@ -256,14 +256,14 @@ def _set_sustain(st, down):
 @njit(**INTERNAL)
 def _control(st, number, value):
     value = min(max(value, 0), 127)
-    if number == events.SUSTAIN_PEDAL:
+    if number == params.SUSTAIN_PEDAL:
         _set_sustain(st, value >= 64)
-    elif number == events.ALL_SOUND_OFF_CC:
+    elif number == params.ALL_SOUND_OFF_CC:
         _all_sound_off(st)
-    elif number == events.RESET_CONTROLLERS:
+    elif number == params.RESET_CONTROLLERS:
         st.params[TARGET, params.PITCH_BEND] = 0.0
         _set_sustain(st, False)
-    elif number == events.ALL_NOTES_OFF_CC:
+    elif number == params.ALL_NOTES_OFF_CC:
         _all_notes_off(st)
     elif 0 <= number < 128 and st.cc_map[number] >= 0:
         i = st.cc_map[number]

@@ -57,6 +57,7 @@ from synth.errors import ParameterError, PresetError
 from synth.presets import Preset, find_preset, load_preset
 
 MAX_POLYPHONY = 256
+CHANNELS = 2  # output channels unless asked otherwise
 HORIZON_SECONDS = 3600.0  # an event may be scheduled at most this far ahead of the clock
 MAX_PROCESS_SECONDS = 600.0  # the most audio one `process` call returns
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -79,7 +80,7 @@ class Engine:
     """
 
     def __init__(self, preset: Preset | str | os.PathLike | None = None, fs: float = 48000,
-                 polyphony: int = 16, max_block: int = 1024, channels: int = 2,
+                 polyphony: int = 16, max_block: int = 1024, channels: int = CHANNELS,
                  dtype=np.float32) -> None:
         if not (_whole(polyphony) and 1 <= polyphony <= MAX_POLYPHONY):
             raise ParameterError(f"polyphony must be a whole number from 1 to {MAX_POLYPHONY}, "
@@ -165,12 +166,14 @@ class Engine:
     def get_param(self, name: str, smoothed: bool = False) -> float:
         """A parameter's target, or with smoothed=True the value the audio thread uses now."""
         p = params.param(name)
-        return float(self.state.params[CURRENT if smoothed is True else TARGET, p.id])
+        if not isinstance(smoothed, bool | np.bool_):
+            raise ParameterError(f"smoothed must be True or False, got {smoothed!r}")
+        return float(self.state.params[CURRENT if smoothed else TARGET, p.id])
 
     def assign_cc(self, number: int, name: str | None) -> None:
         """Let MIDI controller `number` drive parameter `name` over its range (None: free)."""
         number = _midi("controller", number)
-        if number in events.FIXED_CONTROLLERS:
+        if number in params.FIXED_CONTROLLERS:
             raise ParameterError(f"CC{number} has a fixed meaning and cannot be reassigned")
         if name is None:
             self.state.cc_map[number] = -1
@@ -210,22 +213,10 @@ class Engine:
 
     def warm_up(self) -> None:
         """Compile every kernel now (first call ~seconds, later from cache) on a throwaway
-        state, so the first real block is on time. A preset whose test note (the reference
-        note, hardest velocity) turns non-finite is refused here (PresetError) rather than
-        playing silence."""
-        scratch, _voices = build_state(self.preset, self.fs, self.max_block, self.polyphony,
-                                       self.dtype)  # _voices: alive while the state is used
-        queue = EventQueue(scratch.ring, scratch.ring_index)
-        note = min(max(round(self.preset.reference_note), 0), 127)
-        queue.push(events.NOTE_ON, 0, note, 127)
-        queue.push(events.CONTROL, 64, 1, 64)
-        queue.push(events.NOTE_OFF, 128, note, 0)
-        block = np.zeros((min(self.max_block, 256), self.channels), np.float32)
-        for _ in range(4):
-            process_block(scratch, block)
-        if scratch.telemetry[RESETS] > 0:
-            raise PresetError(f"{self.preset.path or self.preset.name}: a test note turns "
-                              "non-finite at once; the model is not playable")
+        state, so the first real block is on time; refuses an unplayable preset
+        (`_play_test_note`)."""
+        _play_test_note(self.preset, self.fs, self.max_block, self.polyphony, self.dtype,
+                        self.channels)
 
     def default(self, name: str) -> float:
         """Parameter `name`'s value as the current preset sets it (what a reset returns to)."""
@@ -234,8 +225,11 @@ class Engine:
     def load_preset(self, preset: Preset | str | os.PathLike) -> Preset:
         """Switch to another preset. Live parameters the preset sets (its controls, and its
         excitation and pickup) take its values; the others carry over. On a bad file this
-        raises PresetError and whatever was playing continues untouched."""
+        raises PresetError (so does a model whose test note turns non-finite) and whatever
+        was playing continues untouched."""
         preset = _resolve(preset)
+        _play_test_note(preset, self.fs, self.max_block, self.polyphony, self.dtype,
+                        self.channels)
         self._rebuild(preset, self.fs, keep=lambda name: not preset_sets(preset, name))
         return preset
 
@@ -307,6 +301,25 @@ class Engine:
                 "energies": copy[METER_HEAD:]}
 
 
+def _play_test_note(preset: Preset, fs: float, max_block: int, polyphony: int, dtype,
+                    channels: int) -> None:
+    """Play the preset's reference note at the hardest velocity for 1024 samples on a
+    throwaway state (compiling what it needs); PresetError if the model turns non-finite,
+    rather than playing silence."""
+    scratch, _voices = build_state(preset, fs, max_block, polyphony, dtype)  # alive: in use
+    queue = EventQueue(scratch.ring, scratch.ring_index)
+    note = min(max(round(preset.reference_note), 0), 127)
+    queue.push(events.NOTE_ON, 0, note, 127)
+    queue.push(events.CONTROL, 64, 1, 64)
+    queue.push(events.NOTE_OFF, 128, note, 0)
+    block = np.zeros((min(max_block, 256), channels), np.float32)
+    for _ in range(4):
+        process_block(scratch, block)
+    if scratch.telemetry[RESETS] > 0:
+        raise PresetError(f"{preset.path or preset.name}: a test note turns non-finite at "
+                          "once; the model is not playable")
+
+
 def _resolve(preset) -> Preset:
     if isinstance(preset, Preset):
         return preset
@@ -316,7 +329,7 @@ def _resolve(preset) -> Preset:
 def _check_dtype(dtype) -> np.dtype:
     try:
         found = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         found = np.dtype(np.int8)  # not a number type at all: refused below
     if found not in DTYPES:
         raise ParameterError(f"dtype must be float32 (real time) or float64 (reference), got "

@@ -16,11 +16,6 @@ import threading
 import numpy as np
 
 NOTE_ON, NOTE_OFF, CONTROL, PITCH_BEND, ALL_NOTES_OFF, ALL_SOUND_OFF = 1, 2, 3, 4, 5, 6
-# MIDI controllers with a fixed meaning in the engine (never reassigned), and the two that
-# drive a parameter until reassigned (nonlinearity and brightness)
-SUSTAIN_PEDAL, ALL_SOUND_OFF_CC, RESET_CONTROLLERS, ALL_NOTES_OFF_CC = 64, 120, 121, 123
-FIXED_CONTROLLERS = (SUSTAIN_PEDAL, ALL_SOUND_OFF_CC, RESET_CONTROLLERS, ALL_NOTES_OFF_CC)
-MODULATION_WHEEL, BRIGHTNESS_CC = 1, 74
 TYPE, TIME, A, B = 0, 1, 2, 3
 WRITE, READ = 0, 1
 RING_SIZE = 4096

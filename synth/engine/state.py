@@ -119,7 +119,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
         default = preset_default(preset, p.name)
         state.params[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
                                  float(p.retunes))
-    state.cc_map[events.MODULATION_WHEEL], state.cc_map[events.BRIGHTNESS_CC] = \
+    state.cc_map[params.MODULATION_WHEEL], state.cc_map[params.BRIGHTNESS_CC] = \
         params.NONLINEARITY, params.BRIGHTNESS
     state.meters[LOUD_LANE] = state.meters[PREV_LANE] = -1.0  # no loudest voice yet
     return state, voices
