@@ -65,10 +65,13 @@ class Settings:
                 setattr(settings, name, data[name])
             else:
                 replaced.append(f"{name} {_shown(data[name])}")
-        if isinstance(data.get("bindings"), dict):
-            settings.bindings = {k: v for k, v in data["bindings"].items() if _binding(k, v)}
-            replaced += [f"binding {_shown(k)}: {_shown(v)}" for k, v in
-                         data["bindings"].items() if not _binding(k, v)]
+        bindings = data.get("bindings", {})
+        if isinstance(bindings, dict):
+            settings.bindings = {k: v for k, v in bindings.items() if _binding(k, v)}
+            replaced += [f"binding {_shown(k)}: {_shown(v)}" for k, v in bindings.items()
+                         if not _binding(k, v)]
+        else:
+            replaced.append(f"bindings {_shown(bindings)}")
         if replaced:
             settings.problem = (f"settings {path}: bad values replaced by defaults: "
                                 + "; ".join(replaced))
@@ -126,7 +129,7 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-CHECKS = {  # every setting but the bindings (checked one by one): is this value usable?
+CHECKS = {  # every setting but the bindings (each checked alone): is this value usable?
     "audio_device": lambda v: v is None or _text(v),
     "sample_rate": lambda v: v is None or _rate(v),
     "block": lambda v: _whole(v, *BLOCK_RANGE),
@@ -136,5 +139,4 @@ CHECKS = {  # every setting but the bindings (checked one by one): is this value
     "polyphony": lambda v: _whole(v, *POLYPHONY_RANGE),
     "octave": lambda v: _whole(v, *OCTAVE_RANGE),
     "preset": lambda v: v is None or _text(v),
-    "bindings": lambda v: isinstance(v, dict),
 }
