@@ -10,7 +10,7 @@ PACKAGES = ("synth", "models", "gui", "presets")
 # Layers, lowest first. A module's layer is that of the longest name listed that is the
 # module or one of its packages (a package's own __init__ included).
 LAYERS = [
-    ("leaves", ["synth.errors", "synth.progress", "synth.native", "synth.params",
+    ("leaves", ["synth.errors", "synth.progress", "synth.native", "synth.params", "synth.acoustics",
                 "synth.files", "synth.settings", "synth.plugins", "synth.kernels.options",
                 "synth.kernels.aligned", "synth.library_messages", "synth.engine.events"]),
     ("formulas", ["synth.physics.strings", "synth.physics.modes"]),
