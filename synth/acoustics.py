@@ -139,11 +139,16 @@ def glide_cents(x: np.ndarray, fs: float, f0: float, early: tuple[float, float] 
     return 1200.0 * math.log2(first / settled)
 
 
+MAIN_LOBE_BINS = 4.5  # the Blackman-Harris window's main lobe, half-width, in 1/length
+
+
 def energy_below_f0(x: np.ndarray, fs: float, f0: float, stop: float = 0.15) -> float:
-    """Energy below 0.8 f0 (above 20 Hz) over the first `stop` s, in dB relative to all of
-    it: the body's air and low plate modes."""
+    """Energy from 20 Hz to 0.8 f0 over the first `stop` s, in dB relative to all of it: the
+    body's air and low plate modes. For a low note the band stops short of the
+    fundamental's main lobe (f0 - 4.5 / stop Hz), so the fundamental never counts."""
     freqs, power = _spectrum(x, fs, 0.0, stop, deep=True)
-    below = power[(freqs > 20.0) & (freqs < 0.8 * f0)].sum()
+    edge = min(0.8 * f0, f0 - MAIN_LOBE_BINS / stop)
+    below = power[(freqs > 20.0) & (freqs < edge)].sum()
     return 10 * math.log10(max(below, 1e-300) / max(power.sum(), 1e-300))
 
 

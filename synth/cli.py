@@ -279,6 +279,14 @@ def _bench(args: argparse.Namespace) -> None:
         return
     # the naive torch loops to compare against, when torch is installed
     baselines = next((b for b in (p.torch_baselines() for p in plugins) if b), None)
+    if args.what == "realism":
+        from synth.bench import realism
+
+        realism.run(args.preset, args.reference, figures=args.figures,
+                    make=args.make_reference)
+        return
+    if args.preset is not None:
+        raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
     if args.what == "render":
         from synth.bench import render
 
@@ -415,7 +423,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
     bench.add_argument("what", choices=["physics", "engine", "window", "widths", "startup",
-                                        "render"])
+                                        "render", "realism"])
+    bench.add_argument("preset", nargs="?", help="realism: the preset to measure (default: "
+                                                 "nylon-guitar)")
+    bench.add_argument("--reference", metavar="DIR",
+                       help="realism: reference recordings NOTE-VELOCITY.wav to compare with")
+    bench.add_argument("--make-reference", type=int, metavar="PROGRAM",
+                       help="realism: first make the references in DIR from the FluidR3 "
+                            "General MIDI soundfont with fluidsynth, dry, with this GM "
+                            "program (0-based: 0 piano, 24 nylon guitar, 25 steel guitar)")
+    bench.add_argument("--figures", metavar="DIR",
+                       help="realism: draw spectrograms and onsets into DIR")
     bench.add_argument("--repeats", type=int,
                        help="timed repeats (default: 7; startup: 3; render: 1)")
     bench.add_argument("--minutes", type=float, default=120.0,

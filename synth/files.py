@@ -130,11 +130,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         temporary.write_text(text)
 
 
-def save_figure(figure, path: str | os.PathLike) -> None:
-    """Save a matplotlib figure atomically, in the format its file name says."""
+def save_figure(figure, path: str | os.PathLike, dpi: float | None = None) -> None:
+    """Save a matplotlib figure atomically, in the format its file name says (dpi: None for
+    the figure's own)."""
     path = Path(path)
     with replace_atomically(path) as temporary:
-        figure.savefig(temporary, format=path.suffix.lstrip(".") or "png")
+        figure.savefig(temporary, format=path.suffix.lstrip(".") or "png", dpi=dpi)
 
 
 def _remove_stale_partials(path: Path) -> None:

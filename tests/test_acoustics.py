@@ -85,3 +85,8 @@ def test_stereo_correlation():
     mixed = np.stack([common + left, common + right], axis=1)  # half shared: r = 0.5
     assert acoustics.stereo_correlation(mixed) == pytest.approx(0.5, abs=0.02)
     assert acoustics.stereo_correlation(common) == 1.0
+
+
+def test_energy_below_a_low_fundamental_does_not_count_the_fundamental():
+    x, _ = stiff_note(f0=65.4, t60s=(1e9,) * 10, b=0.0, seconds=0.5)
+    assert acoustics.energy_below_f0(x, FS, 65.4) < -55
