@@ -23,6 +23,7 @@ LAYERS = [
             "synth.midi", "synth.render",
             "synth.warm", "synth.bench"]),
     ("training contracts", ["models.family", "models.strings", "models.sav", "models.segments",
+                            "models.body",
                             "models.windows", "models.schemes", "models.oscillators",
                             "models"]),
     ("training families", ["models.gradnet", "models.koopman", "models.ssm", "models.verlet",

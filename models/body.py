@@ -1,0 +1,48 @@
+"""The torch twin of the instrument body (`synth.kernels.body`): the same modes, the same
+impulse-invariant response, differentiable in every parameter, for fitting a body to
+recordings by gradient descent.
+
+Parameters: log frequency (K,) in log Hz, log decay rate (K,) in log 1/s, gains (K, C). The
+forward pass convolves the force with each mode's sampled impulse response T h_k(n T) by FFT
+(the kernel runs the equivalent recursion sample by sample) and mixes the modes' velocities
+into C microphones.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class BodyTwin(nn.Module):
+    """frequencies (K,) Hz, decays (K,) 1/s, gains (K, C), at fs Hz."""
+
+    def __init__(self, frequencies: np.ndarray, decays: np.ndarray, gains: np.ndarray,
+                 fs: float) -> None:
+        super().__init__()
+        as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+        self.fs = float(fs)
+        self.log_frequency = nn.Parameter(torch.log(as_tensor(frequencies)))
+        self.log_decay = nn.Parameter(torch.log(as_tensor(decays)))
+        self.gains = nn.Parameter(as_tensor(gains))
+
+    def impulse_responses(self, length: int) -> torch.Tensor:
+        """(K, length): T h_k(n T), n = 0..length-1 (the velocity after a unit impulse)."""
+        period = 1.0 / self.fs
+        t = torch.arange(length, dtype=self.gains.dtype) * period
+        omega = 2 * math.pi * torch.exp(self.log_frequency)[:, None]
+        sigma = torch.exp(self.log_decay)[:, None]
+        return period * torch.exp(-sigma * t) * (torch.cos(omega * t)
+                                                 - sigma / omega * torch.sin(omega * t))
+
+    def forward(self, force: torch.Tensor) -> torch.Tensor:
+        """force (..., N) -> what the microphones hear (..., N, C)."""
+        length = force.shape[-1]
+        size = 2 * length
+        spectrum = torch.fft.rfft(self.impulse_responses(length), size)  # (K, F)
+        velocities = torch.fft.irfft(torch.fft.rfft(force, size)[..., None, :] * spectrum,
+                                     size)[..., :length]  # (..., K, N)
+        return torch.einsum("...kn,kc->...nc", velocities, self.gains)
