@@ -52,3 +52,10 @@ def test_bench_realism_refuses_a_missing_reference_folder(tmp_path, capsys):
     assert "no such folder of references" in capsys.readouterr().err
     assert main(["bench", "engine", "nylon-guitar"]) == 2
     assert "takes no preset" in capsys.readouterr().err
+
+
+def test_a_reference_that_is_not_audio_is_one_line(tmp_path, capsys):
+    (tmp_path / "55-80.wav").write_bytes(b"RIFF but no audio")
+    assert main(["bench", "realism", "nylon-guitar", "--reference", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {tmp_path / '55-80.wav'}: not a readable audio file")

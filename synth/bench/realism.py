@@ -94,6 +94,19 @@ def reference_path(directory: Path, note: int, velocity: int) -> Path:
     return Path(directory) / f"{note}-{velocity}.wav"
 
 
+def read_reference(path: Path) -> tuple[np.ndarray, float]:
+    """A reference recording and its rate; ParameterError naming a file that is not audio
+    or too short to measure (under a second)."""
+    try:
+        audio, fs = soundfile.read(path, dtype="float64")
+    except (soundfile.SoundFileError, RuntimeError) as error:
+        raise ParameterError(f"{path}: not a readable audio file ({error})") from None
+    if len(audio) < fs or not np.isfinite(audio).all():
+        raise ParameterError(f"{path}: a reference must be a finite recording of at least "
+                             "a second")
+    return audio, float(fs)
+
+
 def make_references(directory: Path, program: int, notes: tuple[int, ...],
                     soundfont: Path = GM_SOUNDFONT) -> None:
     """Render NOTE-VELOCITY.wav for every note and VELOCITIES with fluidsynth from a General
@@ -117,9 +130,14 @@ def make_references(directory: Path, program: int, notes: tuple[int, ...],
                     mido.MetaMessage("end_of_track", time=960)]))
                 source = Path(scratch) / "note.mid"
                 midi.save(source)
-                subprocess.run([fluidsynth, "-ni", "-R", "0", "-C", "0", "-g", "1.0", "-r",
-                                str(FS), "-F", str(reference_path(directory, note, velocity)),
-                                str(soundfont), str(source)], check=True, capture_output=True)
+                made = subprocess.run(
+                    [fluidsynth, "-ni", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(FS), "-F",
+                     str(reference_path(directory, note, velocity)), str(soundfont),
+                     str(source)], capture_output=True, text=True)
+                if made.returncode != 0:
+                    reason = (made.stderr.strip().splitlines() or ["no message"])[-1]
+                    raise ParameterError(f"fluidsynth failed on note {note}, velocity "
+                                         f"{velocity}: {reason}")
 
 
 def compare(preset: Preset, reference: Path | None) -> list[tuple[int, int, dict, dict | None]]:
@@ -131,8 +149,7 @@ def compare(preset: Preset, reference: Path | None) -> list[tuple[int, int, dict
             theirs = None
             path = reference_path(reference, note, velocity) if reference else None
             if path is not None and path.is_file():
-                audio, fs = soundfile.read(path, dtype="float64")
-                theirs = measure(audio, fs, note)
+                theirs = measure(*read_reference(path), note)
             rows.append((note, velocity, ours, theirs))
     return rows
 
@@ -175,8 +192,7 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
         sources = [("render", render_note(preset, note, 80), FS)]
         path = reference_path(reference, note, 80) if reference else None
         if path is not None and path.is_file():
-            audio, fs = soundfile.read(path, dtype="float64")
-            sources.append(("reference", audio, fs))
+            sources.append(("reference", *read_reference(path)))
         for column, (name, audio, fs) in enumerate(sources):
             x = acoustics.mono(from_onset(np.asarray(audio, dtype=np.float64)))
             axes[row, column].specgram(x[:round(2 * fs)], NFFT=2048, Fs=fs, noverlap=1536,
