@@ -283,7 +283,7 @@ def _bench(args: argparse.Namespace) -> None:
         from synth.bench import realism
 
         realism.run(args.preset, args.reference, figures=args.figures,
-                    make=args.make_reference)
+                    make=args.make_reference, listening=args.listening, prefix=args.prefix)
         return
     if args.preset is not None:
         raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
@@ -434,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "program (0-based: 0 piano, 24 nylon guitar, 25 steel guitar)")
     bench.add_argument("--figures", metavar="DIR",
                        help="realism: draw spectrograms and onsets into DIR")
+    bench.add_argument("--listening", metavar="DIR",
+                       help="realism: write FLAC files of the reference note at velocity "
+                            "80, rendered and reference, into DIR")
+    bench.add_argument("--prefix", default="",
+                       help="realism: put this before the names of the FLAC files (e.g. "
+                            "before-)")
     bench.add_argument("--repeats", type=int,
                        help="timed repeats (default: 7; startup: 3; render: 1)")
     bench.add_argument("--minutes", type=float, default=120.0,

@@ -44,6 +44,12 @@ def test_bench_realism_against_fluidsynth_references(tmp_path, capsys):
     assert len(values) == 6 and all(abs(v - 196.0) < 2.0 for v in values)  # G3 everywhere
     assert "what a soundfont reference cannot support" in out
     assert (figures / "realism-nylon-guitar.png").stat().st_size > 10_000
+    assert main(["bench", "realism", "nylon-guitar", "--reference", str(references),
+                 "--listening", str(figures), "--prefix", "x-"]) == 0
+    for name in ("render", "reference"):
+        audio, fs = soundfile.read(figures / f"x-nylon-guitar-55-{name}.flac")
+        assert fs == 48000 and len(audio) == round(2.5 * fs)
+        assert np.abs(audio).max() == pytest.approx(10 ** (-3 / 20), abs=1e-3)
 
 
 def test_bench_realism_refuses_a_missing_reference_folder(tmp_path, capsys):

@@ -4,7 +4,8 @@ instruments, measured the same way on its renders and on reference recordings.
 The preset plays its reference note and the octave above at velocities 40, 80 and 120, each
 held for `SECONDS`; the references are WAV files in DIR named NOTE-VELOCITY.wav (MIDI note
 and velocity, e.g. 55-80.wav). Both are measured with `synth.acoustics` from their onset and
-printed side by side; with --figures, spectrograms and the first 60 ms of each are drawn.
+printed side by side; with --figures, spectrograms and the first 60 ms of each are drawn;
+with --listening, FLAC files of the reference note (render and reference) are written.
 
 References from a General MIDI soundfont (`make_references`: fluidsynth with reverb and
 chorus off) have limits the output states: one sample may serve several notes (an octave up
@@ -29,6 +30,7 @@ from synth import acoustics
 from synth.engine import events
 from synth.engine.engine import Engine
 from synth.errors import ParameterError
+from synth.files import replace_atomically
 from synth.presets import Preset, find_preset, load_preset
 from synth.render import Event, render_events
 
@@ -209,8 +211,31 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
     return path
 
 
+LISTEN_SECONDS, LISTEN_PEAK = 2.5, 10 ** (-3 / 20)
+
+
+def write_listening(preset: Preset, reference: Path | None, out: Path,
+                    prefix: str = "") -> list[Path]:
+    """FLAC files to listen to: the reference note at velocity 80, rendered and (where there
+    is one) the reference, LISTEN_SECONDS from the onset, each at -3 dBFS peak."""
+    note = notes_of(preset)[0]
+    sources = [("render", render_note(preset, note, 80), FS)]
+    path = reference_path(reference, note, 80) if reference else None
+    if path is not None and path.is_file():
+        sources.append(("reference", *read_reference(path)))
+    written = []
+    for name, audio, fs in sources:
+        x = from_onset(np.asarray(audio, dtype=np.float64))[:round(LISTEN_SECONDS * fs)]
+        x = x * (LISTEN_PEAK / max(np.abs(x).max(), 1e-12))
+        target = Path(out) / f"{prefix}{preset.name}-{note}-{name}.flac"
+        with replace_atomically(target) as temporary:
+            soundfile.write(temporary, x, round(fs), subtype="PCM_16", format="FLAC")
+        written.append(target)
+    return written
+
+
 def run(preset_name: str | None, reference: str | None, figures: str | None = None,
-        make: int | None = None) -> list:
+        make: int | None = None, listening: str | None = None, prefix: str = "") -> list:
     preset = load_preset(find_preset(preset_name))
     reference_dir = Path(reference) if reference else None
     if make is not None:
@@ -225,4 +250,8 @@ def run(preset_name: str | None, reference: str | None, figures: str | None = No
     if figures:
         Path(figures).mkdir(parents=True, exist_ok=True)
         print(f"wrote {draw(preset, reference_dir, Path(figures))}")
+    if listening:
+        Path(listening).mkdir(parents=True, exist_ok=True)
+        for path in write_listening(preset, reference_dir, Path(listening), prefix):
+            print(f"wrote {path}")
     return rows
