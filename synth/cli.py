@@ -84,9 +84,8 @@ def _play(args: argparse.Namespace) -> None:
     import time
 
     from synth.audio import AudioStream, choose_device
-    from synth.engine.engine import MAX_POLYPHONY
     from synth.midi import MidiInput
-    from synth.params import check_rate
+    from synth.params import MAX_POLYPHONY, check_rate
     from synth.warm import ready_engine
 
     if args.rate is not None:
@@ -159,19 +158,18 @@ def _render(args: argparse.Namespace) -> None:
     if not notes_in(timeline):
         warnings.warn(f"{args.midi} has no notes: the render is {args.tail:g} s of silence",
                       stacklevel=1)
-    last = max((e.sample for e in timeline), default=0)
-    seconds = last / args.rate + args.tail
+    frames = length(timeline, args.rate, args.tail)
+    seconds = frames / args.rate
     if seconds > args.max_length:
         raise ParameterError(
             f"{args.midi or 'the demo'}: the render would last {_duration(seconds)} (its "
-            f"last event is at {_duration(last / args.rate)}), more than the "
+            f"last event is at {_duration(seconds - args.tail)}), more than the "
             f"{_duration(args.max_length)} limit; allow it with --max-length "
             f"{math.ceil(seconds)}")
-    check_space(args.out, round(seconds * args.rate) * CHANNELS * BYTES_PER_SAMPLE,
+    check_space(args.out, frames * CHANNELS * BYTES_PER_SAMPLE,
                 f"a {_duration(seconds)} render")
     engine = ready_engine(args.preset, fs=args.rate, polyphony=args.polyphony,
                           max_block=max(1024, args.block), say=_say)
-    frames = length(engine, timeline, args.tail)
     peak = render_to_file(engine, timeline, args.out, frames, block=args.block,
                           progress=not args.quiet)
     stats = engine.stats()

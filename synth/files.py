@@ -86,6 +86,7 @@ def check_space(path: str | os.PathLike, needed: int, what: str = "the output") 
 
 
 def _size(count: int) -> str:
+    """A byte count for people: 5.8 MB, 2.1 GB."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if count >= scale:
             return f"{count / scale:.1f} {unit}"

@@ -142,6 +142,7 @@ def knob_position(name: str, value: float) -> float:
 
 
 MIN_RATE, MAX_RATE = 8000.0, 384000.0  # Hz: the sample rates the engine plays
+MAX_POLYPHONY = 256  # voices an engine may be built with
 
 
 def check_rate(fs) -> float:

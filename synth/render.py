@@ -148,15 +148,15 @@ def render_events(engine: Engine, timeline: list[Event], frames: int, block: int
     return out
 
 
-def length(engine: Engine, timeline: list[Event], tail: float = 3.0) -> int:
+def length(timeline: list[Event], fs: float, tail: float = 3.0) -> int:
     """Samples in a render of the whole timeline plus `tail` seconds after its last event."""
-    return max((e.sample for e in timeline), default=0) + round(tail * engine.fs)
+    return max((e.sample for e in timeline), default=0) + round(tail * fs)
 
 
 def render(engine: Engine, timeline: list[Event], tail: float = 3.0, block: int = 128,
            progress: bool = False) -> np.ndarray:
     """Render the whole timeline plus `tail` seconds after its last event, in memory."""
-    return render_events(engine, timeline, length(engine, timeline, tail), block, progress)
+    return render_events(engine, timeline, length(timeline, engine.fs, tail), block, progress)
 
 
 def render_to_file(engine: Engine, timeline: list[Event], path, frames: int,

@@ -96,7 +96,6 @@ def default_path() -> Path:
 
 MIDI_APIS = ("auto", "alsa", "jack")
 BLOCK_RANGE = (16, 8192)  # frames per audio callback
-POLYPHONY_RANGE = (1, 256)
 OCTAVE_RANGE = (-4, 4)  # the computer keyboard's octave shift
 
 
@@ -136,7 +135,7 @@ CHECKS = {  # every setting but the bindings (each checked alone): is this value
     "midi_api": lambda v: v in MIDI_APIS,
     "midi_ports": lambda v: v is None or (isinstance(v, list) and len(v) <= 64
                                           and all(_text(p) for p in v)),
-    "polyphony": lambda v: _whole(v, *POLYPHONY_RANGE),
+    "polyphony": lambda v: _whole(v, 1, params.MAX_POLYPHONY),
     "octave": lambda v: _whole(v, *OCTAVE_RANGE),
     "preset": lambda v: v is None or _text(v),
 }

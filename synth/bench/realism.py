@@ -31,6 +31,7 @@ from synth.engine import events
 from synth.engine.engine import Engine
 from synth.errors import ParameterError
 from synth.files import replace_atomically
+from synth.physics.strings import note_frequency
 from synth.presets import Preset, find_preset, load_preset
 from synth.render import Event, render_events
 
@@ -74,7 +75,7 @@ def from_onset(audio: np.ndarray) -> np.ndarray:
 
 def measure(audio: np.ndarray, fs: float, note: int) -> dict[str, float]:
     """The realism figures of one note (see `synth.acoustics`)."""
-    f0 = 440.0 * 2.0 ** ((note - 69) / 12)
+    f0 = note_frequency(note)
     x = from_onset(np.asarray(audio, dtype=np.float64))
     found = acoustics.partials(x, fs, f0, count=10)
     fitted_f0, b = acoustics.inharmonicity(found)
@@ -179,6 +180,16 @@ def _cell(key: str, value: float) -> str:
     return f"{value:>9.2e}" if key == "B" else f"{value:>9.3g}"
 
 
+def _side_by_side(preset: Preset, reference: Path | None, note: int) -> list:
+    """[(name, audio, fs)]: `note` at velocity 80 rendered, and the reference if there is
+    one."""
+    sources = [("render", render_note(preset, note, 80), FS)]
+    path = reference_path(reference, note, 80) if reference else None
+    if path is not None and path.is_file():
+        sources.append(("reference", *read_reference(path)))
+    return sources
+
+
 def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
     """Spectrograms and the first 60 ms of each render beside its reference, velocity 80."""
     import matplotlib
@@ -191,11 +202,7 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
     notes = notes_of(preset)
     figure, axes = plt.subplots(len(notes), 4, figsize=(16, 3.6 * len(notes)), squeeze=False)
     for row, note in enumerate(notes):
-        sources = [("render", render_note(preset, note, 80), FS)]
-        path = reference_path(reference, note, 80) if reference else None
-        if path is not None and path.is_file():
-            sources.append(("reference", *read_reference(path)))
-        for column, (name, audio, fs) in enumerate(sources):
+        for column, (name, audio, fs) in enumerate(_side_by_side(preset, reference, note)):
             x = acoustics.mono(from_onset(np.asarray(audio, dtype=np.float64)))
             axes[row, column].specgram(x[:round(2 * fs)], NFFT=2048, Fs=fs, noverlap=1536,
                                        cmap="magma", vmin=-140)
@@ -219,12 +226,8 @@ def write_listening(preset: Preset, reference: Path | None, out: Path,
     """FLAC files to listen to: the reference note at velocity 80, rendered and (where there
     is one) the reference, LISTEN_SECONDS from the onset, each at -3 dBFS peak."""
     note = notes_of(preset)[0]
-    sources = [("render", render_note(preset, note, 80), FS)]
-    path = reference_path(reference, note, 80) if reference else None
-    if path is not None and path.is_file():
-        sources.append(("reference", *read_reference(path)))
     written = []
-    for name, audio, fs in sources:
+    for name, audio, fs in _side_by_side(preset, reference, note):
         x = from_onset(np.asarray(audio, dtype=np.float64))[:round(LISTEN_SECONDS * fs)]
         x = x * (LISTEN_PEAK / max(np.abs(x).max(), 1e-12))
         target = Path(out) / f"{prefix}{preset.name}-{note}-{name}.flac"

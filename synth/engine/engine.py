@@ -56,7 +56,6 @@ from synth.engine.state import (
 from synth.errors import ParameterError, PresetError
 from synth.presets import Preset, find_preset, load_preset
 
-MAX_POLYPHONY = 256
 CHANNELS = 2  # output channels unless asked otherwise
 HORIZON_SECONDS = 3600.0  # an event may be scheduled at most this far ahead of the clock
 MAX_PROCESS_SECONDS = 600.0  # the most audio one `process` call returns
@@ -82,8 +81,9 @@ class Engine:
     def __init__(self, preset: Preset | str | os.PathLike | None = None, fs: float = 48000,
                  polyphony: int = 16, max_block: int = 1024, channels: int = CHANNELS,
                  dtype=np.float32) -> None:
-        if not (_whole(polyphony) and 1 <= polyphony <= MAX_POLYPHONY):
-            raise ParameterError(f"polyphony must be a whole number from 1 to {MAX_POLYPHONY}, "
+        if not (_whole(polyphony) and 1 <= polyphony <= params.MAX_POLYPHONY):
+            raise ParameterError(f"polyphony must be a whole number from 1 to "
+                                 f"{params.MAX_POLYPHONY}, "
                                  f"got {polyphony!r}")
         if not (_whole(max_block) and 1 <= max_block <= 1 << 16):
             raise ParameterError(f"max_block must be a whole number from 1 to 65536, got "
@@ -140,7 +140,7 @@ class Engine:
 
     def _at(self, time) -> int:
         """An event's `time` as a sample the engine can schedule (see the class)."""
-        if isinstance(time, int | np.integer) and not isinstance(time, bool):
+        if _whole(time):
             sample = int(time)
         elif isinstance(time, float | np.floating) and math.isfinite(time):
             sample = round(time)
@@ -276,7 +276,7 @@ class Engine:
 
     def scope(self, n: int = 2048) -> np.ndarray:
         """The latest n output samples (oldest first; at most SCOPE_SIZE)."""
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        if not _whole(n) or n < 0:
             raise ParameterError(f"the scope shows a whole number of samples, got {n!r}")
         size = len(self.state.scope)
         n = min(int(n), size)
