@@ -1,6 +1,7 @@
-"""The torch twin of the instrument body (`synth.kernels.body`): the same modes, the same
-impulse-invariant response, differentiable in every parameter, for fitting a body to
-recordings by gradient descent.
+"""The torch twins of the bridge and the instrument body: the force of a string on its bridge
+(what the kernels read out with pickup = `synth.kernels.formulas.BRIDGE`) and the body's
+modes (`synth.kernels.body`, the same impulse-invariant response), differentiable in every
+parameter, for fitting a body to recordings by gradient descent.
 
 Parameters: log frequency (K,) in log Hz, log decay rate (K,) in log 1/s, gains (K, C). The
 forward pass convolves the force with each mode's sampled impulse response T h_k(n T) by FFT
@@ -15,6 +16,16 @@ import math
 import numpy as np
 import torch
 from torch import nn
+
+from synth.physics.modes import BRIDGE, readout
+
+
+def bridge_force(q: torch.Tensor, gamma2, kappa) -> torch.Tensor:
+    """The force of the string's end on the bridge per unit tension, (...,) from modal
+    displacements q (..., M) of a string with gamma^2 = gamma2 (1/s^2) and kappa (1/s):
+    sum_m sqrt(2) beta_m (1 + kappa^2 beta_m^2 / gamma^2) q_m (`synth.physics.modes.readout`)."""
+    m = torch.arange(1, q.shape[-1] + 1, dtype=q.dtype)
+    return q @ readout(m, BRIDGE, gamma2, kappa)
 
 
 class BodyTwin(nn.Module):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from presets.bodies import DESIGNS
+from presets.bodies import build as build_body
 from synth.engine import Engine
 from synth.physics.strings import PhysicalString
 from synth.presets import Preset, save_preset
@@ -134,6 +136,16 @@ STRINGS = {
 LEVEL_DBFS = -12.0  # peak of a velocity-100 note at the reference pitch
 
 
+def with_body(bare: Preset, name: str, body: str) -> Preset:
+    """`bare` played through the body `presets.bodies.DESIGNS[body]`, its output gain
+    measured again for the instrument's sound."""
+    made, _ = build_body(DESIGNS[body])
+    description = f"{bare.description} On the body of a {made.name}, in stereo."
+    preset = dataclasses.replace(bare, name=name, body=made, description=description,
+                                 output_gain=1.0)
+    return dataclasses.replace(preset, output_gain=calibrated_gain(preset))
+
+
 def build(name: str, spec: dict) -> Preset:
     physical = spec["physical"]
     string = physical.to_normalised("exact" if spec["potential"] == "exact" else "kc")
@@ -164,9 +176,31 @@ def calibrated_gain(preset: Preset) -> float:
     return float(f"{10 ** (LEVEL_DBFS / 20) / peak:.3g}")
 
 
-def main() -> None:
+# The instruments: each string on its body, under the name the bare string had before
+# bodies came; the bare strings keep their own names (the paper's setting, for research).
+INSTRUMENTS = {"nylon-guitar": ("nylon-string-bare", "classical-guitar"),
+               "steel-guitar": ("steel-string-bare", "steel-guitar"),
+               "piano-wound": ("piano-string-bare", "grand-piano")}
+
+
+def presets() -> dict[str, Preset]:
+    """Every shipped physics preset by name: the bare strings and the instruments."""
+    made = {}
     for name, spec in STRINGS.items():
-        path = save_preset(build(name, spec), HERE / f"{name}.safetensors")
+        bare = build(name, spec)
+        if name in INSTRUMENTS:
+            bare_name, body = INSTRUMENTS[name]
+            made[name] = with_body(bare, name, body)
+            bare = dataclasses.replace(bare, name=bare_name)
+            made[bare_name] = bare
+        else:
+            made[name] = bare
+    return made
+
+
+def main() -> None:
+    for name, preset in presets().items():
+        path = save_preset(preset, HERE / f"{name}.safetensors")
         print(f"wrote {path}")
 
 

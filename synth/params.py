@@ -82,6 +82,15 @@ _DEFINITIONS = [
      "pitch wheel, -1 to 1; linear in semitones, so multiplicative in frequency"),
     ("sustain", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
      "sustain pedal, 0 up, 1 down (CC64)"),
+    ("output", 0.0, 2.0, 0.0, "", _NONE, True, "linear", False,
+     "what is heard: 0 the instrument (bridge, body, two microphones), 1 a pickup (the "
+     "string's velocity at the pickup position), 2 the bare string (its displacement there)"),
+    ("body_size", 0.5, 2.0, 1.0, "x", _LOG, False, "log", True,
+     "the body's size as a factor of the preset's: its mode frequencies scale by 1 / size"),
+    ("body_damping", 0.25, 4.0, 1.0, "x", _LOG, False, "log", True,
+     "the body modes' damping (decay rates) as a factor of the preset's"),
+    ("body_mix", 0.0, 1.0, 0.8, "", _LIN, False, "linear", True,
+     "balance of the instrument's output: 0 the direct sound of the bridge, 1 the body's"),
 ]
 
 PARAMS: dict[str, Param] = {
@@ -89,7 +98,11 @@ PARAMS: dict[str, Param] = {
 N_PARAMS = len(PARAMS)
 (TENSION, STIFFNESS, DECAY, BRIGHTNESS, NONLINEARITY, PLUCK_POSITION, PICKUP_POSITION,
  EXCITATION, EXCITATION_WIDTH, GAIN, VELOCITY_SENSITIVITY, BEND_RANGE, DAMPER, PITCH_BEND,
- SUSTAIN) = range(N_PARAMS)
+ SUSTAIN, OUTPUT, BODY_SIZE, BODY_DAMPING, BODY_MIX) = range(N_PARAMS)
+ACOUSTIC, PICKUP, BARE = 0, 1, 2  # the values of OUTPUT
+# The pickup output is the string's velocity at the pickup over omega_1 of its note, times this
+# level, so that a plucked note peaks about as high as its bare string.
+PICKUP_LEVEL = 0.3
 # Parameters a MIDI CC may drive (CC1, CC74 assignments): the continuous musical ones.
 ASSIGNABLE = tuple(name for name, p in PARAMS.items() if p.assignable)
 # MIDI controllers with a fixed meaning in the engine (never reassigned), and the two that

@@ -16,10 +16,14 @@ key, "neural_strings", whose JSON value is
                     "amplitude": float},   # normalised force at velocity 127
      "pickup": float, "output_gain": float,
      "controls": {param name: default value},   # optional overrides of the defaults
+     "body": {"name", "spread", "range", "provenance"} | null,   # optional (`synth.bodies`)
      "provenance": {...}}                       # sources, recipe, seeds, metrics
 
 Which tensors a preset carries, their shapes and the dtype they are stored in are the kind's
-to say (`Kind.tensors`); in memory they are float64. Loading never unpickles anything; a
+to say (`Kind.tensors`); in memory they are float64. A preset with a body also carries the
+body's tensors ("body.frequencies", "body.decays", "body.gains", float64).
+
+Loading never unpickles anything; a
 broken, truncated, wrong-version or non-finite file, or one of a kind that is not installed,
 is refused with a PresetError naming the file and the fault. So is one outside what can
 play: more than MAX_PRESET_MODES modes, a tensor value beyond +-MAX_TENSOR_VALUE (named),
@@ -39,6 +43,7 @@ import platformdirs
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from synth.bodies import Body, body_from_file
 from synth.errors import OutputError, ParameterError, PresetError, one_line
 from synth.files import replace_atomically
 from synth.kinds import find_kind, installed_kinds
@@ -81,6 +86,7 @@ class Preset:
     controls: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     tensors: dict = field(default_factory=dict)  # name -> float64 array
+    body: Body | None = None  # the instrument's body; None: the string alone
     path: Path | None = None
 
     def metadata(self) -> dict:
@@ -103,7 +109,9 @@ class Preset:
                                "width_ms": self.excitation_width_ms,
                                "amplitude": self.amplitude},
                 "pickup": self.pickup, "output_gain": self.output_gain,
-                "controls": self.controls, "provenance": self.provenance}
+                "controls": self.controls,
+                "body": None if self.body is None else self.body.description(),
+                "provenance": self.provenance}
 
 
 def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
@@ -114,6 +122,8 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
     schema = find_kind(preset.kind).tensors(preset.model, preset.n_modes)
     tensors = {name: np.ascontiguousarray(preset.tensors[name], dtype=dtype)
                for name, (_, dtype) in schema.items()}
+    if preset.body is not None:
+        tensors.update(preset.body.tensors())
     metadata = {METADATA_KEY: json.dumps(preset.metadata())}
     with replace_atomically(path) as temporary:
         save_file(tensors, temporary, metadata=metadata)
@@ -164,8 +174,9 @@ def _load(path: Path) -> Preset:
     if meta.get("version") != VERSION:
         raise PresetError(f"{path}: preset format version {meta.get('version')!r}; this "
                           f"program reads version {VERSION}")
-    for section in ("model", "string", "excitation", "controls", "provenance"):
-        if section in meta and not isinstance(meta[section], dict):
+    for section in ("model", "string", "excitation", "controls", "provenance", "body"):
+        if section in meta and not isinstance(meta[section], dict) \
+                and not (section == "body" and meta[section] is None):
             raise PresetError(f"{section} must be a JSON object, got {meta[section]!r:.40}")
     kind = find_kind(meta["kind"], meta.get("package"))
     model, string, excitation = dict(meta["model"]), meta["string"], meta["excitation"]
@@ -211,7 +222,9 @@ def _load(path: Path) -> Preset:
         pickup=_finite("pickup", meta["pickup"]),
         output_gain=_finite("output_gain", meta["output_gain"]),
         description=str(meta.get("description", "")), physical=physical, controls=controls,
-        provenance=meta.get("provenance", {}), tensors=tensors, path=path)
+        provenance=meta.get("provenance", {}), tensors=tensors,
+        body=None if meta.get("body") is None else body_from_file(meta["body"], stored),
+        path=path)
     if preset.excitation_type not in ("pluck", "strike"):
         raise PresetError(f"excitation type {preset.excitation_type!r} is not 'pluck' or "
                           "'strike'")

@@ -70,8 +70,13 @@ def test_the_torch_twin_matches_the_kernel():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in twin.parameters())
 
 
-@pytest.mark.parametrize("frequencies, decays", [([30000.0], [5.0]), ([100.0], [0.0]),
+@pytest.mark.parametrize("frequencies, decays", [([-30.0], [5.0]), ([100.0], [0.0]),
                                                   ([100.0], [math.nan]), ([100.0, 200.0], [1.0])])
 def test_modes_that_cannot_play_are_refused(frequencies, decays):
     with pytest.raises(ParameterError):
         body_coefficients(frequencies, decays, FS)
+
+
+def test_a_mode_above_the_band_is_silent_not_refused():
+    coefficients = body_coefficients([200.0, 0.46 * FS], [10.0, 10.0], FS)
+    assert np.all(coefficients[1] == 0.0) and coefficients[0, 0] != 0.0

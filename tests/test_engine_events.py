@@ -163,9 +163,9 @@ def test_any_call_with_any_arguments_works_or_is_a_parameter_or_preset_error(pre
 def test_the_scope_returns_exactly_the_samples_asked_for(preset):
     engine = Engine(preset, fs=FS, max_block=BLOCK)
     engine.note_on(60, 100)
-    played = engine.process(1000)[:, 0]
+    played = engine.process(1000).astype(np.float64).mean(axis=1)  # the scope shows the mid
     assert engine.scope(0).shape == (0,)
-    np.testing.assert_array_equal(engine.scope(np.uint8(200)), played[-200:])
+    np.testing.assert_allclose(engine.scope(np.uint8(200)), played[-200:], rtol=0, atol=1e-7)
 
 
 @functools.cache

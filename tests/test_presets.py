@@ -23,7 +23,8 @@ from synth.presets import (
     shipped_presets,
 )
 
-SHIPPED = {"nylon-guitar", "steel-guitar", "piano-wound", "slack-steel"}
+SHIPPED = {"nylon-guitar", "steel-guitar", "piano-wound", "slack-steel", "nylon-string-bare",
+           "steel-string-bare", "piano-string-bare"}
 
 
 def test_the_shipped_presets_are_real_strings_with_sources():
@@ -92,7 +93,7 @@ def write_preset(path, meta=None, tensors=None, raw_metadata=None):
 
 @pytest.fixture
 def good_meta():
-    return load_preset(find_preset("nylon-guitar")).metadata()
+    return load_preset(find_preset("nylon-string-bare")).metadata()
 
 
 @pytest.mark.parametrize("change, message", [
@@ -177,10 +178,10 @@ def test_unknown_preset_names_list_the_available_ones():
 
 
 def test_make_physics_presets_rebuilds_the_shipped_files_byte_for_byte(tmp_path):
-    from presets.make_physics_presets import STRINGS, build
+    from presets.make_physics_presets import presets
 
-    for name, spec in STRINGS.items():
-        rebuilt = save_preset(build(name, spec), tmp_path / f"{name}.safetensors")
+    for name, preset in presets().items():
+        rebuilt = save_preset(preset, tmp_path / f"{name}.safetensors")
         assert rebuilt.read_bytes() == find_preset(name).read_bytes(), name
 
 

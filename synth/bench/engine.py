@@ -6,7 +6,10 @@ naive designs, measured in one run.
 2. The GradNet kernel's achieved FLOP rate as a share of the core's FMA peak.
 3. The naive design for the same work: a Python callback looping over voices and calling
    the per-string kernel for each, and for the GradNet a per-sample torch loop.
-4. Underruns over a run of `seconds` on an audio device (a JACK dummy server with --jack)
+4. The instruments' bodies: each shipped body's cost as a share of one core (one bank for all
+   voices), against the naive design, a direct convolution with the body's impulse response
+   (cut at -60 dB), and how many voices each instrument plays with its body and bare.
+5. Underruns over a run of `seconds` on an audio device (a JACK dummy server with --jack)
    for the compiled callback, the Python callback and the naive one, while another Python
    thread keeps busy the way a GUI does.
 """
@@ -24,6 +27,7 @@ import numpy as np
 
 from synth.engine.block import process_block
 from synth.engine.engine import Engine
+from synth.kernels.body import body_block, body_coefficients
 from synth.kernels.formulas import PLUCK
 from synth.kernels.sav import EPS, LAMBDA0, sav_block
 from synth.kinds import find_kind
@@ -37,6 +41,7 @@ from synth.physics.strings import tuned
 from synth.presets import Preset, find_preset, load_preset, shipped_presets
 
 FS, BLOCK, BUDGET = 48000, 128, 0.7
+LN_1000 = np.log(1000.0)
 MAX_NOTES = 128  # voices are distinct MIDI notes
 PERIOD = BLOCK / FS
 GOALS = {"exact": 24, "kc": 96, "gradnet": 16}
@@ -267,6 +272,7 @@ def run(quick: bool = False, seconds: float = 30.0, jack: bool = False,
         torch_gradnet: Callable | None = None) -> dict:
     """Print the engine benchmark and return its figures."""
     results = measure_voices(quick, torch_gradnet)
+    results["bodies"] = measure_bodies(quick)
     if seconds > 0:
         server = start_jack() if jack else None  # after the timings: jackd takes CPU too
         try:
@@ -333,6 +339,57 @@ def measure_voices(quick: bool, torch_gradnet: Callable | None) -> dict:
             results[f"torch_{batch}"] = {"seconds_per_step": per_step, "realtime": realtime}
     else:
         print("per-sample torch loop: skipped (torch is not installed)")
+    return results
+
+
+def body_block_time(body, blocks: int, naive: bool) -> float:
+    """Median seconds to run the body of a preset on one block of bridge force: its modal
+    bank, or (naive) a direct convolution with its impulse response cut at -60 dB."""
+    coefficients = body_coefficients(body.frequencies, body.decays, FS)
+    force = np.random.default_rng(0).standard_normal(BLOCK)
+    out = np.zeros((BLOCK, 2))
+    if naive:
+        length = int(FS * LN_1000 / body.decays.min())
+        t = np.arange(length) / FS
+        omega = 2 * np.pi * body.frequencies[:, None]
+        sigma = body.decays[:, None]
+        responses = np.exp(-sigma * t) * (np.cos(omega * t) - sigma / omega * np.sin(omega * t))
+        kernels = body.gains.T @ responses / FS  # (2, length)
+        history = np.zeros(length + BLOCK - 1)
+    state = np.zeros((len(body.frequencies), 3))
+    times = []
+    for _ in range(blocks):
+        start = time.perf_counter()
+        if naive:
+            history = np.concatenate([history[BLOCK:], force])
+            for c in range(2):
+                out[:, c] = np.convolve(history, kernels[c], mode="valid")
+        else:
+            body_block(force, coefficients, body.gains, state, out)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_bodies(quick: bool) -> dict:
+    """Print each shipped body's cost and its instrument's voices with the body and bare."""
+    blocks = 100 if quick else 1000
+    print("bodies: one modal bank per instrument, stereo, whatever the voice count; naive: "
+          "direct convolution with its impulse response (-60 dB)")
+    results = {}
+    for path in shipped_presets():
+        preset = load_preset(path)
+        if preset.body is None:
+            continue
+        ours = body_block_time(preset.body, blocks, naive=False) / PERIOD
+        naive = body_block_time(preset.body, max(blocks // 20, 5), naive=True) / PERIOD
+        voices, _ = max_voices(lambda n, p=preset: block_time(p, n, blocks // 5), MAX_NOTES)
+        bare = dataclasses.replace(preset, body=None)
+        bare_voices, _ = max_voices(lambda n, p=bare: block_time(p, n, blocks // 5), MAX_NOTES)
+        print(f"  {path.stem:16} {len(preset.body.frequencies):4d} modes: {ours:6.2%} of a core "
+              f"| naive {naive:7.1%} ({naive / ours:5.0f}x) | voices {voices:3d} with the "
+              f"body, {bare_voices:3d} bare")
+        results[path.stem] = {"load": ours, "naive_load": naive, "voices": voices,
+                              "bare_voices": bare_voices}
     return results
 
 

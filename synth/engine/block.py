@@ -8,8 +8,10 @@ turns non-finite is silenced and reset, and the output is limited below full sca
 Per block: new events join the schedule (`synth.engine.schedule`, earliest first);
 parameters move toward their targets and, if the string changed, every voice's coefficients
 are ramped across the block; the block is split at each due event's sample so notes start
-exactly when asked; voices are mixed with their envelopes; a peak limiter and the
-master gain produce the output, which is also copied into the scope ring.
+exactly when asked; voices are mixed with their envelopes, in stereo; in the acoustic output
+their summed bridge force drives the instrument's body (`synth.kernels.body`), heard at two
+microphones; a peak limiter and the master gain produce the output, which is also copied
+into the scope ring.
 """
 
 import math
@@ -26,6 +28,11 @@ from synth.engine.state import (
     AGE,
     AMP_MAX,
     BLOCKS,
+    BODY_DAMPING_NOW,
+    BODY_LEVEL,
+    BODY_SIZE_NOW,
+    BODY_STEP,
+    BRIDGE_SCALE,
     CAPACITY,
     CEILING,
     CLOCK,
@@ -34,11 +41,14 @@ from synth.engine.state import (
     ENV_STEP,
     FADE_STEPS,
     FADING,
+    FS,
     GAIN_NOW,
     GAMMA2,
     GAMMA_REF,
+    HAS_BODY,
     HELD,
     HI_LANE,
+    HIGH_NOTE,
     IDLE,
     KAPPA,
     LIMITER_ENV,
@@ -49,6 +59,7 @@ from synth.engine.state import (
     LOUD_P1,
     LOUD_PEAK,
     LOUD_Q1,
+    LOW_NOTE,
     MAXIMUM,
     METER_HEAD,
     MINIMUM,
@@ -57,10 +68,13 @@ from synth.engine.state import (
     NOTE,
     NU,
     OUTPUT_GAIN,
+    PAN_LEFT,
+    PAN_RIGHT,
     PEAK,
     POLYPHONY,
     PREV_LANE,
     PREV_PHASE,
+    PREVIOUS,
     QUIET,
     RAMPING,
     REDUCTION,
@@ -76,16 +90,19 @@ from synth.engine.state import (
     SILENCE,
     SMOOTH_TIME,
     SMOOTHING,
+    SPREAD,
     STATUS,
     STOLEN,
     SUSTAINED,
     TARGET,
     TUNING,
     UNSCHEDULED,
+    VELOCITY_SCALE,
     VOICE_PEAK,
     K,
 )
-from synth.kernels.formulas import PLUCK, STRIKE, decay_rate, first_mode_gamma2
+from synth.kernels.body import body_block, set_coefficients, settle_body
+from synth.kernels.formulas import BRIDGE, PLUCK, STRIKE, decay_rate, first_mode_gamma2
 from synth.kernels.options import INTERNAL, KERNEL
 
 LN_1000 = 3.0 * math.log(10.0)
@@ -120,8 +137,28 @@ def _retune(st, v, n_ramp):
     if st.voice_int[STATUS, v] == RELEASED:
         sigma0 += LN_1000 / cur[params.DAMPER]
     nu = st.constants[NU] * cur[params.NONLINEARITY]
-    kind.retune(st, v, gamma2, kappa, sigma0, sigma1, nu * nu,
-                cur[params.PICKUP_POSITION], n_ramp)
+    heard = BRIDGE if _output_mode(st) == params.ACOUSTIC else cur[params.PICKUP_POSITION]
+    kind.retune(st, v, gamma2, kappa, sigma0, sigma1, nu * nu, heard, n_ramp)
+
+
+@njit(**INTERNAL)
+def _output_mode(st):
+    """What is heard: params.ACOUSTIC, PICKUP or BARE."""
+    return int(st.params[CURRENT, params.OUTPUT] + 0.5)
+
+
+@njit(**INTERNAL)
+def _place(st, v, note):
+    """Lane v's direct sound panned by its note (constant power: the centre is as loud as
+    mono), and the scale of its pickup output (params.PICKUP_LEVEL fs / omega_1)."""
+    low, high = st.constants[LOW_NOTE], st.constants[HIGH_NOTE]
+    across = min(max((2.0 * note - low - high) / (high - low), -1.0), 1.0)
+    angle = (1.0 + st.constants[SPREAD] * across) * math.pi / 4.0
+    st.voice_f[PAN_LEFT, v] = math.sqrt(2.0) * math.cos(angle)
+    st.voice_f[PAN_RIGHT, v] = math.sqrt(2.0) * math.sin(angle)
+    frequency = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0)
+    st.voice_f[VELOCITY_SCALE, v] = params.PICKUP_LEVEL / (2.0 * math.pi * frequency
+                                                            * st.constants[K])
 
 
 # ------------------------------------------------------------------ voices
@@ -184,6 +221,8 @@ def _note_on(st, note, velocity):
             return
         kind.reset(st, lane)
         st.voice_f[GAMMA2, lane] = _tuned_gamma2(st, note)
+        st.voice_f[PREVIOUS, lane] = 0.0
+        _place(st, lane, note)
     st.voice_int[STATUS, lane] = HELD
     st.voice_int[NOTE, lane] = note
     st.voice_int[AGE, lane] = st.config[NEXT_AGE]
@@ -236,9 +275,11 @@ def _all_notes_off(st):
 
 @njit(**INTERNAL)
 def _all_sound_off(st):
+    """Fade every voice and the body's ringing out within FADE_STEPS."""
     for v in range(st.config[CAPACITY]):
         if st.voice_int[STATUS, v] != IDLE:
             _fade(st, v, st.constants[FADE_STEPS])
+    st.constants[BODY_STEP] = -1.0 / st.constants[FADE_STEPS]
 
 
 @njit(**INTERNAL)
@@ -325,12 +366,16 @@ def _smooth_parameters(st, frames):
 # ------------------------------------------------------------------ rendering
 @njit(**INTERNAL)
 def _render(st, start, stop):
-    """Advance every voice from sample `start` to `stop` of the block and mix it."""
+    """Advance every voice from sample `start` to `stop` of the block and mix it: its sound
+    into both channels (panned in the acoustic output), its bridge force into `force`."""
     n = stop - start
     hi = st.config[HI_LANE]
     if n <= 0 or hi == 0:
         return
     kind.advance(st, n, hi, st.config[RAMPING] != 0)
+    mode = _output_mode(st)
+    acoustic = mode == params.ACOUSTIC
+    scale = st.constants[BRIDGE_SCALE] if acoustic else 1.0
     for v in range(hi):
         status = st.voice_int[STATUS, v]
         if status == IDLE:
@@ -345,14 +390,62 @@ def _render(st, start, stop):
             st.telemetry[RESETS] += 1.0
             continue
         env, step = st.voice_f[ENV, v], st.voice_f[ENV_STEP, v]
-        peak = st.voice_f[VOICE_PEAK, v]
+        peak, previous = st.voice_f[VOICE_PEAK, v], st.voice_f[PREVIOUS, v]
+        left, right = (st.voice_f[PAN_LEFT, v], st.voice_f[PAN_RIGHT, v]) if acoustic \
+            else (1.0, 1.0)
+        velocity_scale = st.voice_f[VELOCITY_SCALE, v]
         for i in range(n):
             x = st.lane_out[i, v]
-            st.mix[start + i] += env * x
+            y = (x - previous) * velocity_scale if mode == params.PICKUP else x * scale
+            previous = x
+            sound = env * y
+            st.mix[start + i, 0] += sound * left
+            st.mix[start + i, 1] += sound * right
+            st.force[start + i] += sound
             env = max(env + step, 0.0)
-            peak = max(peak, abs(x))
+            peak = max(peak, abs(y))
         st.voice_f[ENV, v] = env
         st.voice_f[VOICE_PEAK, v] = peak
+        st.voice_f[PREVIOUS, v] = previous
+
+
+@njit(**INTERNAL)
+def _body(st, frames):
+    """The acoustic output's body: the summed bridge force drives it, and the block's mix
+    becomes (1 - body_mix) direct sound + body_mix x what the two microphones hear. Size and
+    damping changes recompute its coefficients; in the other outputs it rests."""
+    if _output_mode(st) != params.ACOUSTIC or st.constants[HAS_BODY] == 0.0:
+        for k in range(st.body_state.shape[0]):
+            for column in range(st.body_state.shape[1]):
+                st.body_state[k, column] = 0.0
+        return
+    cur = st.params[CURRENT]
+    size, damping = cur[params.BODY_SIZE], cur[params.BODY_DAMPING]
+    if size != st.constants[BODY_SIZE_NOW] or damping != st.constants[BODY_DAMPING_NOW]:
+        set_coefficients(st.body_modes, size, damping, st.constants[FS], st.body_coef,
+                         st.body_state)
+        st.constants[BODY_SIZE_NOW], st.constants[BODY_DAMPING_NOW] = size, damping
+    share = cur[params.BODY_MIX]
+    for i in range(frames):
+        st.mix[i, 0] *= 1.0 - share
+        st.mix[i, 1] *= 1.0 - share
+        st.force[i] *= share
+        st.body_out[i, 0] = 0.0
+        st.body_out[i, 1] = 0.0
+    body_block(st.force[:frames], st.body_coef, st.body_gains, st.body_state,
+               st.body_out[:frames])
+    level, step = st.constants[BODY_LEVEL], st.constants[BODY_STEP]
+    for i in range(frames):  # all sound off: the body's ringing fades out too
+        level = max(level + step, 0.0)
+        st.mix[i, 0] += level * st.body_out[i, 0]
+        st.mix[i, 1] += level * st.body_out[i, 1]
+    if level <= 0.0:  # faded: the body is at rest, and heard again
+        level, st.constants[BODY_STEP] = 1.0, 0.0
+        for k in range(st.body_state.shape[0]):
+            for column in range(st.body_state.shape[1]):
+                st.body_state[k, column] = 0.0
+    st.constants[BODY_LEVEL] = level
+    settle_body(st.body_state)
 
 
 @njit(**INTERNAL)
@@ -422,7 +515,8 @@ def _measure_frequency(st, meters, lane, phase, omega1, frames):
 
 @njit(**INTERNAL)
 def _output(st, out):
-    """Master gain (ramped across the block), peak limiter, all channels, scope ring."""
+    """Master gain (ramped across the block), a stereo-linked peak limiter, the channels
+    (left on even ones, right on odd ones; a single channel gets their mean), scope ring."""
     frames, channels = out.shape
     target_gain = st.constants[OUTPUT_GAIN] * 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
     gain, step = st.constants[GAIN_NOW], (target_gain - st.constants[GAIN_NOW]) / frames
@@ -433,19 +527,21 @@ def _output(st, out):
     peak, reduction = 0.0, 1.0
     for i in range(frames):
         gain += step
-        x = st.mix[i] * gain
-        if not np.isfinite(x):
-            x = 0.0
+        left, right = st.mix[i, 0] * gain, st.mix[i, 1] * gain
+        if not (np.isfinite(left) and np.isfinite(right)):
+            left = right = 0.0
             st.telemetry[NONFINITE] += 1.0
-        level = abs(x)
-        envelope = max(level, envelope * release)
+        envelope = max(max(abs(left), abs(right)), envelope * release)  # linked: no shift
         g = ceiling / envelope if envelope > ceiling else 1.0
-        y = min(max(x * g, -1.0), 1.0)
+        left, right = min(max(left * g, -1.0), 1.0), min(max(right * g, -1.0), 1.0)
         reduction = min(reduction, g)
-        peak = max(peak, abs(y))
-        for c in range(channels):
-            out[i, c] = y
-        st.scope[write] = y
+        peak = max(peak, max(abs(left), abs(right)))
+        if channels == 1:
+            out[i, 0] = 0.5 * (left + right)
+        else:
+            for c in range(channels):
+                out[i, c] = left if c % 2 == 0 else right
+        st.scope[write] = 0.5 * (left + right)
         write = (write + 1) % size
     st.config[SCOPE_WRITE] = write
     st.constants[GAIN_NOW] = target_gain
@@ -465,7 +561,9 @@ def process_block(st, out):
                 _retune(st, v, frames)
         st.config[RAMPING] = 1
     for i in range(frames):
-        st.mix[i] = 0.0
+        st.mix[i, 0] = 0.0
+        st.mix[i, 1] = 0.0
+        st.force[i] = 0.0
     heap = st.schedule
     length, dropped = schedule.take_arrivals(st.ring, st.ring_index, heap, st.config[SCHEDULED])
     st.telemetry[UNSCHEDULED] += dropped
@@ -488,6 +586,7 @@ def process_block(st, out):
         kind.end_ramps(st, st.config[CAPACITY])
         st.config[RAMPING] = 0
     st.config[SCHEDULED] = length
+    _body(st, frames)
     _housekeeping(st, frames)
     _output(st, out)
     st.telemetry[CLOCK] = clock + frames

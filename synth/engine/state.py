@@ -19,6 +19,7 @@ from synth.engine import events, pointers
 from synth.engine.kind_entries import ENTRIES, PUBLISHED, entries_for
 from synth.engine.schedule import empty_schedule
 from synth.kernels.aligned import aligned_zeros, padded
+from synth.kernels.body import set_coefficients
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
 from synth.presets import Preset
@@ -28,8 +29,9 @@ N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE, SCHEDULED
 CONFIG_SIZE = 8
 # constants (float64)
 (FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
- TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING) = range(19)
-CONSTANTS_SIZE = 19
+ TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY,
+ SPREAD, LOW_NOTE, HIGH_NOTE, BODY_SIZE_NOW, BODY_DAMPING_NOW, BODY_LEVEL, BODY_STEP) = range(28)
+CONSTANTS_SIZE = 28
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -42,8 +44,10 @@ STATUS, NOTE, AGE, SUSTAINED, QUIET = range(5)
 VOICE_INT_ROWS = 5
 IDLE, HELD, RELEASED, FADING = 0, 1, 2, 3
 # voice_f rows
-GAMMA2, ENV, ENV_STEP, VOICE_PEAK = range(4)
-VOICE_F_ROWS = 4
+# PAN_LEFT, PAN_RIGHT: the voice's direct sound in each channel (acoustic output);
+# PREVIOUS: its last output sample, VELOCITY_SCALE: fs / omega_1 (the pickup output's scale)
+GAMMA2, ENV, ENV_STEP, VOICE_PEAK, PAN_LEFT, PAN_RIGHT, PREVIOUS, VELOCITY_SCALE = range(8)
+VOICE_F_ROWS = 8
 # meters (float64): a seqlock counter, then the loudest voice
 # LOUD_FREQ is the first mode's measured frequency (Hz), from its phase advance over the last
 # block; PREV_LANE and PREV_PHASE are what that measurement needs from the block before.
@@ -74,7 +78,13 @@ class EngineState(NamedTuple):
     voice_int: np.ndarray  # int64 (VOICE_INT_ROWS, C)
     voice_f: np.ndarray  # float64 (VOICE_F_ROWS, C)
     lane_out: np.ndarray  # kernel dtype (max_block, C): each lane's output in a block
-    mix: np.ndarray  # float64 (max_block,)
+    mix: np.ndarray  # float64 (max_block, 2): the voices mixed, left and right
+    force: np.ndarray  # float64 (max_block,): the voices' summed force on the bridge
+    body_modes: np.ndarray  # float64 (B, 2): the body's mode frequencies (Hz), decays (1/s)
+    body_gains: np.ndarray  # float64 (B, 2): each mode's gain at the two microphones
+    body_coef: np.ndarray  # float64 (B, 4): `synth.kernels.body` coefficients, live
+    body_state: np.ndarray  # float64 (B, 3): the body's state
+    body_out: np.ndarray  # float64 (max_block, 2): what the microphones hear of the body
     scope: np.ndarray  # float32 (SCOPE_SIZE,): the latest output samples, a ring
     meters: np.ndarray  # float64 (METER_HEAD + M,)
     voice_table: np.ndarray  # int64 (arrays, pointers.ROW): the kind's voices, by address
@@ -115,6 +125,11 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     constants[CEILING] = CEILING_LEVEL
     constants[RELEASE] = np.exp(-1.0 / (LIMITER_RELEASE_SECONDS * fs))
     constants[GAIN_NOW] = preset.output_gain
+    # The bridge force per unit tension is the string's slope at its end: a pluck at x_e of
+    # depth d gives d / x_e there and d (1 - x_o) / (1 - x_e) at the pickup x_o, so this scale
+    # makes the bridge force of the preset's own pluck as loud as its bare string.
+    x_e, x_o = preset.pluck_position, preset.pickup
+    constants[BRIDGE_SCALE] = x_e * (1.0 - x_o) / (1.0 - x_e)
     for p in params.PARAMS.values():
         default = preset_default(preset, p.name)
         state.params[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
@@ -122,6 +137,21 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     state.cc_map[params.MODULATION_WHEEL], state.cc_map[params.BRIGHTNESS_CC] = \
         params.NONLINEARITY, params.BRIGHTNESS
     state.meters[LOUD_LANE] = state.meters[PREV_LANE] = -1.0  # no loudest voice yet
+    if preset.body is not None:
+        body = preset.body
+        state = state._replace(
+            body_modes=np.stack([body.frequencies, body.decays], axis=1),
+            body_gains=np.array(body.gains, dtype=np.float64),
+            body_coef=np.zeros((len(body.frequencies), 4)),
+            body_state=np.zeros((len(body.frequencies), 3)))
+        constants[HAS_BODY], constants[SPREAD] = 1.0, body.spread
+        constants[LOW_NOTE], constants[HIGH_NOTE] = body.range
+    else:
+        constants[LOW_NOTE], constants[HIGH_NOTE] = 0.0, 127.0
+    size, damping = (state.params[CURRENT, p] for p in (params.BODY_SIZE, params.BODY_DAMPING))
+    set_coefficients(state.body_modes, size, damping, fs, state.body_coef, state.body_state)
+    constants[BODY_SIZE_NOW], constants[BODY_DAMPING_NOW] = size, damping
+    constants[BODY_LEVEL] = 1.0
     return state, voices
 
 
@@ -136,17 +166,22 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         telemetry=np.zeros(TELEMETRY_SIZE),
         voice_int=np.zeros((VOICE_INT_ROWS, capacity), np.int64),
         voice_f=aligned_zeros((VOICE_F_ROWS, capacity), np.float64),
-        lane_out=aligned_zeros((max_block, capacity), dtype), mix=np.zeros(max_block),
+        lane_out=aligned_zeros((max_block, capacity), dtype), mix=np.zeros((max_block, 2)),
+        force=np.zeros(max_block), body_modes=np.array([[100.0, 10.0]]),
+        body_gains=np.zeros((1, 2)), body_coef=np.zeros((1, 4)), body_state=np.zeros((1, 3)),
+        body_out=np.zeros((max_block, 2)),
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED))
 
 
 def _implied(preset: Preset) -> dict[str, float]:
-    """The live parameters a preset's excitation and pickup set, and their values."""
+    """The live parameters a preset's excitation, pickup and body set, and their values (a
+    preset without a body is heard as its bare string)."""
     return {"pluck_position": preset.pluck_position, "pickup_position": preset.pickup,
             "excitation": 0.0 if preset.excitation_type == "pluck" else 1.0,
-            "excitation_width": preset.excitation_width_ms}
+            "excitation_width": preset.excitation_width_ms,
+            "output": float(params.ACOUSTIC if preset.body is not None else params.BARE)}
 
 
 def preset_sets(preset: Preset, name: str) -> bool:

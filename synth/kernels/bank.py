@@ -45,6 +45,7 @@ from synth.kernels.formulas import (
     decay_rate,
     excitation_force,
     mode_shape,
+    readout,
     squared_frequency,
     wavenumber2,
 )
@@ -176,7 +177,7 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
         if m == 0:
             bank[LANE, TAU, v] = dt(pitch)
             bank[LANE, OMEGA1, v] = dt(omega_d)
-        voices.shapes[PICKUP, m, v] = dt(mode_shape(m + 1, pickup))
+        voices.shapes[PICKUP, m, v] = dt(readout(m + 1, pickup, gamma2, kappa))
         for j in range(copies):
             d = m * copies + j
             magnitude = math.exp(log_magnitude[m, j] * damping)

@@ -16,7 +16,8 @@ recursion
     b0 = T, b1 = -T r (cos(theta) + (sigma / w) sin(theta)),
 
 so its impulse response is the continuous one sampled, to rounding (tests/test_body.py), and
-the bank is stable for any sigma > 0. One bank serves all the voices of an instrument: its
+the bank is stable for any sigma > 0. Modes above 0.45 fs are silenced, as the string's are.
+One bank serves all the voices of an instrument: its
 cost is per sample and mode, whatever the voice count. `models.body.BodyTwin` is the torch
 twin, for fitting the modes to recordings.
 """
@@ -27,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from synth.errors import ParameterError
+from synth.kernels.linear import NYQUIST_FRACTION
 from synth.kernels.options import KERNEL
 
 A1, A2, B0, B1 = range(4)  # columns of the coefficients
@@ -35,27 +37,45 @@ V1, V2, F1 = range(3)  # columns of the state: v[n-1], v[n-2], F[n-1]
 
 def body_coefficients(frequencies: np.ndarray, decays: np.ndarray, fs: float) -> np.ndarray:
     """(K, 4) float64 recursion coefficients (a1, a2, b0, b1) of modes at `frequencies` Hz
-    with decay rates `decays` 1/s, at fs Hz; ParameterError for a mode at or above Nyquist,
-    or a decay that is not positive."""
+    with decay rates `decays` 1/s, at fs Hz (a mode above 0.45 fs is silent: zeros);
+    ParameterError for a frequency or decay rate that is not positive and finite."""
     frequencies = np.asarray(frequencies, dtype=np.float64)
     decays = np.asarray(decays, dtype=np.float64)
     if frequencies.shape != decays.shape or frequencies.ndim != 1:
         raise ParameterError("body modes need one decay rate per frequency")
-    if not (np.all(np.isfinite(frequencies)) and np.all((frequencies > 0)
-                                                       & (frequencies < fs / 2))):
-        raise ParameterError(f"body mode frequencies must lie between 0 and {fs / 2:g} Hz")
+    if not (np.all(np.isfinite(frequencies)) and np.all(frequencies > 0)):
+        raise ParameterError("body mode frequencies must be positive and finite")
     if not (np.all(np.isfinite(decays)) and np.all(decays > 0)):
         raise ParameterError("body mode decay rates must be positive")
-    period = 1.0 / fs
-    omega = 2 * math.pi * frequencies
-    r = np.exp(-decays * period)
-    theta = omega * period
     coefficients = np.empty((len(frequencies), 4))
-    coefficients[:, A1] = 2 * r * np.cos(theta)
-    coefficients[:, A2] = -r * r
-    coefficients[:, B0] = period
-    coefficients[:, B1] = -period * r * (np.cos(theta) + decays / omega * np.sin(theta))
+    set_coefficients(np.stack([frequencies, decays], axis=1), 1.0, 1.0, fs, coefficients,
+                     np.zeros((len(frequencies), 3)))
     return coefficients
+
+
+@njit(**KERNEL)
+def set_coefficients(modes, size, damping, fs, coefficients, state):
+    """Fill coefficients (K, 4) for modes (K, 2) of (frequency Hz, decay rate 1/s) on a body
+    `size` times as large (frequencies / size) and `damping` times as damped (decay rates x
+    damping), at fs Hz. A mode that lands above 0.45 fs is silenced: its coefficients and its
+    state (K, 3) are zeroed. No allocation."""
+    period = 1.0 / fs
+    for k in range(modes.shape[0]):
+        frequency = modes[k, 0] / size
+        decay = modes[k, 1] * damping
+        if frequency >= NYQUIST_FRACTION * fs:
+            for column in range(4):
+                coefficients[k, column] = 0.0
+            for column in range(3):
+                state[k, column] = 0.0
+            continue
+        omega = 2.0 * math.pi * frequency
+        r = math.exp(-decay * period)
+        theta = omega * period
+        coefficients[k, A1] = 2.0 * r * math.cos(theta)
+        coefficients[k, A2] = -r * r
+        coefficients[k, B0] = period
+        coefficients[k, B1] = -period * r * (math.cos(theta) + decay / omega * math.sin(theta))
 
 
 @njit(**KERNEL)
@@ -75,3 +95,15 @@ def body_block(force, coefficients, gains, state, out):
             state[k, F1] = f
             for c in range(channels):
                 out[n, c] += gains[k, c] * v
+
+
+@njit(**KERNEL)
+def settle_body(state):
+    """Set the bank exactly to rest once it has died away (below 1e-30: no denormals)."""
+    for k in range(state.shape[0]):
+        for column in range(3):
+            if abs(state[k, column]) > 1e-30:
+                return
+    for k in range(state.shape[0]):
+        for column in range(3):
+            state[k, column] = 0.0

@@ -1,6 +1,6 @@
-"""The string's formulas, compiled for the kernels: dispersion, damping, mode shapes, the
-gamma of a note (the same functions as `synth.physics.modes`, written there once), and the
-excitation's force pulse.
+"""The string's formulas, compiled for the kernels: dispersion, damping, mode shapes and the
+readout (a point or the bridge), the gamma of a note (the same functions as
+`synth.physics.modes`, written there once), and the excitation's force pulse.
 
 The force pulse is f(t) = A/2 (1 - cos(shape pi t / T_e)) for 0 <= t <= T_e and 0 otherwise,
 shape PLUCK (1) or STRIKE (2) (`synth.physics.excitation`).
@@ -22,6 +22,8 @@ EXC_ROWS = 4
 squared_frequency = njit(**INLINE)(modes.squared_frequency)
 decay_rate = njit(**INLINE)(modes.decay_rate)
 mode_shape = njit(**INLINE)(modes.mode_shape)
+readout = njit(**INLINE)(modes.readout)
+BRIDGE = modes.BRIDGE
 first_mode_gamma2 = njit(**INLINE)(modes.first_mode_gamma2)
 
 

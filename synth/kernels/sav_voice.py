@@ -22,6 +22,7 @@ from synth.kernels.formulas import (
     SHAPE,
     decay_rate,
     mode_shape,
+    readout,
     squared_frequency,
     wavenumber2,
 )
@@ -97,7 +98,8 @@ def settle(voices, v):
 
 @njit(**KERNEL)
 def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-    """Give lane v the string (gamma2, kappa, sigma0, sigma1, nu2) heard at `pickup` (0..1).
+    """Give lane v the string (gamma2, kappa, sigma0, sigma1, nu2) heard at `pickup` (0..1,
+    or `formulas.BRIDGE`: the force on the bridge, see `formulas.readout`).
 
     With n_ramp > 0, modes that are already sounding glide to their new coefficients over
     n_ramp steps (coef + n_ramp * ramp = target); otherwise the coefficients are set at once.
@@ -118,7 +120,7 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
             continue
         omega2_s, sigma_s = warped_mode(omega, decay_rate(sigma0, sigma1, beta2), k)
         decay, stiff, gain = mode_coefficients(omega2_s, sigma_s, k)
-        listen = mode_shape(m + 1, pickup)
+        listen = readout(m + 1, pickup, gamma2, kappa)
         if n_ramp > 0 and coef[GAIN, m, v] != dt(0.0):
             ramp[DECAY, m, v] = dt((decay - coef[DECAY, m, v]) / n_ramp)
             ramp[STIFF, m, v] = dt((stiff - coef[STIFF, m, v]) / n_ramp)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONTRACT = 1  # the version of this contract; a plugin built for another is skipped
+CONTRACT = 2  # the version of this contract; a plugin built for another is skipped
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,18 @@ class VoiceKernels:
     reset(voices, v): lane v silent and at rest, its excitation cleared;
     settle(voices, v): lane v's state to exact rest (its sound has died away);
     retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp): lane v plays this
-        string heard at `pickup` (0..1); with n_ramp > 0 the change may glide over n_ramp
+        string heard at `pickup`: its displacement at that point (0..1), or, for pickup =
+        `synth.kernels.formulas.BRIDGE`, the force of its end on the bridge per unit tension,
+        which drives the instrument's body. A modal kind weighs mode m by
+        `formulas.readout(m, pickup, gamma2, kappa)` (both cases); a kind without modes
+        writes its own bridge force. With n_ramp > 0 the change may glide over n_ramp
         samples (advance with ramping=True), else it applies at once;
     excite(voices, v, amplitude, note_scale, length, shape, position): a pluck or strike now:
         normalised force `amplitude` (the engine's per-note scale note_scale included), length
         in samples, shape code (`synth.kernels.formulas.PLUCK`, `STRIKE`), position 0..1;
     advance(voices, n_steps, n_lanes, ramping, out): advance lanes [0, n_lanes) n_steps
-        samples, writing each lane's output to out[:n_steps, v] (kernel float type);
+        samples, writing each lane's output (what retune's pickup asks for) to
+        out[:n_steps, v] (kernel float type);
     end_ramps(voices, n_lanes): a block with ramping is over: stop the glides;
     is_finite(voices, v) -> bool: whether lane v's state is finite;
     publish_modes(voices, v, energies) -> (q1, p1, omega1): lane v's energy per mode into

@@ -4,9 +4,15 @@ Phi_m(x) = sqrt(2) sin(beta_m x) with beta_m = m pi, m = 1..M, is orthonormal on
 Mode m has angular frequency omega_m = sqrt(gamma^2 beta_m^2 + kappa^2 beta_m^4) (rad/s) and
 decay rate sigma_m = sigma0 + sigma1 beta_m^2 (1/s); it rings at sqrt(omega_m^2 - sigma_m^2).
 
-The formulas (`squared_frequency`, `decay_rate`, `mode_shape`, `first_mode_gamma2`) are plain
-arithmetic on scalars or NumPy arrays; `synth.kernels.formulas` compiles the very same
-functions for the Numba kernels, so each is written once.
+The string is heard through `readout`: at a point x (Phi_m(x)), or at the bridge, where its
+end pushes with the force F / T = u_x(0) + (kappa^2 / gamma^2) (-u_xxx(0)) per unit tension
+(string tension and bending shear; the bridge is at x = 0), so mode m weighs
+sqrt(2) beta_m (1 + kappa^2 beta_m^2 / gamma^2).
+
+The formulas (`squared_frequency`, `decay_rate`, `mode_shape`, `readout`,
+`first_mode_gamma2`) are plain arithmetic on scalars or NumPy arrays;
+`synth.kernels.formulas` compiles the very same functions for the Numba kernels, so each is
+written once.
 """
 
 from __future__ import annotations
@@ -40,6 +46,19 @@ def decay_rate(sigma0, sigma1, beta2):
 def mode_shape(m, x):
     """Phi_m(x) = sqrt(2) sin(m pi x) for mode number m >= 1 at x in [0, 1]."""
     return SQRT2 * np.sin(m * np.pi * x)
+
+
+BRIDGE = -1.0  # a readout "position" that asks for the force on the bridge (`readout`)
+
+
+def readout(m, x, gamma2, kappa):
+    """The weight of mode m >= 1 in what is heard: Phi_m(x) at a point x in [0, 1], or, for
+    x = BRIDGE, the mode's force on the bridge per unit tension and unit displacement,
+    sqrt(2) beta_m (1 + kappa^2 beta_m^2 / gamma^2) (gamma2 = gamma^2 > 0, 1/s^2)."""
+    if x == BRIDGE:
+        beta = m * np.pi
+        return SQRT2 * beta * (1.0 + kappa * kappa * beta * beta / gamma2)
+    return SQRT2 * np.sin(m * np.pi * x)  # mode_shape, written out for the compiled twin
 
 
 def first_mode_gamma2(frequency, kappa, sigma_1):

@@ -31,6 +31,7 @@ from synth.kernels.formulas import (
     decay_rate,
     excitation_force,
     mode_shape,
+    readout,
     squared_frequency,
     wavenumber2,
 )
@@ -94,7 +95,7 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
             magnitude = 0.0
         state[L_RE, m, v] = dt(magnitude * math.cos(omega * k))
         state[L_IM, m, v] = dt(magnitude * math.sin(omega * k))
-        state[PICKUP, m, v] = dt(mode_shape(m + 1, pickup))
+        state[PICKUP, m, v] = dt(readout(m + 1, pickup, gamma2, kappa))
         if m == 0:
             voices.lane[OMEGA1, v] = omega
 

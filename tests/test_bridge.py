@@ -1,0 +1,128 @@
+"""The bridge: the force of a string's end, against the closed form of the string's field and
+its torch twin, and the instrument's path through the engine (body, stereo, outputs)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from models.body import BodyTwin, bridge_force
+from synth import params
+from synth.engine import Engine
+from synth.engine.state import PAN_LEFT, PAN_RIGHT
+from synth.kernels import sav_voice
+from synth.kernels.body import body_coefficients
+from synth.kernels.formulas import BRIDGE, PLUCK
+from synth.kinds.sav_string import build_voices
+from synth.physics.modes import readout
+from synth.presets import find_preset, load_preset
+
+FS = 48000
+
+
+def test_the_bridge_readout_is_the_end_force_of_the_modal_field():
+    """F / T = u_x(0) - (EI / T) u_xxx(0), EI / T = kappa^2 / gamma^2, from finite differences
+    of u(x) = sum q_m sqrt(2) sin(m pi x)."""
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal(12) / np.arange(1, 13) ** 2
+    gamma2, kappa = 150.0 ** 2, 30.0
+    m = np.arange(1, 13)
+
+    def field(x):
+        return (q * np.sqrt(2) * np.sin(np.outer(x, m) * np.pi)).sum(axis=1)
+
+    h = 1e-3
+    x = np.array([-2, -1, 0, 1, 2]) * h
+    u = field(x)
+    slope = (u[3] - u[1]) / (2 * h)
+    third = (u[4] - 2 * u[3] + 2 * u[1] - u[0]) / (2 * h ** 3)
+    closed = float((readout(m, BRIDGE, gamma2, kappa) * q).sum())
+    assert closed == pytest.approx(slope - kappa ** 2 / gamma2 * third, rel=1e-4)
+
+
+def test_the_string_kernel_reads_the_bridge_force_as_its_torch_twin_does():
+    preset = load_preset(find_preset("steel-string-bare"))
+    voices = build_voices(preset, FS, 8, np.float64)
+    string = preset.string
+    gamma2 = string.gamma ** 2
+    sav_voice.retune(voices, 0, gamma2, string.kappa, string.sigma0, string.sigma1,
+                     string.nu ** 2, BRIDGE, 0)
+    sav_voice.excite(voices, 0, preset.amplitude, 1.0, 48.0, PLUCK, 0.2)
+    out = np.zeros((1, 8))
+    read, modes = [], []
+    for _ in range(2000):
+        sav_voice.advance(voices, 1, 1, False, out)
+        read.append(out[0, 0])
+        modes.append(voices.q[:, 0].copy())
+    twin = bridge_force(torch.as_tensor(np.array(modes)), gamma2, string.kappa).numpy()
+    assert np.abs(twin).max() > 0
+    np.testing.assert_allclose(read, twin, rtol=0, atol=1e-12 * np.abs(twin).max())
+
+
+def play(preset, note=64, seconds=0.6, dtype=np.float32, **settings):
+    """A fresh engine's output (frames, 2) for one note at velocity 100, with `settings`."""
+    engine = Engine(preset, fs=FS, polyphony=2, max_block=256, dtype=dtype)
+    for name, value in {"gain": -30.0, **settings}.items():  # far below the limiter
+        engine.set_param(name, value)
+    engine.process(FS // 4)  # the settings are smoothed in
+    engine.note_on(note, 100)
+    return engine.process(int(seconds * FS)).astype(np.float64)
+
+
+def test_the_instrument_is_its_direct_sound_plus_the_body_driven_by_the_bridge_force():
+    """Note 64 sits mid-range, so its direct sound is the same in both channels: with
+    body_mix 0 that is the bridge force (times the gain); with body_mix 1, the body's twin
+    driven by that force; in between, the mix of the two."""
+    direct, body, half = (play("nylon-guitar", dtype=np.float64, body_mix=share)
+                          for share in (0.0, 1.0, 0.5))
+    np.testing.assert_allclose(direct[:, 0], direct[:, 1], rtol=0,
+                               atol=1e-5 * np.abs(direct).max())  # float32 output
+    preset = load_preset(find_preset("nylon-guitar"))
+    twin = BodyTwin(preset.body.frequencies, preset.body.decays, preset.body.gains, FS)
+    expected = twin(torch.as_tensor(direct[:, 0])).detach().numpy()
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(body, expected, rtol=0, atol=2e-4 * scale)  # float32 output
+    np.testing.assert_allclose(half, 0.5 * (direct + body), rtol=0, atol=2e-4 * scale)
+
+
+def test_the_instrument_is_stereo_and_a_bare_string_is_mono():
+    instrument = play("steel-guitar", note=59)
+    assert np.corrcoef(instrument[:, 0], instrument[:, 1])[0, 1] < 0.95
+    bare = play("steel-string-bare", note=59)
+    np.testing.assert_array_equal(bare[:, 0], bare[:, 1])
+    assert np.abs(bare).max() > 1e-3
+
+
+def test_the_direct_sound_is_panned_by_pitch_low_notes_left():
+    engine = Engine("piano-wound", fs=FS, polyphony=4)
+    engine.note_on(30, 100)
+    engine.note_on(100, 100)
+    engine.process(128)
+    lanes = {int(engine.state.voice_int[1, v]): v for v in range(2)}
+    low, high = lanes[30], lanes[100]
+    pan = engine.state.voice_f
+    assert pan[PAN_LEFT, low] > pan[PAN_RIGHT, low] and pan[PAN_RIGHT, high] > pan[PAN_LEFT, high]
+    for v in (low, high):  # constant power: as loud as the centre
+        assert pan[PAN_LEFT, v] ** 2 + pan[PAN_RIGHT, v] ** 2 == pytest.approx(2.0)
+
+
+def test_the_pickup_output_is_the_strings_velocity_at_the_pickup():
+    bare, pickup = (play("nylon-guitar", note=55, dtype=np.float64, output=heard)[:, 0]
+                    for heard in (params.BARE, params.PICKUP))
+    frequency = 440.0 * 2 ** ((55 - 69) / 12)
+    velocity = np.diff(bare, prepend=0.0) * FS / (2 * math.pi * frequency) * params.PICKUP_LEVEL
+    np.testing.assert_allclose(pickup, velocity, rtol=0, atol=1e-5 * np.abs(velocity).max())
+
+
+def test_body_size_and_damping_move_the_modes_while_notes_ring():
+    engine = Engine("nylon-guitar", fs=FS, polyphony=2)
+    engine.note_on(55, 100)
+    engine.set_param("body_size", 2.0)
+    engine.set_param("body_damping", 0.5)
+    for _ in range(200):  # 0.5 s: the smoothing has arrived
+        engine.process(128)
+    body = engine.preset.body
+    expected = body_coefficients(body.frequencies / 2.0, body.decays * 0.5, FS)
+    np.testing.assert_allclose(engine.state.body_coef, expected, rtol=1e-12, atol=1e-15)
+    assert np.isfinite(engine.process(4096)).all()
