@@ -17,15 +17,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from synth.physics.modes import BRIDGE, readout
+from synth.physics.modes import BRIDGE, readout, tension_readout
 
 
-def bridge_force(q: torch.Tensor, gamma2, kappa) -> torch.Tensor:
+def bridge_force(q: torch.Tensor, gamma2, kappa,
+                 modal_forces: torch.Tensor | None = None) -> torch.Tensor:
     """The force of the string's end on the bridge per unit tension, (...,) from modal
     displacements q (..., M) of a string with gamma^2 = gamma2 (1/s^2) and kappa (1/s):
-    sum_m sqrt(2) beta_m (1 + kappa^2 beta_m^2 / gamma^2) q_m (`synth.physics.modes.readout`)."""
+    sum_m readout_m q_m (`synth.physics.modes.readout`), plus, for a nonlinear string, its
+    extra tension's share sum_m tension_readout_m f_m from the modal nonlinear forces
+    f = -nu^2 grad V(q) (..., M) (`synth.physics.modes.tension_readout`)."""
     m = torch.arange(1, q.shape[-1] + 1, dtype=q.dtype)
-    return q @ readout(m, BRIDGE, gamma2, kappa)
+    force = q @ readout(m, BRIDGE, gamma2, kappa)
+    if modal_forces is not None:
+        force = force + modal_forces @ tension_readout(m, BRIDGE, gamma2)
+    return force
 
 
 class BodyTwin(nn.Module):

@@ -11,8 +11,9 @@ PACKAGES = ("synth", "models", "gui", "presets")
 # module or one of its packages (a package's own __init__ included).
 LAYERS = [
     ("leaves", ["synth.errors", "synth.progress", "synth.native", "synth.params", "synth.acoustics",
-                "synth.bodies", "synth.files", "synth.settings", "synth.plugins", "synth.kernels.options",
-                "synth.kernels.aligned", "synth.library_messages", "synth.engine.events"]),
+                "synth.bodies", "synth.files", "synth.settings", "synth.plugins",
+                "synth.kernels.options", "synth.kernels.aligned", "synth.library_messages",
+                "synth.engine.events"]),
     ("formulas", ["synth.physics.strings", "synth.physics.modes"]),
     ("kernels", ["synth.kernels"]),
     ("physics", ["synth.physics", "synth.audiofile", "synth.dataset"]),

@@ -23,6 +23,7 @@ squared_frequency = njit(**INLINE)(modes.squared_frequency)
 decay_rate = njit(**INLINE)(modes.decay_rate)
 mode_shape = njit(**INLINE)(modes.mode_shape)
 readout = njit(**INLINE)(modes.readout)
+tension_readout = njit(**INLINE)(modes.tension_readout)
 BRIDGE = modes.BRIDGE
 first_mode_gamma2 = njit(**INLINE)(modes.first_mode_gamma2)
 

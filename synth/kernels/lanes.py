@@ -10,7 +10,8 @@ each potential gets its own loop. They advance lanes [0, n_lanes) and allocate n
 Arrays (float32 or float64; all lanes share the potential's tables):
     q, p           (M, C)   state
     coef           (COEF_ROWS, M, C): DECAY, STIFF, GAIN as in `linear.sav_coefficients`,
-                   DRIVE = Phi(x_e) and PICKUP = Phi(x_o)
+                   DRIVE = Phi(x_e), PICKUP = the readout of q (`formulas.readout`) and
+                   TENSION = that of the nonlinear modal force (`formulas.tension_readout`)
     ramp           (COEF_ROWS, M, C): per-sample increments of coef (DRIVE's row unused)
     per_lane       (LANE_ROWS, C): PSI, NU2, D_NU2 (per-sample increment of NU2), RESYNC
                    (steps until the potential's carried quantities are recomputed from q;
@@ -18,7 +19,8 @@ Arrays (float32 or float64; all lanes share the potential's tables):
     exc            (EXC_ROWS, C) float64: the force pulse (`formulas.ELAPSED` ...)
     grad           (M, C) work array; acc (ACC_ROWS, C) per-lane sums
     scratch, column, hidden: the potential's work arrays (`lane_potentials`)
-    out            (n, C): the pickup displacement w of every lane after every step
+    out            (n, C): what every lane is heard as after every step: sum_m PICKUP q_m
+                   + TENSION f_m, f_m = -nu^2 dV/dq_m as the SAV step applies it
 """
 
 import numpy as np
@@ -30,8 +32,8 @@ from synth.kernels.options import INLINE
 from synth.kernels.potentials import is_linear
 from synth.kernels.sav import EPS
 
-DECAY, STIFF, GAIN, DRIVE, PICKUP = 0, 1, 2, 3, 4
-COEF_ROWS = 5
+DECAY, STIFF, GAIN, DRIVE, PICKUP, TENSION = 0, 1, 2, 3, 4, 5
+COEF_ROWS = 6
 PSI, NU2, D_NU2, RESYNC = 0, 1, 2, 3
 LANE_ROWS = 4
 ACC_ROWS = 10
@@ -56,8 +58,8 @@ def _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, acc, half_k, 
 
 
 @njit(**INLINE)
-def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, psi, nu2, countdown, acc, k,
-          lambda0, tables, scratch, hidden, column, grad, out_row):
+def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, countdown, acc,
+          k, lambda0, tables, scratch, hidden, column, grad, out_row):
     """One step of every lane; acc[_FORCE] holds f(t_{n+1/2}) per lane; w goes to out_row."""
     dt = q.dtype.type
     zero, one, two = dt(0.0), dt(1.0), dt(2.0)
@@ -111,7 +113,7 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, psi, nu2, countdown,
             acc[_GPN, v] += g * pn
             qn = q[m, v] + half_k * pn
             q[m, v] = qn
-            out_row[v] += pickup[m, v] * qn
+            out_row[v] += pickup[m, v] * qn - tension[m, v] * acc[_SCALE, v] * g
     for v in range(n_lanes):
         psi[v] += half_k * (acc[_GP, v] + acc[_GPN, v])
 
@@ -127,8 +129,8 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
     dt = q.dtype.type
     n_modes = q.shape[0]
     # Row views are made once here, not per step (each view costs refcount updates).
-    decay, stiff, gain, drive, pickup = coef[DECAY], coef[STIFF], coef[GAIN], coef[DRIVE], \
-        coef[PICKUP]
+    decay, stiff, gain, drive, pickup, tension = coef[DECAY], coef[STIFF], coef[GAIN], \
+        coef[DRIVE], coef[PICKUP], coef[TENSION]
     psi, nu2, d_nu2, countdown = per_lane[PSI], per_lane[NU2], per_lane[D_NU2], \
         per_lane[RESYNC]
     for n in range(n_steps):
@@ -136,8 +138,8 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
             acc[_FORCE, v] = dt(excitation_force(exc[ELAPSED, v], exc[AMP, v], exc[LEN, v],
                                                  exc[SHAPE, v]))
             exc[ELAPSED, v] += 1.0
-        _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, psi, nu2, countdown, acc, k,
-              lambda0, tables, scratch, hidden, column, grad, out[n])
+        _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, countdown,
+              acc, k, lambda0, tables, scratch, hidden, column, grad, out[n])
         if ramping:
             for m in range(n_modes):
                 for v in range(n_lanes):
@@ -145,5 +147,6 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
                     stiff[m, v] += ramp[STIFF, m, v]
                     gain[m, v] += ramp[GAIN, m, v]
                     pickup[m, v] += ramp[PICKUP, m, v]
+                    tension[m, v] += ramp[TENSION, m, v]
             for v in range(n_lanes):
                 nu2[v] += d_nu2[v]

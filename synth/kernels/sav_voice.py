@@ -24,6 +24,7 @@ from synth.kernels.formulas import (
     mode_shape,
     readout,
     squared_frequency,
+    tension_readout,
     wavenumber2,
 )
 from synth.kernels.lane_potentials import PER_VOICE_LANES
@@ -37,6 +38,7 @@ from synth.kernels.lanes import (
     PSI,
     RESYNC,
     STIFF,
+    TENSION,
     lanes_advance,
 )
 from synth.kernels.linear import NYQUIST_FRACTION, mode_coefficients, warped_mode
@@ -112,7 +114,7 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
         beta2 = wavenumber2(m + 1)
         omega = math.sqrt(squared_frequency(gamma2, kappa, beta2))
         if omega > omega_max:
-            for row in (DECAY, STIFF, GAIN, PICKUP):
+            for row in (DECAY, STIFF, GAIN, PICKUP, TENSION):
                 coef[row, m, v] = dt(0.0)
                 ramp[row, m, v] = dt(0.0)
             voices.q[m, v] = dt(0.0)
@@ -121,17 +123,20 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
         omega2_s, sigma_s = warped_mode(omega, decay_rate(sigma0, sigma1, beta2), k)
         decay, stiff, gain = mode_coefficients(omega2_s, sigma_s, k)
         listen = readout(m + 1, pickup, gamma2, kappa)
+        listen_tension = tension_readout(m + 1, pickup, gamma2)
         if n_ramp > 0 and coef[GAIN, m, v] != dt(0.0):
             ramp[DECAY, m, v] = dt((decay - coef[DECAY, m, v]) / n_ramp)
             ramp[STIFF, m, v] = dt((stiff - coef[STIFF, m, v]) / n_ramp)
             ramp[GAIN, m, v] = dt((gain - coef[GAIN, m, v]) / n_ramp)
             ramp[PICKUP, m, v] = dt((listen - coef[PICKUP, m, v]) / n_ramp)
+            ramp[TENSION, m, v] = dt((listen_tension - coef[TENSION, m, v]) / n_ramp)
         else:
             coef[DECAY, m, v] = dt(decay)
             coef[STIFF, m, v] = dt(stiff)
             coef[GAIN, m, v] = dt(gain)
             coef[PICKUP, m, v] = dt(listen)
-            for row in (DECAY, STIFF, GAIN, PICKUP):
+            coef[TENSION, m, v] = dt(listen_tension)
+            for row in (DECAY, STIFF, GAIN, PICKUP, TENSION):
                 ramp[row, m, v] = dt(0.0)
     per_lane = voices.per_lane
     if n_ramp > 0:

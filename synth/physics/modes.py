@@ -7,7 +7,8 @@ decay rate sigma_m = sigma0 + sigma1 beta_m^2 (1/s); it rings at sqrt(omega_m^2 
 The string is heard through `readout`: at a point x (Phi_m(x)), or at the bridge, where its
 end pushes with the force F / T = u_x(0) + (kappa^2 / gamma^2) (-u_xxx(0)) per unit tension
 (string tension and bending shear; the bridge is at x = 0), so mode m weighs
-sqrt(2) beta_m (1 + kappa^2 beta_m^2 / gamma^2).
+sqrt(2) beta_m (1 + kappa^2 beta_m^2 / gamma^2); a nonlinear string's extra tension adds its
+share, read from the modal nonlinear forces (`tension_readout`).
 
 The formulas (`squared_frequency`, `decay_rate`, `mode_shape`, `readout`,
 `first_mode_gamma2`) are plain arithmetic on scalars or NumPy arrays;
@@ -59,6 +60,16 @@ def readout(m, x, gamma2, kappa):
         beta = m * np.pi
         return SQRT2 * beta * (1.0 + kappa * kappa * beta * beta / gamma2)
     return SQRT2 * np.sin(m * np.pi * x)  # mode_shape, written out for the compiled twin
+
+
+def tension_readout(m, x, gamma2):
+    """The weight of mode m's nonlinear force f_m (the potential's, -nu^2 dV/dq_m) in what is
+    heard: at the bridge, -sqrt(2) / (beta_m gamma^2), so that sum_m weight f_m is the extra
+    tension's share of the end force per unit tension (exact for Kirchhoff-Carrier, whose
+    f_m = -dT beta_m^2 q_m; the same projection for the other potentials); 0 at a point."""
+    if x == BRIDGE:
+        return -SQRT2 / (m * np.pi * gamma2)
+    return 0.0 * m
 
 
 def first_mode_gamma2(frequency, kappa, sigma_1):
