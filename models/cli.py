@@ -90,8 +90,10 @@ def _export(args: argparse.Namespace) -> None:
     _need_torch("export")
     from models.evaluate import evaluate, markdown
     from models.export import export_preset
+    from synth.presets import body_of
 
-    out = export_preset(args.run, args.out, which=args.weights, name=args.name)
+    body = body_of(args.body) if args.body else None
+    out = export_preset(args.run, args.out, which=args.weights, name=args.name, body=body)
     metrics = {}
     for test_set in args.test or []:
         for fs in [None, *(args.rates or [])]:
@@ -103,7 +105,7 @@ def _export(args: argparse.Namespace) -> None:
                             **report["summary"]}
     if metrics:
         out = export_preset(args.run, args.out, which=args.weights, name=args.name,
-                            metrics=metrics)
+                            metrics=metrics, body=body)
     print(f"wrote {out}")
 
 
@@ -161,6 +163,8 @@ def add_commands(commands) -> None:
     export.add_argument("--weights", default="best", choices=["best", "final"],
                         help="the best validation model (default) or the last one")
     export.add_argument("--name", help="preset name (default: OUT's stem)")
+    export.add_argument("--body", metavar="PRESET",
+                        help="play the string on this preset's body (e.g. steel-guitar)")
     export.add_argument("--test", action="append", metavar="TESTSET",
                         help="evaluate on this test set and store the metrics (repeatable)")
     export.add_argument("--rates", type=float, action="append", metavar="HZ",

@@ -4,9 +4,10 @@ The run's family makes the preset (`Family.export`): a GradNet run gives a `sav-
 preset whose string defaults are the centre of the training ranges, a Koopman or SSM run a
 `koopman` or `ssm` preset of the one string it learned, a plugin's family a preset of its
 kind. Here every preset gets its provenance (the recipe, the dataset and its hash, the
-training time and steps, and with a test set the measured test metrics) and the output gain
-that makes a velocity-100 note at the reference pitch peak at PEAK_DBFS. The engine retunes
-each note, and tension, stiffness and damping stay live controls.
+training time and steps, and with a test set the measured test metrics), optionally a body
+taken from another preset (`--body`), and the output gain that makes a velocity-100 note at
+the reference pitch peak at `synth.engine.levels.LEVEL_DBFS`. The engine retunes each note,
+and tension, stiffness and damping stay live controls.
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ import dataclasses
 import datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from models.family import find_family
 from models.train import load_run, stored_recipe
-from synth.engine import Engine
+from synth.bodies import Body
+from synth.engine.levels import on_body
 from synth.errors import ParameterError
 from synth.files import check_output
-from synth.presets import Preset, save_preset
-
-PEAK_DBFS = -12.0  # a velocity-100 note at the reference pitch peaks here
+from synth.presets import save_preset
 
 
 def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, torch.nn.Module]:
@@ -40,8 +39,8 @@ def load_checkpoint(run: str | Path, which: str = "best") -> tuple[dict, torch.n
 
 
 def export_preset(run: str | Path, out: str | Path, which: str = "best", name: str | None = None,
-                  metrics: dict | None = None) -> Path:
-    """Write the run's network as a preset at `out`."""
+                  metrics: dict | None = None, body: Body | None = None) -> Path:
+    """Write the run's network as a preset at `out`, on `body` if one is given."""
     out = check_output(out, (".safetensors",), "a preset")
     state, network = load_checkpoint(run, which)
     recipe = stored_recipe(state)
@@ -54,14 +53,5 @@ def export_preset(run: str | Path, out: str | Path, which: str = "best", name: s
                   "exported": datetime.date.today().isoformat(),
                   "metrics": metrics or {}}
     preset = find_family(recipe.family).export(recipe, config, network, name or out.stem)
-    preset = dataclasses.replace(preset, provenance=provenance, path=None)
-    preset = dataclasses.replace(preset, output_gain=_output_gain(preset))
-    return save_preset(preset, out)
-
-
-def _output_gain(preset: Preset) -> float:
-    """The gain that makes a velocity-100 note at the reference pitch peak at PEAK_DBFS."""
-    engine = Engine(preset, fs=48000, polyphony=1)
-    engine.note_on(round(preset.reference_note), 100)
-    peak = float(np.abs(engine.process(48000 // 2)).max())
-    return 10 ** (PEAK_DBFS / 20) / peak if peak > 0 else 1.0
+    preset = dataclasses.replace(preset, provenance=provenance)
+    return save_preset(on_body(preset, body), out)

@@ -17,11 +17,9 @@ import dataclasses
 import math
 from pathlib import Path
 
-import numpy as np
-
 from presets.bodies import DESIGNS
 from presets.bodies import build as build_body
-from synth.engine import Engine
+from synth.engine.levels import LEVEL_DBFS, level_gain, on_body
 from synth.physics.strings import PhysicalString
 from synth.presets import Preset, save_preset
 
@@ -133,17 +131,13 @@ STRINGS = {
 }
 
 
-LEVEL_DBFS = -12.0  # peak of a velocity-100 note at the reference pitch
-
 
 def with_body(bare: Preset, name: str, body: str) -> Preset:
     """`bare` played through the body `presets.bodies.DESIGNS[body]`, its output gain
     measured again for the instrument's sound."""
     made, _ = build_body(DESIGNS[body])
     description = f"{bare.description} On the body of a {made.name}, in stereo."
-    preset = dataclasses.replace(bare, name=name, body=made, description=description,
-                                 output_gain=1.0)
-    return dataclasses.replace(preset, output_gain=calibrated_gain(preset))
+    return on_body(dataclasses.replace(bare, description=description), made, name)
 
 
 def build(name: str, spec: dict) -> Preset:
@@ -162,18 +156,7 @@ def build(name: str, spec: dict) -> Preset:
                     "excitation_force_newtons": spec["force"],
                     "output_gain": f"velocity 100 at the reference note peaks at "
                                    f"{LEVEL_DBFS:g} dBFS"})
-    return dataclasses.replace(preset, output_gain=calibrated_gain(preset))
-
-
-def calibrated_gain(preset: Preset) -> float:
-    """The output gain at which a velocity-100 note at the reference pitch peaks at
-    LEVEL_DBFS, measured by playing it for a second through the engine, to 3 significant
-    digits (so the rounding of the float32 kernels, which differs from one machine and
-    compiler to another, cannot change the file)."""
-    engine = Engine(preset, fs=48000, polyphony=2)
-    engine.note_on(round(preset.reference_note), 100)
-    peak = float(np.abs(engine.process(48000)).max())
-    return float(f"{10 ** (LEVEL_DBFS / 20) / peak:.3g}")
+    return dataclasses.replace(preset, output_gain=level_gain(preset))
 
 
 # The instruments: each string on its body, under the name the bare string had before

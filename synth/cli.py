@@ -179,6 +179,21 @@ def _render(args: argparse.Namespace) -> None:
           + (f", {stats['dropped_events']} events dropped" if stats["dropped_events"] else ""))
 
 
+def _body(args: argparse.Namespace) -> None:
+    from synth.engine.levels import on_body
+    from synth.files import check_output
+    from synth.presets import body_of, find_preset, load_preset, save_preset
+
+    if (args.source is None) == (not args.bare):
+        raise ParameterError("give either --from PRESET (whose body to use) or --bare")
+    out = check_output(args.out, (".safetensors",), "a preset")
+    preset = load_preset(find_preset(args.preset))
+    body = None if args.bare else body_of(args.source)
+    saved = save_preset(on_body(preset, body, args.name or out.stem), out)
+    print(f"wrote {saved}: {preset.name}'s string "
+          f"{'bare' if body is None else 'on the body of a ' + body.name}")
+
+
 def _duration(seconds: float) -> str:
     """A length for people: 12.5 s, 20 min 5 s, 3 h 0 min."""
     if seconds < 60:
@@ -408,6 +423,20 @@ def build_parser() -> argparse.ArgumentParser:
                              "renders, so memory stays flat at any length")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(handler=_render)
+
+    body = commands.add_parser(
+        "body", help="put a preset's string on another preset's body (or take it off)",
+        description="Write PRESET's string on the body of --from's instrument (bridge, body, "
+                    "two microphones), or bare with --bare, as a new preset; its output gain "
+                    "is measured again so a velocity-100 note at its reference pitch peaks at "
+                    "-12 dBFS.")
+    body.add_argument("preset", metavar="PRESET", help="preset name or file")
+    body.add_argument("out", metavar="OUT.safetensors")
+    body.add_argument("--from", dest="source", metavar="PRESET",
+                      help="the preset whose body to use (e.g. steel-guitar)")
+    body.add_argument("--bare", action="store_true", help="the string alone, no body")
+    body.add_argument("--name", help="preset name (default: OUT's stem)")
+    body.set_defaults(handler=_body)
 
     devices = commands.add_parser(
         "devices", help="list audio outputs and MIDI inputs",

@@ -277,6 +277,18 @@ def shipped_presets() -> list[Path]:
                   for path in Path(directory).glob("*.safetensors"))
 
 
+def body_of(name_or_path: str | os.PathLike) -> Body:
+    """The body of a preset given by name or path; PresetError if it has none, naming the
+    shipped presets that have one."""
+    preset = load_preset(find_preset(name_or_path))
+    if preset.body is None:
+        with_bodies = [path.stem for path in shipped_presets()
+                       if load_preset(path).body is not None]
+        raise PresetError(f"{preset.name} has no body; presets with one: "
+                          f"{', '.join(with_bodies)}")
+    return preset.body
+
+
 def find_preset(name_or_path: str | os.PathLike | None) -> Path:
     """A preset file from a path, or from a name among the user's, the shipped and the
     installed kinds' presets (None: the default preset)."""

@@ -1,4 +1,4 @@
-"""The engine's commands: render (a MIDI file or the demo), devices, play, bench engine."""
+"""The engine's commands: render (a MIDI file or the demo), devices, play, bench engine, body."""
 
 import json
 import os
@@ -8,9 +8,12 @@ import sys
 
 import mido
 import numpy as np
+import pytest
 import soundfile
 
 from synth.cli import main
+from synth.engine import Engine
+from synth.presets import find_preset, load_preset
 
 
 def run_command(*args, env=None, timeout=600):
@@ -177,3 +180,31 @@ def test_bench_startup_runs_end_to_end():
     row = next(line for line in result.stdout.splitlines() if line.startswith("render, one"))
     cold, naive, ratio, warm = (float(cell.rstrip("sx")) for cell in row.split()[-4:])
     assert cold > warm and naive > warm and ratio > 0
+
+
+def test_body_puts_a_learned_string_on_an_instrument_at_the_shipped_level(tmp_path):
+    out = tmp_path / "stretch-piano.safetensors"
+    result = run_command("body", "stretch-128", str(out), "--from", "piano-wound")
+    assert result.returncode == 0, result.stderr
+    preset = load_preset(out)
+    piano = load_preset(find_preset("piano-wound"))
+    np.testing.assert_array_equal(preset.body.gains, piano.body.gains)
+    assert preset.name == "stretch-piano" and preset.kind == "sav-gradnet"
+    engine = Engine(preset, fs=48000, polyphony=2)
+    engine.note_on(round(preset.reference_note), 100)
+    peak = np.abs(engine.process(48000)).max()
+    assert 20 * np.log10(peak) == pytest.approx(-12.0, abs=0.1)
+    bare = tmp_path / "bare.safetensors"
+    assert run_command("body", str(out), str(bare), "--bare").returncode == 0
+    assert load_preset(bare).body is None
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--from", "steel-string-bare"], "steel-string-bare has no body; presets with one:"),
+    ([], "give either --from PRESET (whose body to use) or --bare"),
+    (["--from", "steel-guitar", "--bare"], "give either --from PRESET"),
+])
+def test_body_refuses_what_it_cannot_do_in_one_line(tmp_path, arguments, message):
+    result = run_command("body", "stretch-128", str(tmp_path / "o.safetensors"), *arguments)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1

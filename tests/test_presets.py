@@ -247,3 +247,39 @@ def test_a_model_that_blows_up_is_refused_rather_than_played_as_silence():
     with pytest.raises(PresetError, match="not playable"):
         engine.load_preset(growing)
     assert engine.preset.name == "nylon-guitar"
+
+
+@pytest.fixture
+def instrument():
+    preset = load_preset(find_preset("nylon-guitar"))
+    return preset.metadata(), dict(preset.body.tensors())
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m, t: t.pop("body.gains"), "body: missing tensor(s) ['body.gains']"),
+    (lambda m, t: t.update({"body.decays": t["body.decays"][:3]}), "need decays of shape"),
+    (lambda m, t: t["body.frequencies"].__setitem__(0, np.nan), "mode frequencies must lie"),
+    (lambda m, t: t["body.decays"].__setitem__(0, -1.0), "mode decay rates must lie"),
+    (lambda m, t: t["body.gains"].__setitem__((0, 0), 1e9), "mode gains must be finite"),
+    (lambda m, t: m["body"].update(spread=3.0), "spread must lie in [0, 1]"),
+    (lambda m, t: m["body"].update(range=[80, 40]), "range must be two MIDI notes"),
+    (lambda m, t: m.update(body=[1, 2]), "body must be a JSON object"),
+])
+def test_a_broken_body_is_refused_in_one_line_naming_the_fault(tmp_path, instrument, change,
+                                                                message):
+    meta, tensors = instrument
+    tensors = {name: array.copy() for name, array in tensors.items()}
+    change(meta, tensors)
+    path = write_preset(tmp_path / "bad.safetensors", meta, tensors)
+    with pytest.raises(PresetError) as error:
+        load_preset(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_body_survives_saving_and_loading(tmp_path):
+    preset = load_preset(find_preset("piano-wound"))
+    again = load_preset(save_preset(preset, tmp_path / "p.safetensors"))
+    for name, array in preset.body.tensors().items():
+        np.testing.assert_array_equal(again.body.tensors()[name], array)
+    assert again.body.description() == preset.body.description()
