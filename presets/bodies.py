@@ -1,6 +1,7 @@
 """The bodies of the shipped instruments, built from published measurements.
 
-    python -m presets.bodies --figures docs/bodies   # each body's mobility against its data
+    python -m presets.bodies --figures docs/bodies   # each body's mobility against its data,
+                                                     # and one mode against its closed form
 
 A body (`synth.bodies.Body`) is made in three steps, each from cited data (tags as in
 `presets.make_physics_presets`: [P] published, [S] published but read in a secondary
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.bodies import Body
+from synth.kernels.body import body_block, body_coefficients
 
 SOUND_SPEED = 343.0  # m/s at 20 C
 BAND = (60.0, 5000.0)  # Hz: the band over which a body's response is normalised
@@ -290,7 +292,10 @@ def figure(name: str, path: Path) -> None:
     for frequency, q, gain in design.low_modes:
         if gain is not None:
             top.plot(frequency, q * gain / (2 * np.pi * frequency), "rv", ms=7)
+        else:
+            top.axvline(frequency, color="0.6", lw=0.8, ls=":")
     top.plot([], [], "rv", label="published mode: peak Q / (2 pi f m)")
+    top.plot([], [], color="0.6", lw=0.8, ls=":", label="published mode frequency")
     top.set_ylabel("mobility |v / F| (m / (N s))")
     top.set_title(f"{design.name}: {len(body.frequencies)} modes")
     top.legend(fontsize=8)
@@ -305,6 +310,43 @@ def figure(name: str, path: Path) -> None:
     plt.close(fig)
 
 
+def impulse_figure(path: Path, fs: float = 48000.0) -> float:
+    """Draw one body mode's impulse response, as the kernel plays it, against its closed form
+    (the classical guitar's air mode); returns the largest difference relative to the peak."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frequency, q = CLASSICAL_GUITAR.low_modes[0][:2]
+    decay = np.pi * frequency / q
+    n = int(0.3 * fs)
+    impulse = np.zeros(n)
+    impulse[0] = 1.0
+    played = np.zeros((n, 1))
+    body_block(impulse, body_coefficients([frequency], [decay], fs), np.ones((1, 1)),
+               np.zeros((1, 3)), played)
+    t = np.arange(n) / fs
+    w = 2 * np.pi * frequency
+    closed = np.exp(-decay * t) * (np.cos(w * t) - decay / w * np.sin(w * t)) / fs
+    error = float(np.abs(played[:, 0] - closed).max() / np.abs(closed).max())
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    top.plot(1e3 * t, fs * played[:, 0], lw=1.6, label="the kernel (impulse invariance)")
+    top.plot(1e3 * t, fs * closed, "k--", lw=0.9,
+             label="closed form exp(-sigma t)(cos wt - sigma/w sin wt)")
+    top.set_ylabel("velocity per unit impulse x fs")
+    top.set_title(f"one body mode, {frequency:g} Hz, Q {q:g} (T60 {np.log(1000) / decay:.2f} s)"
+                  f", at {fs / 1000:g} kHz")
+    top.legend(fontsize=8)
+    bottom.semilogy(1e3 * t, np.abs(played[:, 0] - closed) / np.abs(closed).max() + 1e-20,
+                    lw=0.7)
+    bottom.set_ylabel("|difference| / peak")
+    bottom.set_xlabel("time (ms)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return error
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figures", type=Path, required=True, help="folder for the PNGs")
@@ -313,6 +355,9 @@ def main() -> None:
     for name in DESIGNS:
         figure(name, args.figures / f"{name}.png")
         print(f"wrote {args.figures / f'{name}.png'}")
+    error = impulse_figure(args.figures / "mode-impulse.png")
+    print(f"wrote {args.figures / 'mode-impulse.png'}: kernel against closed form, largest "
+          f"difference {error:.1e} of the peak")
 
 
 if __name__ == "__main__":
