@@ -19,10 +19,20 @@ quotation, [D] derived, [A] assumed, with the reason):
    modes move the whole board in phase (monopoles): a baffled piston of the board's area S,
    sigma = (k a)^2 / 2, a = sqrt(S / pi), k = 2 pi f / c. The modes above radiate from their
    edges only, below the coincidence frequency f_c (Maidanik 1962):
-   sigma = P c / (pi^2 S f_c) sqrt(f / f_c), P the perimeter; sigma = 1 above f_c. The two
-   microphones of a spaced pair d metres apart hear a mode with gains correlated as
-   sin(k d) / (k d), the coherence of a diffuse field at two points (Cook et al. 1955); the
-   monopoles reach both in phase.
+   sigma = P c / (pi^2 S f_c) sqrt(f / f_c), P the perimeter; sigma = 1 above f_c. A board
+   open on both sides (a grand piano's soundboard, open underneath) has no baffle: at low
+   frequency its faces cancel as a dipole, whose efficiency is (16 / (27 pi^2)) (k a)^4 where
+   the baffled piston's is (k a)^2 / 2 (Beranek 1954, the disk without baffle), so every
+   sigma is multiplied by min(1, 0.12 (k a)^2). The two
+   microphones hear a mode with gains drawn correlated as the pair's geometry says (the
+   monopoles reach both in phase, gain 1):
+   - a pair in the far field of a small body (a guitar a little away): the mode's radiation
+     pattern seen from two directions d / r apart, which varies over angles of about
+     1 / (k a) (a the body's half-width): rho = sin(x) / x, x = k a d / r;
+   - a pair close over a large board (a piano): each microphone hears the board beneath
+     it, points d apart on a field of bending waves of wavenumber
+     k_b = (omega^2 rho h / B)^(1/4): rho = J0(k_b d), the spatial correlation of a diffuse
+     bending field.
 
 The mic gains are then scaled so that the body's response, averaged (rms) over the log band
 60 Hz to 5 kHz, is 1: the engine's body_mix balances it against the direct sound.
@@ -72,10 +82,14 @@ WOGRAM = ("K. Wogram, 'The strings and the soundboard', in Five Lectures on the 
           "the Piano, KTH (1990), Fig. 5: bridge impedance about 1000 kg/s at 100 Hz and "
           "10 kg/s at 10 kHz, falling about 6 dB/octave")
 COOK = ("R. K. Cook et al., 'Measurement of correlation coefficients in reverberant sound "
-        "fields', J. Acoust. Soc. Am. 27, 1072-1077 (1955): sin(kd)/(kd)")
+        "fields', J. Acoust. Soc. Am. 27, 1072-1077 (1955): the correlation of a diffuse "
+        "field at two points, sin(x)/x in 3D and J0(x) in 2D (here of the board's bending "
+        "field)")
 MAIDANIK = ("G. Maidanik, 'Response of ribbed panels to reverberant acoustic fields', J. "
             "Acoust. Soc. Am. 34, 809-826 (1962): radiation efficiency of edge modes below "
             "coincidence")
+BERANEK = ("L. L. Beranek, Acoustics, McGraw-Hill (1954), ch. 5: radiation resistance of a "
+           "rigid disk with and without a baffle")
 SKUDRZYK = ("E. Skudrzyk, 'The mean-value method of predicting the dynamic response of "
             "complex vibrators', J. Acoust. Soc. Am. 67, 1105-1135 (1980)")
 
@@ -86,8 +100,10 @@ class Design:
     bridge or None for the mean-value gain), where the dense modes start, their density
     n(f) (modes/Hz) and mean mobility Y(f) (m/(N s)) as functions of frequency, their loss
     factor, the radiating board's area (m^2), perimeter (m) and coincidence frequency (Hz),
-    the microphone spacing (m), how many of the named modes radiate as monopoles, the direct
-    sound's spread and note range, and the sources."""
+    whether the board is baffled (closed behind, as a guitar's top by its box), the
+    correlation of a mode's gains at the two microphones as a function of its frequency,
+    how many of the named modes radiate as monopoles, the direct sound's spread and note
+    range, and the sources."""
 
     name: str
     low_modes: tuple[tuple[float, float, float | None], ...]
@@ -98,7 +114,8 @@ class Design:
     area: float
     perimeter: float
     coincidence: float
-    spacing: float
+    coherence: object
+    baffled: bool
     monopoles: int
     spread: float
     note_range: tuple[float, float]
@@ -116,13 +133,28 @@ def _placed(density, start: float, stop: float, rng: np.random.Generator) -> np.
     return np.interp(targets, counts, grid)
 
 
-def _pair(frequencies: np.ndarray, spacing: float, rng: np.random.Generator) -> np.ndarray:
-    """(K, 2) gains of each mode at two microphones `spacing` m apart: unit-variance normals
-    correlated as sin(kd) / (kd)."""
-    kd = 2 * np.pi * frequencies * spacing / SOUND_SPEED
-    rho = np.sinc(kd / np.pi)
+def _pair(frequencies: np.ndarray, rho: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(K, 2) gains of each mode at two microphones: unit-variance normals correlated rho."""
     a, b = rng.standard_normal((2, len(frequencies)))
     return np.stack([a, rho * a + np.sqrt(1 - rho ** 2) * b], axis=1)
+
+
+def far_pair(half_width: float, spacing: float, distance: float):
+    """The coherence of a pair `spacing` m apart at `distance` m from a body of `half_width`
+    m: sin(x) / x, x = k a d / r."""
+    def rho(f):
+        return np.sinc(2 * f * half_width * spacing / (SOUND_SPEED * distance))
+    return rho
+
+
+def near_pair(spacing: float, mass: float, stiffness: float):
+    """The coherence of a pair over board points `spacing` m apart on a board of `mass` kg/m^2
+    and bending stiffness `stiffness` N m: J0(k_b d)."""
+    def rho(f):
+        k_bending = np.sqrt(2 * np.pi * np.asarray(f)) * (mass / stiffness) ** 0.25
+        angles = (np.arange(512) + 0.5) * np.pi / 512  # J0(x) = mean of cos(x sin t), t in (0, pi)
+        return np.cos(np.outer(k_bending * spacing, np.sin(angles))).mean(axis=1)
+    return rho
 
 
 def radiation_efficiency(design: Design, frequencies: np.ndarray) -> np.ndarray:
@@ -134,6 +166,9 @@ def radiation_efficiency(design: Design, frequencies: np.ndarray) -> np.ndarray:
         * np.sqrt(frequencies / design.coincidence)
     sigma = np.minimum(edges, 1.0)
     sigma[:design.monopoles] = piston[:design.monopoles]
+    if not design.baffled:  # dipole over monopole, for a disk of the board's area
+        sigma *= np.minimum(32 / (27 * np.pi ** 2) * (k * np.sqrt(design.area / np.pi)) ** 2,
+                            1.0)
     return sigma
 
 
@@ -151,7 +186,7 @@ def build(design: Design) -> tuple[Body, np.ndarray]:
     for i, (_, _, gain) in enumerate(design.low_modes):
         if gain is not None:
             bridge[i] = gain
-    microphones = _pair(frequencies, design.spacing, rng)
+    microphones = _pair(frequencies, design.coherence(frequencies), rng)
     microphones[:design.monopoles] = 1.0
     radiation = np.sqrt(radiation_efficiency(design, frequencies))
     gains = (bridge * radiation)[:, None] * microphones
@@ -213,7 +248,11 @@ _GUITAR_COMMON = {
     "radiation": f"[D] baffled piston below, edge radiation above ({MAIDANIK}); top area "
                  f"0.1 m^2, perimeter 1.4 m [A: a classical top]; coincidence 4.8 kHz [D] "
                  f"c^2 / (2 pi) sqrt(rho h / B) along the grain of the 2.5 mm spruce top",
-    "microphones 0.3 m apart": f"[A] a close spaced pair; coherence after {COOK}",
+    "microphones 0.3 m apart, 0.6 m from a body 0.2 m in half-width": "[A] a close pair "
+                                                                      "in front of the "
+                                                                      "guitar; the far field "
+                                                                      "of a source of that "
+                                                                      "size [D]",
 }
 
 CLASSICAL_GUITAR = Design(
@@ -222,7 +261,8 @@ CLASSICAL_GUITAR = Design(
                (285.0, 30.0, None), (370.0, 30.0, None), (436.0, 30.0, None),
                (460.0, 30.0, None), (510.0, 30.0, None), (540.0, 30.0, None)),
     dense_from=600.0, density=_guitar_density, mobility=_guitar_mobility, loss_factor=0.02,
-    area=0.1, perimeter=1.4, coincidence=4800.0, spacing=0.3, monopoles=2,
+    area=0.1, perimeter=1.4, coincidence=4800.0, baffled=True,
+    coherence=far_pair(0.2, 0.3, 0.6), monopoles=2,
     spread=0.15, note_range=(40.0, 88.0),
     sources={
         "A0 104 Hz, T(1,1) 219 Q 25.8, gain 1 / 112 g": f"[S] {CHRISTENSEN}",
@@ -238,7 +278,8 @@ STEEL_GUITAR = Design(
     low_modes=((102.0, 13.0, 1 / TOP_PISTON_MASS), (204.0, 25.8, 1 / TOP_PISTON_MASS),
                (376.0, 30.0, None), (436.0, 30.0, None)),
     dense_from=500.0, density=_guitar_density, mobility=_guitar_mobility, loss_factor=0.02,
-    area=0.12, perimeter=1.6, coincidence=4800.0, spacing=0.3, monopoles=2,
+    area=0.12, perimeter=1.6, coincidence=4800.0, baffled=True,
+    coherence=far_pair(0.2, 0.3, 0.6), monopoles=2,
     spread=0.15, note_range=(40.0, 88.0),
     sources={
         "modes 102, 204, 376, 436 Hz": f"[S] {POPP_ROSSING} (a second-hand chain)",
@@ -252,7 +293,8 @@ GRAND_PIANO = Design(
     name="grand piano soundboard (Conklin's first mode, Ege's density and damping)",
     low_modes=((49.0, 43.0, None),),
     dense_from=60.0, density=_piano_density, mobility=_piano_mobility, loss_factor=0.023,
-    area=2.0, perimeter=6.0, coincidence=1340.0, spacing=1.0, monopoles=1,
+    area=2.0, perimeter=6.0, coincidence=1340.0, baffled=False,
+    coherence=near_pair(1.0, 380 * 9e-3, 9e-3 ** 3 * math.sqrt(11e9 * 0.65e9) / 12), monopoles=1,
     spread=0.7, note_range=(21.0, 108.0),
     sources={
         "first mode 49 Hz": f"[S] {CONKLIN}",
@@ -261,12 +303,14 @@ GRAND_PIANO = Design(
         "0.015 modes/Hz above 1.1 kHz": f"[S] {BOUTILLON}",
         "mean mobility 1e-3 (f / 100 Hz) m/(N s)": f"[D] from {WOGRAM}",
         "mode gains": f"[D] mean-value theorem ({SKUDRZYK})",
-        "radiation": f"[D] baffled piston below, edge radiation above ({MAIDANIK}); board "
+        "radiation": f"[D] edge radiation ({MAIDANIK}), without a baffle: the board is open "
+                     f"underneath, a dipole at low frequency ({BERANEK}); board "
                      f"area 2 m^2, perimeter 6 m [A: a grand's]; coincidence 1.34 kHz [D] "
                      f"along the grain of a 9 mm [A] spruce board (Chabassier et al. 2013, "
                      f"Table I [S])",
-        "microphones 1 m apart": f"[A] spaced omnis over the open lid; coherence after "
-                                   f"{COOK}",
+        "microphones over board points 1 m apart": f"[A] spaced omnis close over the open "
+                                                   f"lid, bass and treble; the bending field's "
+                                                   f"coherence after {COOK}",
         "direct sound spread 0.7 over notes 21-108": "[A] bass strings left, treble right, "
                                                      "as the player hears"},
     seed=3)
@@ -294,7 +338,8 @@ def figure(name: str, path: Path) -> None:
             top.plot(frequency, q * gain / (2 * np.pi * frequency), "rv", ms=7)
         else:
             top.axvline(frequency, color="0.6", lw=0.8, ls=":")
-    top.plot([], [], "rv", label="published mode: peak Q / (2 pi f m)")
+    if any(gain is not None for _, _, gain in design.low_modes):
+        top.plot([], [], "rv", label="published mode: peak Q / (2 pi f m)")
     top.plot([], [], color="0.6", lw=0.8, ls=":", label="published mode frequency")
     top.set_ylabel("mobility |v / F| (m / (N s))")
     top.set_title(f"{design.name}: {len(body.frequencies)} modes")

@@ -89,7 +89,7 @@ _DEFINITIONS = [
      "the body's size as a factor of the preset's: its mode frequencies scale by 1 / size"),
     ("body_damping", 0.25, 4.0, 1.0, "x", _LOG, False, "log", True,
      "the body modes' damping (decay rates) as a factor of the preset's"),
-    ("body_mix", 0.0, 1.0, 0.8, "", _LIN, False, "linear", True,
+    ("body_mix", 0.0, 1.0, 0.95, "", _LIN, False, "linear", True,
      "balance of the instrument's output: 0 the direct sound of the bridge, 1 the body's"),
 ]
 
