@@ -131,12 +131,16 @@ def centroid(x: np.ndarray, fs: float, start: float, stop: float) -> float:
 
 
 def glide_cents(x: np.ndarray, fs: float, f0: float, early: tuple[float, float] = (0.03, 0.10),
-                late: tuple[float, float] = (0.5, 1.0)) -> float:
-    """How far the fundamental sounds above its later pitch in the `early` window, in cents
-    (a hard pluck's tension glide)."""
-    first = _peak(*_spectrum(x, fs, *early), f0, f0 / 8)
-    settled = _peak(*_spectrum(x, fs, *late), f0, f0 / 8)
-    return 1200.0 * math.log2(first / settled)
+                late: tuple[float, float] = (0.5, 1.0), count: int = 4) -> float:
+    """How far the partials sound above their later pitch in the `early` window, in cents (a
+    hard pluck's tension glide, which raises them all): the median over partials 1..count,
+    each found within f0 / 8 of n f0, so that a body mode beside one of them cannot pull the
+    figure."""
+    first = _spectrum(x, fs, *early)
+    settled = _spectrum(x, fs, *late)
+    cents = [1200.0 * math.log2(_peak(*first, n * f0, f0 / 8) / _peak(*settled, n * f0, f0 / 8))
+             for n in range(1, count + 1)]
+    return float(np.median(cents))
 
 
 MAIN_LOBE_BINS = 4.5  # the Blackman-Harris window's main lobe, half-width, in 1/length
