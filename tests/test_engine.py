@@ -1,6 +1,7 @@
 """The engine, offline: pitch, glide, damper, sustain, bend, voices, live parameters, guards."""
 
 import ctypes
+import os
 import subprocess
 import sys
 
@@ -302,3 +303,47 @@ def test_process_block_runs_without_voices(nylon):
     out = np.ones((64, 2), np.float32)
     process_block(engine.state, out)
     assert not out.any()
+
+
+ALLOCATION_SCRIPT = """
+import numpy as np
+from numba.core.runtime import rtsys
+from synth.callback import audio_callback, prepare
+from synth.engine import Engine
+
+engine = Engine("{preset}", fs=48000, polyphony=8, max_block=128)
+table = prepare(engine.state)
+slot = np.array([table.ctypes.data, len(table), 2], np.int64)
+out = np.zeros((128, 2), np.float32)
+call = audio_callback().ctypes
+
+def blocks(n):
+    peak = 0.0
+    for _ in range(n):
+        call(None, out.ctypes.data, 128, None, 0, slot.ctypes.data)
+        peak = max(peak, float(np.abs(out).max()))
+    return peak
+
+blocks(10)  # compiled, and the runtime's counters started
+before = rtsys.get_allocation_stats().alloc
+for note in (48, 52, 55, 60, 64):
+    engine.note_on(note, 100)
+engine.set_param("body_size", 1.7)
+engine.set_param("body_damping", 0.4)
+engine.set_param("tension", 1.3)
+played = blocks(200)
+engine.all_sound_off()
+blocks(20)
+print(rtsys.get_allocation_stats().alloc - before, played > 0.01)
+"""
+
+
+@pytest.mark.parametrize("preset", ["piano-wound", "stretch-128"])
+def test_the_audio_callback_allocates_nothing_while_an_instrument_plays(preset):
+    """Through the real callback (a cfunc over the state's pointers, as PortAudio calls it):
+    notes, body size and damping moving, a retune and all sound off, with the body."""
+    result = subprocess.run([sys.executable, "-c", ALLOCATION_SCRIPT.format(preset=preset)],
+                            capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "NUMBA_NRT_STATS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "True"]
