@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from synth.params import PARAMS
+from synth.params import PARAMS, output_of
 from synth.physics.strings import StringParams, note_frequency
 from synth.presets import Preset
 
@@ -64,14 +64,14 @@ def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
         return f"{value:+.2f}"
     if name == "output":
         return ("the instrument (body, stereo)", "pickup (string velocity)",
-                "bare string")[min(max(round(value), 0), 2)]
+                "bare string")[output_of(value)]
     if name in ("body_size", "body_damping", "body_mix") and preset.body is None:
         return "no body in this preset"
     if name == "body_size":
         return f"x{value:.2f} (lowest mode {preset.body.frequencies.min() / value:.0f} Hz)"
     if name == "body_damping":
-        lowest = preset.body.decays[preset.body.frequencies.argmin()]
-        return f"x{value:.2f} (lowest mode's T60 {3 * math.log(10) / (lowest * value):.2f} s)"
+        lowest = preset.body.t60s()[preset.body.frequencies.argmin()]
+        return f"x{value:.2f} (lowest mode's T60 {lowest / value:.2f} s)"
     if name == "body_mix":
         return f"{100 * value:.0f} % body, {100 * (1 - value):.0f} % direct"
     return "down" if value >= 0.5 else "up"  # sustain

@@ -48,11 +48,11 @@ from pathlib import Path
 import numpy as np
 
 from synth.bodies import Body
-from synth.kernels.body import body_block, body_coefficients
+from synth.kernels.body import body_block, body_coefficients, impulse_responses
 
 SOUND_SPEED = 343.0  # m/s at 20 C
 BAND = (60.0, 5000.0)  # Hz: the band over which a body's response is normalised
-TOP_FREQUENCY = 6000.0  # Hz: no body mode above (the string's direct sound carries the rest)
+TOP_FREQUENCY = 6000.0  # Hz: no body mode above (what little sounds there comes direct)
 
 CHRISTENSEN = ("O. Christensen, B. B. Vistisen, 'Simple model for low-frequency guitar "
                "function', J. Acoust. Soc. Am. 68(3), 758-766 (1980), Fig. 4: f- 104 Hz "
@@ -203,10 +203,9 @@ def build(design: Design) -> tuple[Body, np.ndarray]:
 
 
 def mobility(frequencies: np.ndarray, body: Body, bridge: np.ndarray) -> np.ndarray:
-    """The body's driving-point mobility |v / F| at the bridge (m/(N s)) at `frequencies`."""
-    w = 2 * np.pi * np.asarray(frequencies)[:, None]
-    wk, sigma = 2 * np.pi * body.frequencies[None, :], body.decays[None, :]
-    return np.abs((1j * w / (wk ** 2 + sigma ** 2 - w ** 2 + 2j * sigma * w)) @ bridge)
+    """The body's driving-point mobility |v / F| at the bridge (m/(N s)) at `frequencies`,
+    from its modes' gains at the bridge (K,)."""
+    return np.abs(body.response(frequencies, bridge[:, None])[:, 0])
 
 
 # ---------------------------------------------------------------- the instruments
@@ -371,8 +370,7 @@ def impulse_figure(path: Path, fs: float = 48000.0) -> float:
     body_block(impulse, body_coefficients([frequency], [decay], fs), np.ones((1, 1)),
                np.zeros((1, 3)), played)
     t = np.arange(n) / fs
-    w = 2 * np.pi * frequency
-    closed = np.exp(-decay * t) * (np.cos(w * t) - decay / w * np.sin(w * t)) / fs
+    closed = impulse_responses([frequency], [decay], fs, n)[0]
     error = float(np.abs(played[:, 0] - closed).max() / np.abs(closed).max())
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
     top.plot(1e3 * t, fs * played[:, 0], lw=1.6, label="the kernel (impulse invariance)")

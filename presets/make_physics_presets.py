@@ -131,7 +131,6 @@ STRINGS = {
 }
 
 
-
 def with_body(bare: Preset, name: str, body: str) -> Preset:
     """`bare` played through the body `presets.bodies.DESIGNS[body]`, its output gain
     measured again for the instrument's sound."""

@@ -81,13 +81,18 @@ class Body:
         return {"name": self.name, "spread": self.spread, "range": list(self.range),
                 "provenance": self.provenance}
 
-    def response(self, frequencies: np.ndarray) -> np.ndarray:
-        """(F, 2) complex: what each microphone hears per unit bridge force at `frequencies`
-        Hz (the continuous-time velocity response above)."""
+    def response(self, frequencies: np.ndarray, gains: np.ndarray | None = None) -> np.ndarray:
+        """(F, C) complex: what each microphone hears per unit bridge force at `frequencies`
+        Hz (the continuous-time velocity response above); with `gains` (K, C) instead of the
+        microphones', what those gains pick up (the bridge's own, for its mobility)."""
         w = 2 * np.pi * np.asarray(frequencies, dtype=np.float64)[:, None]
         wk, sigma = 2 * np.pi * self.frequencies[None, :], self.decays[None, :]
         mobility = 1j * w / (wk ** 2 + sigma ** 2 - w ** 2 + 2j * sigma * w)  # (F, K)
-        return mobility @ self.gains
+        return mobility @ (self.gains if gains is None else gains)
+
+    def t60s(self) -> np.ndarray:
+        """(K,) each mode's T60 (s), 3 ln 10 / decay."""
+        return np.log(1000.0) / self.decays
 
 
 def body_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Body:

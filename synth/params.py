@@ -82,7 +82,7 @@ _DEFINITIONS = [
      "pitch wheel, -1 to 1; linear in semitones, so multiplicative in frequency"),
     ("sustain", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
      "sustain pedal, 0 up, 1 down (CC64)"),
-    ("output", 0.0, 2.0, 0.0, "", _NONE, True, "linear", False,
+    ("output", 0.0, 2.0, 0.0, "", _NONE, False, "linear", False,
      "what is heard: 0 the instrument (bridge, body, two microphones), 1 a pickup (the "
      "string's velocity at the pickup position), 2 the bare string (its displacement there)"),
     ("body_size", 0.5, 2.0, 1.0, "x", _LOG, False, "log", True,
@@ -100,6 +100,13 @@ N_PARAMS = len(PARAMS)
  EXCITATION, EXCITATION_WIDTH, GAIN, VELOCITY_SENSITIVITY, BEND_RANGE, DAMPER, PITCH_BEND,
  SUSTAIN, OUTPUT, BODY_SIZE, BODY_DAMPING, BODY_MIX) = range(N_PARAMS)
 ACOUSTIC, PICKUP, BARE = 0, 1, 2  # the values of OUTPUT
+
+
+def output_of(value: float) -> int:
+    """The output (ACOUSTIC, PICKUP or BARE) that a value of the `output` control selects:
+    the nearest, halves rounding up."""
+    return min(max(int(value + 0.5), ACOUSTIC), BARE)
+
 # The pickup output is the string's velocity at the pickup over omega_1 of its note, times this
 # level, so that a plucked note peaks about as high as its bare string.
 PICKUP_LEVEL = 0.3

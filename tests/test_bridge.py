@@ -10,7 +10,7 @@ import torch
 from models.body import BodyTwin, bridge_force
 from synth import params
 from synth.engine import Engine
-from synth.engine.state import PAN_LEFT, PAN_RIGHT
+from synth.engine.state import NOTE, PAN_LEFT, PAN_RIGHT
 from synth.kernels import sav_voice
 from synth.kernels.body import body_coefficients
 from synth.kernels.formulas import BRIDGE, PLUCK
@@ -136,7 +136,7 @@ def test_the_direct_sound_is_panned_by_pitch_low_notes_left():
     engine.note_on(30, 100)
     engine.note_on(100, 100)
     engine.process(128)
-    lanes = {int(engine.state.voice_int[1, v]): v for v in range(2)}
+    lanes = {int(engine.state.voice_int[NOTE, v]): v for v in range(2)}
     low, high = lanes[30], lanes[100]
     pan = engine.state.voice_f
     assert pan[PAN_LEFT, low] > pan[PAN_RIGHT, low] and pan[PAN_RIGHT, high] > pan[PAN_LEFT, high]
@@ -163,3 +163,74 @@ def test_body_size_and_damping_move_the_modes_while_notes_ring():
     expected = body_coefficients(body.frequencies / 2.0, body.decays * 0.5, FS)
     np.testing.assert_allclose(engine.state.body_coef, expected, rtol=1e-12, atol=1e-15)
     assert np.isfinite(engine.process(4096)).all()
+
+
+def test_switching_the_output_mid_note_never_clicks():
+    """Acoustic to pickup to bare and back while a note rings: around each switch no step
+    between samples is larger than the note's own steps before it."""
+    engine = Engine("nylon-guitar", fs=FS, polyphony=2)
+    engine.note_on(55, 100)
+    parts = [engine.process(FS // 2)]
+    for heard in (params.PICKUP, params.BARE, params.ACOUSTIC):
+        engine.set_param("output", heard)
+        parts.append(engine.process(FS // 2))
+    x = np.concatenate(parts)[:, 0].astype(np.float64)
+    own = np.abs(np.diff(x[FS // 4:FS // 2])).max()
+    for switch in (1, 2, 3):
+        around = x[switch * FS // 2 - 64:switch * FS // 2 + 1024]
+        assert np.abs(np.diff(around)).max() < 1.5 * own, switch
+
+
+def test_all_sound_off_spares_the_body_of_a_note_played_with_it():
+    """A sequencer's loop sends all sound off and its first note together: the note's body
+    sounds in full (as on a fresh engine, but for the old note's last 4 ms)."""
+    engine = Engine("piano-wound", fs=FS, polyphony=4)
+    engine.note_on(36, 120)
+    engine.process(FS // 2)
+    engine.all_sound_off()
+    engine.note_on(48, 100)
+    played = engine.process(FS).astype(np.float64)
+    fresh = Engine("piano-wound", fs=FS, polyphony=4)
+    fresh.note_on(48, 100)
+    alone = fresh.process(FS).astype(np.float64)
+    late = slice(FS // 10, FS)
+    assert rms(played[late] - alone[late]) < 0.1 * rms(alone[late])
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(np.square(x))))
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_one_channel_hears_the_mean_and_more_channels_alternate_left_and_right(channels):
+    stereo = play("steel-guitar", note=59, seconds=0.2)
+    engine = Engine("steel-guitar", fs=FS, polyphony=2, max_block=256, channels=channels)
+    engine.set_param("gain", -30.0)
+    engine.process(FS // 4)
+    engine.note_on(59, 100)
+    out = engine.process(FS // 5).astype(np.float64)
+    if channels == 1:
+        np.testing.assert_allclose(out[:, 0], stereo.mean(axis=1), rtol=0, atol=1e-6)
+    else:
+        for c in range(channels):
+            np.testing.assert_array_equal(out[:, c], stereo[:, c % 2])
+
+
+@pytest.mark.parametrize("fs, size", [(8000, 1.0), (22050, 0.5)])
+def test_body_modes_beyond_the_band_fall_silent_and_the_rest_plays(fs, size):
+    engine = Engine("nylon-guitar", fs=fs, polyphony=2)
+    engine.set_param("body_size", size)
+    engine.process(fs // 2)
+    engine.note_on(55, 100)
+    out = engine.process(fs)
+    body = engine.preset.body
+    silent = body.frequencies / size >= 0.45 * fs
+    assert silent.any() and not silent.all()
+    assert np.all(engine.state.body_coef[silent] == 0.0)
+    assert np.isfinite(out).all() and np.abs(out).max() > 0.01
+
+
+def test_a_preset_without_a_body_heard_as_an_instrument_plays_its_bridge_force_centred():
+    out = play("steel-string-bare", note=59, output=params.ACOUSTIC)
+    assert np.isfinite(out).all() and np.abs(out).max() > 1e-3
+    np.testing.assert_array_equal(out[:, 0], out[:, 1])

@@ -27,7 +27,7 @@ import numpy as np
 
 from synth.engine.block import process_block
 from synth.engine.engine import Engine
-from synth.kernels.body import body_block, body_coefficients
+from synth.kernels.body import body_block, body_coefficients, impulse_responses
 from synth.kernels.formulas import PLUCK
 from synth.kernels.sav import EPS, LAMBDA0, sav_block
 from synth.kinds import find_kind
@@ -41,7 +41,6 @@ from synth.physics.strings import tuned
 from synth.presets import Preset, find_preset, load_preset, shipped_presets
 
 FS, BLOCK, BUDGET = 48000, 128, 0.7
-LN_1000 = np.log(1000.0)
 MAX_NOTES = 128  # voices are distinct MIDI notes
 PERIOD = BLOCK / FS
 GOALS = {"exact": 24, "kc": 96, "gradnet": 16}
@@ -349,12 +348,8 @@ def body_block_time(body, blocks: int, naive: bool) -> float:
     force = np.random.default_rng(0).standard_normal(BLOCK)
     out = np.zeros((BLOCK, 2))
     if naive:
-        length = int(FS * LN_1000 / body.decays.min())
-        t = np.arange(length) / FS
-        omega = 2 * np.pi * body.frequencies[:, None]
-        sigma = body.decays[:, None]
-        responses = np.exp(-sigma * t) * (np.cos(omega * t) - sigma / omega * np.sin(omega * t))
-        kernels = body.gains.T @ responses / FS  # (2, length)
+        length = int(FS * body.t60s().max())
+        kernels = body.gains.T @ impulse_responses(body.frequencies, body.decays, FS, length)
         history = np.zeros(length + BLOCK - 1)
     state = np.zeros((len(body.frequencies), 3))
     times = []

@@ -29,9 +29,7 @@ from synth.engine.state import (
     AMP_MAX,
     BLOCKS,
     BODY_DAMPING_NOW,
-    BODY_LEVEL,
     BODY_SIZE_NOW,
-    BODY_STEP,
     BRIDGE_SCALE,
     CAPACITY,
     CEILING,
@@ -41,6 +39,9 @@ from synth.engine.state import (
     ENV_STEP,
     FADE_STEPS,
     FADING,
+    FADING_LEVEL,
+    FADING_STEP,
+    FRESH,
     FS,
     GAIN_NOW,
     GAMMA2,
@@ -94,6 +95,8 @@ from synth.engine.state import (
     STATUS,
     STOLEN,
     SUSTAINED,
+    SWITCH_LEVEL,
+    SWITCH_STEP,
     TARGET,
     TUNING,
     UNSCHEDULED,
@@ -141,10 +144,39 @@ def _retune(st, v, n_ramp):
     kind.retune(st, v, gamma2, kappa, sigma0, sigma1, nu * nu, heard, n_ramp)
 
 
+_output_of = njit(**INTERNAL)(params.output_of)
+
+
 @njit(**INTERNAL)
 def _output_mode(st):
     """What is heard: params.ACOUSTIC, PICKUP or BARE."""
-    return int(st.params[CURRENT, params.OUTPUT] + 0.5)
+    return _output_of(st.params[CURRENT, params.OUTPUT])
+
+
+@njit(**INTERNAL)
+def _switch_output(st, target):
+    """Move toward the output `target` asks for without a click: the output fades to silence
+    (`_output` ramps SWITCH_LEVEL), then, at the start of the next block, every sounding
+    voice is heard the new way at once, the body starts from rest, and the output fades back
+    in. Asking for the current output again during the fade fades back in."""
+    wanted, now = _output_of(target), _output_mode(st)
+    fade = 1.0 / st.constants[FADE_STEPS]
+    if wanted == now:
+        if st.constants[SWITCH_STEP] < 0.0:
+            st.constants[SWITCH_STEP] = fade
+        return
+    if st.constants[SWITCH_LEVEL] > 0.0:
+        st.constants[SWITCH_STEP] = -fade
+        return
+    st.params[CURRENT, params.OUTPUT] = float(wanted)
+    for v in range(st.config[HI_LANE]):
+        if st.voice_int[STATUS, v] != IDLE:
+            _retune(st, v, 0)
+    _rest_body(st, st.body_state)
+    _rest_body(st, st.body_fading)
+    st.constants[FADING_STEP] = 0.0
+    st.constants[FRESH] = 1.0
+    st.constants[SWITCH_STEP] = fade
 
 
 @njit(**INTERNAL)
@@ -275,11 +307,27 @@ def _all_notes_off(st):
 
 @njit(**INTERNAL)
 def _all_sound_off(st):
-    """Fade every voice and the body's ringing out within FADE_STEPS."""
+    """Fade every voice and the body's ringing out within FADE_STEPS. The body is linear, so
+    its ringing so far moves to a bank of its own that fades out (`_body`), while the body
+    itself starts again from rest and answers the notes played from now on in full."""
     for v in range(st.config[CAPACITY]):
         if st.voice_int[STATUS, v] != IDLE:
             _fade(st, v, st.constants[FADE_STEPS])
-    st.constants[BODY_STEP] = -1.0 / st.constants[FADE_STEPS]
+    _rest_body(st, st.body_fading)  # what still fades from before is cut short
+    for k in range(st.body_state.shape[0]):
+        for column in range(st.body_state.shape[1]):
+            st.body_fading[k, column] = st.body_state[k, column]
+    _rest_body(st, st.body_state)
+    st.constants[FADING_LEVEL] = 1.0
+    st.constants[FADING_STEP] = -1.0 / st.constants[FADE_STEPS]
+
+
+@njit(**INTERNAL)
+def _rest_body(st, state):
+    """A body bank's state (B, 3) to rest."""
+    for k in range(state.shape[0]):
+        for column in range(state.shape[1]):
+            state[k, column] = 0.0
 
 
 @njit(**INTERNAL)
@@ -348,6 +396,9 @@ def _smooth_parameters(st, frames):
             if (target >= 0.5) != (current >= 0.5):
                 _set_sustain(st, target >= 0.5)
             continue
+        if i == params.OUTPUT:
+            _switch_output(st, target)
+            continue
         if mode == params.SMOOTH_LOG and current > 0.0 and target > 0.0:
             new = math.exp(math.log(current) + alpha * (math.log(target) - math.log(current)))
         elif mode == params.SMOOTH_NONE:
@@ -376,6 +427,8 @@ def _render(st, start, stop):
     mode = _output_mode(st)
     acoustic = mode == params.ACOUSTIC
     scale = st.constants[BRIDGE_SCALE] if acoustic else 1.0
+    fresh = st.constants[FRESH] != 0.0
+    st.constants[FRESH] = 0.0
     for v in range(hi):
         status = st.voice_int[STATUS, v]
         if status == IDLE:
@@ -394,6 +447,8 @@ def _render(st, start, stop):
         left, right = (st.voice_f[PAN_LEFT, v], st.voice_f[PAN_RIGHT, v]) if acoustic \
             else (1.0, 1.0)
         velocity_scale = st.voice_f[VELOCITY_SCALE, v]
+        if fresh:  # a new output starts: the differentiator starts from here
+            previous = st.lane_out[0, v]
         for i in range(n):
             x = st.lane_out[i, v]
             y = (x - previous) * velocity_scale if mode == params.PICKUP else x * scale
@@ -412,12 +467,13 @@ def _render(st, start, stop):
 @njit(**INTERNAL)
 def _body(st, frames):
     """The acoustic output's body: the summed bridge force drives it, and the block's mix
-    becomes (1 - body_mix) direct sound + body_mix x what the two microphones hear. Size and
-    damping changes recompute its coefficients; in the other outputs it rests."""
+    becomes (1 - body_mix) direct sound + body_mix x what the two microphones hear, plus,
+    after an all-sound-off, the body's earlier ringing fading out. Size and damping changes
+    recompute its coefficients; in the other outputs it rests."""
     if _output_mode(st) != params.ACOUSTIC or st.constants[HAS_BODY] == 0.0:
-        for k in range(st.body_state.shape[0]):
-            for column in range(st.body_state.shape[1]):
-                st.body_state[k, column] = 0.0
+        _rest_body(st, st.body_state)
+        _rest_body(st, st.body_fading)
+        st.constants[FADING_STEP] = 0.0
         return
     cur = st.params[CURRENT]
     size, damping = cur[params.BODY_SIZE], cur[params.BODY_DAMPING]
@@ -430,22 +486,25 @@ def _body(st, frames):
         st.mix[i, 0] *= 1.0 - share
         st.mix[i, 1] *= 1.0 - share
         st.force[i] *= share
-        st.body_out[i, 0] = 0.0
-        st.body_out[i, 1] = 0.0
     body_block(st.force[:frames], st.body_coef, st.body_gains, st.body_state,
-               st.body_out[:frames])
-    level, step = st.constants[BODY_LEVEL], st.constants[BODY_STEP]
-    for i in range(frames):  # all sound off: the body's ringing fades out too
-        level = max(level + step, 0.0)
-        st.mix[i, 0] += level * st.body_out[i, 0]
-        st.mix[i, 1] += level * st.body_out[i, 1]
-    if level <= 0.0:  # faded: the body is at rest, and heard again
-        level, st.constants[BODY_STEP] = 1.0, 0.0
-        for k in range(st.body_state.shape[0]):
-            for column in range(st.body_state.shape[1]):
-                st.body_state[k, column] = 0.0
-    st.constants[BODY_LEVEL] = level
+               st.mix[:frames])
     settle_body(st.body_state)
+    step = st.constants[FADING_STEP]
+    if step < 0.0:  # all sound off: the ringing from before it fades out, undriven
+        for i in range(frames):
+            st.body_out[i, 0] = 0.0
+            st.body_out[i, 1] = 0.0
+        body_block(st.quiet[:frames], st.body_coef, st.body_gains, st.body_fading,
+                   st.body_out[:frames])
+        level = st.constants[FADING_LEVEL]
+        for i in range(frames):
+            level = max(level + step, 0.0)
+            st.mix[i, 0] += level * st.body_out[i, 0]
+            st.mix[i, 1] += level * st.body_out[i, 1]
+        st.constants[FADING_LEVEL] = level
+        if level <= 0.0:
+            _rest_body(st, st.body_fading)
+            st.constants[FADING_STEP] = 0.0
 
 
 @njit(**INTERNAL)
@@ -515,8 +574,10 @@ def _measure_frequency(st, meters, lane, phase, omega1, frames):
 
 @njit(**INTERNAL)
 def _output(st, out):
-    """Master gain (ramped across the block), a stereo-linked peak limiter, the channels
-    (left on even ones, right on odd ones; a single channel gets their mean), scope ring."""
+    """Master gain (ramped across the block) and the output switch's fade, a stereo-linked
+    peak limiter, the channels (left on even ones, right on odd ones; a single channel gets
+    their mean, so a note panned hard to one side is 3 dB quieter there), scope ring (the
+    mean)."""
     frames, channels = out.shape
     target_gain = st.constants[OUTPUT_GAIN] * 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
     gain, step = st.constants[GAIN_NOW], (target_gain - st.constants[GAIN_NOW]) / frames
@@ -525,9 +586,11 @@ def _output(st, out):
     write = st.config[SCOPE_WRITE]
     size = st.scope.shape[0]
     peak, reduction = 0.0, 1.0
+    switch, switch_step = st.constants[SWITCH_LEVEL], st.constants[SWITCH_STEP]
     for i in range(frames):
         gain += step
-        left, right = st.mix[i, 0] * gain, st.mix[i, 1] * gain
+        switch = min(max(switch + switch_step, 0.0), 1.0)
+        left, right = st.mix[i, 0] * gain * switch, st.mix[i, 1] * gain * switch
         if not (np.isfinite(left) and np.isfinite(right)):
             left = right = 0.0
             st.telemetry[NONFINITE] += 1.0
@@ -544,6 +607,9 @@ def _output(st, out):
         st.scope[write] = 0.5 * (left + right)
         write = (write + 1) % size
     st.config[SCOPE_WRITE] = write
+    st.constants[SWITCH_LEVEL] = switch
+    if switch >= 1.0 and switch_step > 0.0:
+        st.constants[SWITCH_STEP] = 0.0
     st.constants[GAIN_NOW] = target_gain
     st.constants[LIMITER_ENV] = envelope
     st.telemetry[PEAK] = peak

@@ -275,7 +275,8 @@ class Engine:
                 "dropped_events": self.queue.dropped + int(t[UNSCHEDULED])}
 
     def scope(self, n: int = 2048) -> np.ndarray:
-        """The latest n output samples (oldest first; at most SCOPE_SIZE)."""
+        """The latest n output samples, the mean of left and right (oldest first; at most
+        SCOPE_SIZE)."""
         if not _whole(n) or n < 0:
             raise ParameterError(f"the scope shows a whole number of samples, got {n!r}")
         size = len(self.state.scope)

@@ -30,8 +30,13 @@ CONFIG_SIZE = 8
 # constants (float64)
 (FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
  TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY,
- SPREAD, LOW_NOTE, HIGH_NOTE, BODY_SIZE_NOW, BODY_DAMPING_NOW, BODY_LEVEL, BODY_STEP) = range(28)
-CONSTANTS_SIZE = 28
+ SPREAD, LOW_NOTE, HIGH_NOTE, BODY_SIZE_NOW, BODY_DAMPING_NOW, FADING_LEVEL, FADING_STEP,
+ SWITCH_LEVEL, SWITCH_STEP, FRESH) = range(31)
+CONSTANTS_SIZE = 31
+# FADING_LEVEL, FADING_STEP: the level of the body's ringing from before an all-sound-off, and
+# its per-sample step (0: nothing fading); SWITCH_LEVEL, SWITCH_STEP: the output's level while
+# the `output` control switches (down to 0, switch, back up); FRESH: 1 when the voices' next
+# samples start a new output (the pickup's differentiator restarts)
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -84,7 +89,9 @@ class EngineState(NamedTuple):
     body_gains: np.ndarray  # float64 (B, 2): each mode's gain at the two microphones
     body_coef: np.ndarray  # float64 (B, 4): `synth.kernels.body` coefficients, live
     body_state: np.ndarray  # float64 (B, 3): the body's state
-    body_out: np.ndarray  # float64 (max_block, 2): what the microphones hear of the body
+    body_fading: np.ndarray  # float64 (B, 3): its ringing from before an all-sound-off
+    body_out: np.ndarray  # float64 (max_block, 2): what the microphones hear of that ringing
+    quiet: np.ndarray  # float64 (max_block,): zeros, the fading ringing's input
     scope: np.ndarray  # float32 (SCOPE_SIZE,): the latest output samples, a ring
     meters: np.ndarray  # float64 (METER_HEAD + M,)
     voice_table: np.ndarray  # int64 (arrays, pointers.ROW): the kind's voices, by address
@@ -143,7 +150,8 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
             body_modes=np.stack([body.frequencies, body.decays], axis=1),
             body_gains=np.array(body.gains, dtype=np.float64),
             body_coef=np.zeros((len(body.frequencies), 4)),
-            body_state=np.zeros((len(body.frequencies), 3)))
+            body_state=np.zeros((len(body.frequencies), 3)),
+            body_fading=np.zeros((len(body.frequencies), 3)))
         constants[HAS_BODY], constants[SPREAD] = 1.0, body.spread
         constants[LOW_NOTE], constants[HIGH_NOTE] = body.range
     else:
@@ -151,7 +159,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     size, damping = (state.params[CURRENT, p] for p in (params.BODY_SIZE, params.BODY_DAMPING))
     set_coefficients(state.body_modes, size, damping, fs, state.body_coef, state.body_state)
     constants[BODY_SIZE_NOW], constants[BODY_DAMPING_NOW] = size, damping
-    constants[BODY_LEVEL] = 1.0
+    constants[SWITCH_LEVEL] = 1.0
     return state, voices
 
 
@@ -169,7 +177,8 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         lane_out=aligned_zeros((max_block, capacity), dtype), mix=np.zeros((max_block, 2)),
         force=np.zeros(max_block), body_modes=np.array([[100.0, 10.0]]),
         body_gains=np.zeros((1, 2)), body_coef=np.zeros((1, 4)), body_state=np.zeros((1, 3)),
-        body_out=np.zeros((max_block, 2)),
+        body_fading=np.zeros((1, 3)), body_out=np.zeros((max_block, 2)),
+        quiet=np.zeros(max_block),
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED))
@@ -191,7 +200,7 @@ def preset_sets(preset: Preset, name: str) -> bool:
 
 def preset_default(preset: Preset, name: str) -> float:
     """Live parameter `name`'s value when `preset` loads: the preset's own control value, else
-    what its excitation and pickup imply, else the parameter's default (clamped)."""
+    what its excitation, pickup and body imply, else the parameter's default (clamped)."""
     p = params.param(name)
     return p.clamp(preset.controls.get(name, _implied(preset).get(name, p.default)))
 

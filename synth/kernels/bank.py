@@ -160,8 +160,9 @@ def _readout_times_pickup(voices, v):
 
 @njit(**KERNEL)
 def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-    """Give lane v this string (normalised units) and pickup position, at once (its state is
-    continuous across the change, so a bank needs no ramp; nu2 plays no part)."""
+    """Give lane v this string (normalised units), heard at `pickup` (a position, or
+    `formulas.BRIDGE`: the force on the bridge), at once (its state is continuous across the
+    change, so a bank needs no ramp; nu2 plays no part)."""
     bank, net = voices.bank, voices.net
     dt = bank.dtype.type
     log_magnitude, phase, reference = net.log_magnitude, net.phase, net.reference
@@ -349,8 +350,8 @@ def _run(n_steps, n_lanes, n_osc, bank, out, with_input):
 
 @njit(**KERNEL)
 def advance_koopman(voices, n_steps, n_lanes, ramping, out):
-    """Advance lanes [0, n_lanes) by n_steps; write w to out[:n_steps, :n_lanes] (a bank's
-    retune is immediate, so `ramping` changes nothing)."""
+    """Advance lanes [0, n_lanes) by n_steps; write what each is heard as to
+    out[:n_steps, :n_lanes] (a bank's retune is immediate, so `ramping` changes nothing)."""
     n_lanes = whole_vectors(n_lanes, voices.bank)
     _run(n_steps, n_lanes, voices.net.log_magnitude.size, voices.bank, out, False)
 

@@ -17,9 +17,9 @@ recursion
 
 so its impulse response is the continuous one sampled, to rounding (tests/test_body.py), and
 the bank is stable for any sigma > 0. Modes above 0.45 fs are silenced, as the string's are.
-One bank serves all the voices of an instrument: its
-cost is per sample and mode, whatever the voice count. `models.body.BodyTwin` is the torch
-twin, for fitting the modes to recordings.
+One bank serves all the voices of an instrument: its cost is per sample and mode, whatever
+the voice count. `models.body.BodyTwin` is the torch twin, for fitting the modes to
+recordings.
 """
 
 import math
@@ -51,6 +51,16 @@ def body_coefficients(frequencies: np.ndarray, decays: np.ndarray, fs: float) ->
     set_coefficients(np.stack([frequencies, decays], axis=1), 1.0, 1.0, fs, coefficients,
                      np.zeros((len(frequencies), 3)))
     return coefficients
+
+
+def impulse_responses(frequencies: np.ndarray, decays: np.ndarray, fs: float,
+                      length: int) -> np.ndarray:
+    """(K, length) T h_k(n T), n = 0..length-1: each mode's velocity after a unit force
+    impulse, sampled (the closed form the recursion reproduces; T = 1 / fs)."""
+    t = np.arange(length) / fs
+    omega = 2 * np.pi * np.asarray(frequencies, dtype=np.float64)[:, None]
+    sigma = np.asarray(decays, dtype=np.float64)[:, None]
+    return np.exp(-sigma * t) * (np.cos(omega * t) - sigma / omega * np.sin(omega * t)) / fs
 
 
 @njit(**KERNEL)
@@ -99,11 +109,9 @@ def body_block(force, coefficients, gains, state, out):
 
 @njit(**KERNEL)
 def settle_body(state):
-    """Set the bank exactly to rest once it has died away (below 1e-30: no denormals)."""
+    """Set each mode exactly to rest once it has died away (below 1e-30: a decaying two-pole
+    recursion would otherwise sit among the denormal floats, which are slow)."""
     for k in range(state.shape[0]):
-        for column in range(3):
-            if abs(state[k, column]) > 1e-30:
-                return
-    for k in range(state.shape[0]):
-        for column in range(3):
-            state[k, column] = 0.0
+        if abs(state[k, V1]) < 1e-30 and abs(state[k, V2]) < 1e-30 \
+                and abs(state[k, F1]) < 1e-30:
+            state[k, V1] = state[k, V2] = state[k, F1] = 0.0

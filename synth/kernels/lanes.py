@@ -60,7 +60,8 @@ def _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, acc, half_k, 
 @njit(**INLINE)
 def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, countdown, acc,
           k, lambda0, tables, scratch, hidden, column, grad, out_row):
-    """One step of every lane; acc[_FORCE] holds f(t_{n+1/2}) per lane; w goes to out_row."""
+    """One step of every lane; acc[_FORCE] holds f(t_{n+1/2}) per lane; what each lane is
+    heard as (the module docstring's `out`) goes to out_row."""
     dt = q.dtype.type
     zero, one, two = dt(0.0), dt(1.0), dt(2.0)
     half_k = dt(0.5) * k
@@ -121,7 +122,8 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, c
 @njit(**INLINE)
 def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k, lambda0,
                   tables, scratch, hidden, column, grad, acc, out):
-    """Advance lanes [0, n_lanes) by n_steps; write w to out[:n_steps, :n_lanes].
+    """Advance lanes [0, n_lanes) by n_steps; write what each is heard as (a point's
+    displacement or the bridge force) to out[:n_steps, :n_lanes].
 
     ramping: add `ramp` to the coefficients after every step (live parameter smoothing). See
     the module docstring for the arrays.

@@ -2,8 +2,9 @@
 through which the engine plays them (`synth.kinds.VoiceKernels`).
 
 A voice is a lane of `synth.kernels.lanes`. Its string is described by gamma^2, kappa, sigma0,
-sigma1 and nu^2 (normalised units) and its pickup position; `retune` turns them into the
-warped per-mode coefficients of its lane, either at once or as per-sample ramps over a block.
+sigma1 and nu^2 (normalised units) and where it is heard (a pickup position, or the bridge);
+`retune` turns them into the warped per-mode coefficients of its lane, either at once or as
+per-sample ramps over a block.
 Modes above 0.45 fs are dropped (coefficients and state zeroed), so a parameter change can
 never leave an unstable mode behind. Nothing here allocates.
 """
@@ -164,7 +165,8 @@ def excite(voices, v, amplitude, note_scale, length, shape, position):
 
 @njit(**KERNEL)
 def advance(voices, n_steps, n_lanes, ramping, out):
-    """Advance lanes [0, n_lanes) by n_steps, writing w to out (n_steps, C); with ramping,
+    """Advance lanes [0, n_lanes) by n_steps, writing what each is heard as (the pickup's
+    displacement or the bridge force, as retuned) to out (n_steps, C); with ramping,
     the coefficients move by their ramps every step.
 
     More than PER_VOICE_LANES lanes are rounded up to whole vectors (`aligned.whole_vectors`);

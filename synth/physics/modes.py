@@ -69,7 +69,7 @@ def tension_readout(m, x, gamma2):
     f_m = -dT beta_m^2 q_m; the same projection for the other potentials); 0 at a point."""
     if x == BRIDGE:
         return -SQRT2 / (m * np.pi * gamma2)
-    return 0.0 * m
+    return 0.0 * m  # zero in m's shape (an array of mode numbers gives an array)
 
 
 def first_mode_gamma2(frequency, kappa, sigma_1):

@@ -6,10 +6,11 @@ decay rate are the voice's linear string's, omega_d,m = sqrt(omega_m^2 - sigma_m
 sigma_m (tension, stiffness, decay and brightness are live, as for every kind), times learned
 factors exp(a_m) and exp(b_m); the force drives it through a learned complex gain g_m:
 
-    x_m <- lambda_m x_m + g_m Phi_m(x_e) (k / omega_m) f,    w = sum_m Phi_m(x_o) Re(x_m)
+    x_m <- lambda_m x_m + g_m Phi_m(x_e) (k / omega_m) f,    w = sum_m r_m Re(x_m)
 
 with lambda_m = exp(k (-sigma_m + i omega_m)), k the time step and f the force at the step's
-midpoint (`synth.kernels.formulas.excitation_force`). With a = b = 0 and g = -i this is the
+midpoint (`synth.kernels.formulas.excitation_force`), and r_m = `formulas.readout`: Phi_m(x_o)
+at a pickup x_o, or the mode's force on the bridge. With a = b = 0 and g = -i this is the
 linear string exactly: its modes driven by the pluck. Nothing here allocates.
 
 Arrays of `ModalVoices` (C lanes, the last axis): state (STATE_ROWS, M, C) in the kernel float
@@ -122,8 +123,8 @@ def excite(voices, v, amplitude, note_scale, length, shape, position):
 
 @njit(**KERNEL)
 def advance(voices, n_steps, n_lanes, ramping, out):
-    """Advance lanes [0, n_lanes) by n_steps, writing w to out[:n_steps, :n_lanes] (retuning
-    is immediate, so `ramping` changes nothing)."""
+    """Advance lanes [0, n_lanes) by n_steps, writing w (what each is heard as) to
+    out[:n_steps, :n_lanes] (retuning is immediate, so `ramping` changes nothing)."""
     state, exc, force = voices.state, voices.exc, voices.lane[FORCE]
     dt = state.dtype.type
     x_re, x_im, l_re, l_im = state[X_RE], state[X_IM], state[L_RE], state[L_IM]
