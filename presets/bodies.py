@@ -234,58 +234,57 @@ def _piano_mobility(f):
     return 1e-3 * np.asarray(f) / 100.0  # WOGRAM: 1000 kg/s at 100 Hz, -6 dB/octave
 
 
-_GUITAR_COMMON = {
-    "dense modes from 600 Hz, 0.04 modes/Hz, loss factor 0.02": f"[D] modal overlap n f eta "
-                                                                f"about 1 at 600-800 Hz "
-                                                                f"({CARRUTH}; {EUPHONICS})",
+_GUITAR_SOURCES = {
+    "dense modes from 500-600 Hz, 0.04 modes/Hz, loss factor 0.02": f"[D] modal overlap n f "
+                                                                    f"eta about 1 at 600-800 "
+                                                                    f"Hz ({CARRUTH}; "
+                                                                    f"{EUPHONICS})",
     "mean mobility 0.069 (f / 1 kHz)^-0.5 m/(N s)": "[D] 1 / (8 sqrt(B rho h)) of a 2.5 mm "
                                                    "spruce top [A thickness], E 11 / 0.65 GPa "
                                                    "and 380 kg/m^3 (Chabassier et al. 2013, "
                                                    "Table I [S]); falling gently "
                                                    f"[A slope] ({EUPHONICS})",
     "mode gains": f"[D] mean-value theorem ({SKUDRZYK})",
-    "radiation": f"[D] baffled piston below, edge radiation above ({MAIDANIK}); top area "
-                 f"0.1 m^2, perimeter 1.4 m [A: a classical top]; coincidence 4.8 kHz [D] "
-                 f"c^2 / (2 pi) sqrt(rho h / B) along the grain of the 2.5 mm spruce top",
+    "radiation": f"[D] baffled piston below, edge radiation above ({MAIDANIK}); coincidence "
+                 f"4.8 kHz [D] c^2 / (2 pi) sqrt(rho h / B) along the grain of the 2.5 mm "
+                 f"spruce top",
     "microphones 0.3 m apart, 0.6 m from a body 0.2 m in half-width": "[A] a close pair "
                                                                       "in front of the "
                                                                       "guitar; the far field "
                                                                       "of a source of that "
                                                                       "size [D]",
+    "direct sound spread 0.15 over notes 40-88": "[A] six strings within 6 cm",
 }
+_GUITAR = dict(density=_guitar_density, mobility=_guitar_mobility, loss_factor=0.02,
+               coincidence=4800.0, baffled=True, coherence=far_pair(0.2, 0.3, 0.6),
+               monopoles=2, spread=0.15, note_range=(40.0, 88.0))
 
 CLASSICAL_GUITAR = Design(
     name="classical guitar (Christensen & Vistisen's, with Jansson's higher modes)",
     low_modes=((104.0, 13.0, 1 / TOP_PISTON_MASS), (219.0, 25.8, 1 / TOP_PISTON_MASS),
                (285.0, 30.0, None), (370.0, 30.0, None), (436.0, 30.0, None),
                (460.0, 30.0, None), (510.0, 30.0, None), (540.0, 30.0, None)),
-    dense_from=600.0, density=_guitar_density, mobility=_guitar_mobility, loss_factor=0.02,
-    area=0.1, perimeter=1.4, coincidence=4800.0, baffled=True,
-    coherence=far_pair(0.2, 0.3, 0.6), monopoles=2,
-    spread=0.15, note_range=(40.0, 88.0),
+    dense_from=600.0, area=0.1, perimeter=1.4, **_GUITAR,
     sources={
         "A0 104 Hz, T(1,1) 219 Q 25.8, gain 1 / 112 g": f"[S] {CHRISTENSEN}",
         "A0 Q 13 (strung)": f"[S] {SU}",
         "modes 285, 370, 460, 510, 540 Hz, Q 30": f"[S] {JANSSON}; Q [A] loss factor 0.033",
         "mode 436 Hz": f"[S] {EUPHONICS}",
-        **_GUITAR_COMMON,
-        "direct sound spread 0.15 over notes 40-88": "[A] six strings within 6 cm"},
+        "top area 0.1 m^2, perimeter 1.4 m": "[A] a classical top",
+        **_GUITAR_SOURCES},
     seed=1)
 
 STEEL_GUITAR = Design(
     name="steel-string dreadnought (Martin D-28 low modes)",
     low_modes=((102.0, 13.0, 1 / TOP_PISTON_MASS), (204.0, 25.8, 1 / TOP_PISTON_MASS),
                (376.0, 30.0, None), (436.0, 30.0, None)),
-    dense_from=500.0, density=_guitar_density, mobility=_guitar_mobility, loss_factor=0.02,
-    area=0.12, perimeter=1.6, coincidence=4800.0, baffled=True,
-    coherence=far_pair(0.2, 0.3, 0.6), monopoles=2,
-    spread=0.15, note_range=(40.0, 88.0),
+    dense_from=500.0, area=0.12, perimeter=1.6, **_GUITAR,
     sources={
         "modes 102, 204, 376, 436 Hz": f"[S] {POPP_ROSSING} (a second-hand chain)",
         "Q and gains of the two lowest": f"[A] as the classical guitar's ({CHRISTENSEN}; "
                                          f"{SU}): no steel-string values were found",
-        **_GUITAR_COMMON,
-        "direct sound spread 0.15 over notes 40-88": "[A] six strings within 6 cm"},
+        "top area 0.12 m^2, perimeter 1.6 m": "[A] a dreadnought top",
+        **_GUITAR_SOURCES},
     seed=2)
 
 GRAND_PIANO = Design(

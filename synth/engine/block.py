@@ -37,6 +37,7 @@ from synth.engine.state import (
     CURRENT,
     ENV,
     ENV_STEP,
+    FADE_FROM,
     FADE_STEPS,
     FADING,
     FADING_LEVEL,
@@ -50,6 +51,7 @@ from synth.engine.state import (
     HELD,
     HI_LANE,
     HIGH_NOTE,
+    HUSHED,
     IDLE,
     KAPPA,
     LIMITER_ENV,
@@ -73,6 +75,7 @@ from synth.engine.state import (
     PAN_RIGHT,
     PEAK,
     POLYPHONY,
+    POSITION,
     PREV_LANE,
     PREV_PHASE,
     PREVIOUS,
@@ -261,6 +264,7 @@ def _note_on(st, note, velocity):
     st.config[NEXT_AGE] += 1
     st.voice_int[SUSTAINED, lane] = 0
     st.voice_int[QUIET, lane] = 0
+    st.voice_int[HUSHED, lane] = 0
     st.voice_f[ENV, lane] = 1.0
     st.voice_f[ENV_STEP, lane] = 0.0
     _retune(st, lane, 0)
@@ -308,16 +312,23 @@ def _all_notes_off(st):
 @njit(**INTERNAL)
 def _all_sound_off(st):
     """Fade every voice and the body's ringing out within FADE_STEPS. The body is linear, so
-    its ringing so far moves to a bank of its own that fades out (`_body`), while the body
-    itself starts again from rest and answers the notes played from now on in full."""
+    its ringing so far moves to a bank of its own that fades out (`_body`), driven by the
+    fading voices alone, while the body itself starts again from rest and answers the notes
+    played from now on in full."""
     for v in range(st.config[CAPACITY]):
         if st.voice_int[STATUS, v] != IDLE:
             _fade(st, v, st.constants[FADE_STEPS])
+            st.voice_int[HUSHED, v] = 1
     _rest_body(st, st.body_fading)  # what still fades from before is cut short
     for k in range(st.body_state.shape[0]):
         for column in range(st.body_state.shape[1]):
             st.body_fading[k, column] = st.body_state[k, column]
     _rest_body(st, st.body_state)
+    position = st.config[POSITION]
+    for i in range(position):  # this block's force so far belongs to that ringing too
+        st.hushed[i] += st.force[i]
+        st.force[i] = 0.0
+    st.config[FADE_FROM] = position
     st.constants[FADING_LEVEL] = 1.0
     st.constants[FADING_STEP] = -1.0 / st.constants[FADE_STEPS]
 
@@ -447,6 +458,7 @@ def _render(st, start, stop):
         left, right = (st.voice_f[PAN_LEFT, v], st.voice_f[PAN_RIGHT, v]) if acoustic \
             else (1.0, 1.0)
         velocity_scale = st.voice_f[VELOCITY_SCALE, v]
+        bridge = st.hushed if st.voice_int[HUSHED, v] != 0 else st.force
         if fresh:  # a new output starts: the differentiator starts from here
             previous = st.lane_out[0, v]
         for i in range(n):
@@ -456,7 +468,7 @@ def _render(st, start, stop):
             sound = env * y
             st.mix[start + i, 0] += sound * left
             st.mix[start + i, 1] += sound * right
-            st.force[start + i] += sound
+            bridge[start + i] += sound
             env = max(env + step, 0.0)
             peak = max(peak, abs(y))
         st.voice_f[ENV, v] = env
@@ -486,21 +498,24 @@ def _body(st, frames):
         st.mix[i, 0] *= 1.0 - share
         st.mix[i, 1] *= 1.0 - share
         st.force[i] *= share
+        st.hushed[i] *= share
     body_block(st.force[:frames], st.body_coef, st.body_gains, st.body_state,
                st.mix[:frames])
     settle_body(st.body_state)
     step = st.constants[FADING_STEP]
-    if step < 0.0:  # all sound off: the ringing from before it fades out, undriven
+    if step < 0.0:  # all sound off: the ringing from before it fades out, with its voices
         for i in range(frames):
             st.body_out[i, 0] = 0.0
             st.body_out[i, 1] = 0.0
-        body_block(st.quiet[:frames], st.body_coef, st.body_gains, st.body_fading,
+        body_block(st.hushed[:frames], st.body_coef, st.body_gains, st.body_fading,
                    st.body_out[:frames])
         level = st.constants[FADING_LEVEL]
         for i in range(frames):
-            level = max(level + step, 0.0)
+            if i >= st.config[FADE_FROM]:
+                level = max(level + step, 0.0)
             st.mix[i, 0] += level * st.body_out[i, 0]
             st.mix[i, 1] += level * st.body_out[i, 1]
+        st.config[FADE_FROM] = 0
         st.constants[FADING_LEVEL] = level
         if level <= 0.0:
             _rest_body(st, st.body_fading)
@@ -630,6 +645,7 @@ def process_block(st, out):
         st.mix[i, 0] = 0.0
         st.mix[i, 1] = 0.0
         st.force[i] = 0.0
+        st.hushed[i] = 0.0
     heap = st.schedule
     length, dropped = schedule.take_arrivals(st.ring, st.ring_index, heap, st.config[SCHEDULED])
     st.telemetry[UNSCHEDULED] += dropped
@@ -645,6 +661,7 @@ def process_block(st, out):
                 break
             event, a, b = heap[0, schedule.TYPE], heap[0, schedule.A], heap[0, schedule.B]
             length = schedule.remove_first(heap, length)
+            st.config[POSITION] = position
             _apply_event(st, event, a, b)
         _render(st, position, stop)
         position = stop

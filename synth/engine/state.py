@@ -25,8 +25,11 @@ from synth.native import tsc_frequency
 from synth.presets import Preset
 
 # config (int64)
-N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE, SCHEDULED = range(8)
-CONFIG_SIZE = 8
+# POSITION: the sample of the block that events now applied fall on; FADE_FROM: the sample
+# of the block from which the body's earlier ringing fades (an all-sound-off's)
+(N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE, SCHEDULED, POSITION,
+ FADE_FROM) = range(10)
+CONFIG_SIZE = 10
 # constants (float64)
 (FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
  TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY,
@@ -45,8 +48,9 @@ PARAM_ROWS = 6
  TSC_AT_CALLBACK, CLOCK_AT_CALLBACK, PEAK, REDUCTION, STOLEN, LATE, UNSCHEDULED) = range(17)
 TELEMETRY_SIZE = 17
 # voice_int rows and voice status
-STATUS, NOTE, AGE, SUSTAINED, QUIET = range(5)
-VOICE_INT_ROWS = 5
+# HUSHED: 1 for a voice fading out after an all-sound-off (its force goes to `hushed`)
+STATUS, NOTE, AGE, SUSTAINED, QUIET, HUSHED = range(6)
+VOICE_INT_ROWS = 6
 IDLE, HELD, RELEASED, FADING = 0, 1, 2, 3
 # voice_f rows
 # PAN_LEFT, PAN_RIGHT: the voice's direct sound in each channel (acoustic output);
@@ -91,7 +95,7 @@ class EngineState(NamedTuple):
     body_state: np.ndarray  # float64 (B, 3): the body's state
     body_fading: np.ndarray  # float64 (B, 3): its ringing from before an all-sound-off
     body_out: np.ndarray  # float64 (max_block, 2): what the microphones hear of that ringing
-    quiet: np.ndarray  # float64 (max_block,): zeros, the fading ringing's input
+    hushed: np.ndarray  # float64 (max_block,): the bridge force of the voices it fades out
     scope: np.ndarray  # float32 (SCOPE_SIZE,): the latest output samples, a ring
     meters: np.ndarray  # float64 (METER_HEAD + M,)
     voice_table: np.ndarray  # int64 (arrays, pointers.ROW): the kind's voices, by address
@@ -178,7 +182,7 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         force=np.zeros(max_block), body_modes=np.array([[100.0, 10.0]]),
         body_gains=np.zeros((1, 2)), body_coef=np.zeros((1, 4)), body_state=np.zeros((1, 3)),
         body_fading=np.zeros((1, 3)), body_out=np.zeros((max_block, 2)),
-        quiet=np.zeros(max_block),
+        hushed=np.zeros(max_block),
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED))
