@@ -1,7 +1,9 @@
-"""What the preset browser shows of a preset: kind, string, test metrics and provenance (HTML).
+"""What the preset browser shows of a preset: kind, string, body, test metrics and provenance
+(HTML).
 
 Only what the file stores is shown, and what its kind says of it (`synth.kinds.Kind.title`
-and `describe`): a physics preset's physical string and cited sources; a learned preset's
+and `describe`): a physics preset's physical string and cited sources; an instrument's body
+and the sources of its numbers; a learned preset's
 normalised string, training recipe, dataset, training time and the relMSE it measured on its
 test set at each rate, next to the linear model's.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import html
 
+from synth.bodies import Body
 from synth.kinds import find_kind
 from synth.presets import NEURAL_STRINGS, Preset
 
@@ -28,6 +31,8 @@ def summary_html(preset: Preset) -> str:
         model += f" (from the package {kind.package})"
     parts.append(f"<p><b>Model:</b> {_e(model)}</p>")
     parts.append(_string_table(preset))
+    if preset.body is not None:
+        parts.append(_body_html(preset.body))
     provenance = dict(preset.provenance)
     metrics = provenance.pop("metrics", None)
     if metrics:
@@ -57,6 +62,23 @@ def _string_table(preset: Preset) -> str:
                             f"{preset.excitation_width_ms:g} ms; pickup {preset.pickup:.2f} L")]
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
     return f"<p><b>String</b></p><table cellspacing='4'>{body}</table>"
+
+
+def _body_html(body: Body) -> str:
+    """The body: what instrument, its modes, its lowest ones and where its numbers come
+    from."""
+    order = body.frequencies.argsort()[:3]
+    lowest = ", ".join(f"{body.frequencies[k]:.0f} Hz (T60 {body.t60s()[k]:.2f} s)"
+                       for k in order)
+    rows = [("instrument", body.name),
+            ("modes", f"{len(body.frequencies)}, {body.frequencies.min():.0f} to "
+                      f"{body.frequencies.max():.0f} Hz; lowest {lowest}"),
+            ("stereo", f"two microphones; strings spread over {100 * body.spread:.0f} % of "
+                       f"the field")]
+    table = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+    sources = ("<p><i>Body sources</i></p>" + _nested_list(body.provenance)
+               if body.provenance else "")
+    return f"<p><b>Body</b></p><table cellspacing='4'>{table}</table>{sources}"
 
 
 def _metrics_table(metrics: dict) -> str:

@@ -71,7 +71,7 @@ def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
         return f"x{value:.2f} (lowest mode {preset.body.frequencies.min() / value:.0f} Hz)"
     if name == "body_damping":
         lowest = preset.body.t60s()[preset.body.frequencies.argmin()]
-        return f"x{value:.2f} (lowest mode's T60 {lowest / value:.2f} s)"
+        return f"x{value:.2f} (T60 {lowest / value:.2f} s at the lowest mode)"
     if name == "body_mix":
         return f"{100 * value:.0f} % body, {100 * (1 - value):.0f} % direct"
     return "down" if value >= 0.5 else "up"  # sustain

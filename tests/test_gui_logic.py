@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from gui.keyboard import BASE_NOTE, ComputerKeyboard
 from gui.midi_learn import MidiLearn
+from gui.preset_info import summary_html
 from gui.units import describe
 from synth.params import PARAMS, knob_position, knob_value
 from synth.presets import find_preset, load_preset
@@ -177,3 +178,14 @@ def test_this_qt_binding_keeps_its_references():
     for _ in range(200):
         label.setText("x")
     assert sys.getrefcount(None) - before > -50
+
+
+def test_an_instruments_details_show_its_body_and_the_sources_of_its_numbers(nylon):
+    page = summary_html(nylon)
+    assert "<b>Body</b>" in page and "104 Hz" in page and "Christensen" in page
+    assert "<b>Body</b>" not in summary_html(load_preset(find_preset("nylon-string-bare")))
+    assert describe("body_mix", 0.95, nylon) == "95 % body, 5 % direct"
+    assert describe("body_size", 2.0, nylon).endswith("(lowest mode 52 Hz)")
+    bare = load_preset(find_preset("steel-string-bare"))
+    assert describe("body_size", 1.0, bare) == "no body in this preset"
+    assert describe("output", 1.4, nylon) == "pickup (string velocity)"
