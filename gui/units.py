@@ -63,15 +63,16 @@ def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
     if name == "pitch_bend":
         return f"{value:+.2f}"
     if name == "output":
-        return ("the instrument (body, stereo)", "pickup (string velocity)",
+        return ("instrument (stereo)", "pickup (velocity)",
                 "bare string")[output_of(value)]
     if name in ("body_size", "body_damping", "body_mix") and preset.body is None:
         return "no body in this preset"
     if name == "body_size":
         return f"x{value:.2f} (lowest mode {preset.body.frequencies.min() / value:.0f} Hz)"
     if name == "body_damping":
-        lowest = preset.body.t60s()[preset.body.frequencies.argmin()]
-        return f"x{value:.2f} (T60 {lowest / value:.2f} s at the lowest mode)"
+        k = preset.body.frequencies.argmin()
+        return (f"x{value:.2f} (T60 {preset.body.t60s()[k] / value:.2f} s at "
+                f"{preset.body.frequencies[k]:.0f} Hz)")
     if name == "body_mix":
         return f"{100 * value:.0f} % body, {100 * (1 - value):.0f} % direct"
     return "down" if value >= 0.5 else "up"  # sustain

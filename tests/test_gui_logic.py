@@ -188,4 +188,4 @@ def test_an_instruments_details_show_its_body_and_the_sources_of_its_numbers(nyl
     assert describe("body_size", 2.0, nylon).endswith("(lowest mode 52 Hz)")
     bare = load_preset(find_preset("steel-string-bare"))
     assert describe("body_size", 1.0, bare) == "no body in this preset"
-    assert describe("output", 1.4, nylon) == "pickup (string velocity)"
+    assert describe("output", 1.4, nylon) == "pickup (velocity)"
