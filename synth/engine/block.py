@@ -108,7 +108,14 @@ from synth.engine.state import (
     K,
 )
 from synth.kernels.body import body_block, set_coefficients, settle_body
-from synth.kernels.formulas import BRIDGE, PLUCK, STRIKE, decay_rate, first_mode_gamma2
+from synth.kernels.formulas import (
+    BRIDGE,
+    PLUCK,
+    STRIKE,
+    decay_rate,
+    first_mode_gamma2,
+    note_frequency,
+)
 from synth.kernels.options import INTERNAL, KERNEL
 
 LN_1000 = 3.0 * math.log(10.0)
@@ -126,7 +133,7 @@ def _tuned_gamma2(st, note):
     decay = cur[params.DECAY]
     sigma_1 = decay_rate(st.constants[SIGMA0] / decay,
                          st.constants[SIGMA1] / (decay * cur[params.BRIGHTNESS]), math.pi ** 2)
-    frequency = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0) / st.constants[TUNING]
+    frequency = note_frequency(note, st.constants[A4]) / st.constants[TUNING]
     gamma2 = first_mode_gamma2(frequency, st.constants[KAPPA] * cur[params.STIFFNESS], sigma_1)
     return max(gamma2, 1e-6)
 
@@ -175,8 +182,8 @@ def _switch_output(st, target):
     for v in range(st.config[HI_LANE]):
         if st.voice_int[STATUS, v] != IDLE:
             _retune(st, v, 0)
-    _rest_body(st, st.body_state)
-    _rest_body(st, st.body_fading)
+    st.body_state[:] = 0.0
+    st.body_fading[:] = 0.0
     st.constants[FADING_STEP] = 0.0
     st.constants[FRESH] = 1.0
     st.constants[SWITCH_STEP] = fade
@@ -191,7 +198,7 @@ def _place(st, v, note):
     angle = (1.0 + st.constants[SPREAD] * across) * math.pi / 4.0
     st.voice_f[PAN_LEFT, v] = math.sqrt(2.0) * math.cos(angle)
     st.voice_f[PAN_RIGHT, v] = math.sqrt(2.0) * math.sin(angle)
-    frequency = st.constants[A4] * 2.0 ** ((note - 69.0) / 12.0)
+    frequency = note_frequency(note, st.constants[A4])
     st.voice_f[VELOCITY_SCALE, v] = params.PICKUP_LEVEL / (2.0 * math.pi * frequency
                                                             * st.constants[K])
 
@@ -319,11 +326,10 @@ def _all_sound_off(st):
         if st.voice_int[STATUS, v] != IDLE:
             _fade(st, v, st.constants[FADE_STEPS])
             st.voice_int[HUSHED, v] = 1
-    _rest_body(st, st.body_fading)  # what still fades from before is cut short
-    for k in range(st.body_state.shape[0]):
+    for k in range(st.body_state.shape[0]):  # what still fades from before is cut short
         for column in range(st.body_state.shape[1]):
             st.body_fading[k, column] = st.body_state[k, column]
-    _rest_body(st, st.body_state)
+    st.body_state[:] = 0.0
     position = st.config[POSITION]
     for i in range(position):  # this block's force so far belongs to that ringing too
         st.hushed[i] += st.force[i]
@@ -332,13 +338,6 @@ def _all_sound_off(st):
     st.constants[FADING_LEVEL] = 1.0
     st.constants[FADING_STEP] = -1.0 / st.constants[FADE_STEPS]
 
-
-@njit(**INTERNAL)
-def _rest_body(st, state):
-    """A body bank's state (B, 3) to rest."""
-    for k in range(state.shape[0]):
-        for column in range(state.shape[1]):
-            state[k, column] = 0.0
 
 
 @njit(**INTERNAL)
@@ -483,8 +482,8 @@ def _body(st, frames):
     after an all-sound-off, the body's earlier ringing fading out. Size and damping changes
     recompute its coefficients; in the other outputs it rests."""
     if _output_mode(st) != params.ACOUSTIC or st.constants[HAS_BODY] == 0.0:
-        _rest_body(st, st.body_state)
-        _rest_body(st, st.body_fading)
+        st.body_state[:] = 0.0
+        st.body_fading[:] = 0.0
         st.constants[FADING_STEP] = 0.0
         return
     cur = st.params[CURRENT]
@@ -518,7 +517,7 @@ def _body(st, frames):
         st.config[FADE_FROM] = 0
         st.constants[FADING_LEVEL] = level
         if level <= 0.0:
-            _rest_body(st, st.body_fading)
+            st.body_fading[:] = 0.0
             st.constants[FADING_STEP] = 0.0
 
 

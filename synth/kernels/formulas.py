@@ -11,7 +11,7 @@ import math
 from numba import njit
 
 from synth.kernels.options import INLINE
-from synth.physics import modes
+from synth.physics import modes, strings
 
 PLUCK, STRIKE = 1, 2  # excitation shapes: f = A/2 (1 - cos(shape pi t / T_e)) for 0 <= t <= T_e
 # The state of a voice's force pulse, one column per voice (float64): steps since the onset
@@ -23,6 +23,7 @@ squared_frequency = njit(**INLINE)(modes.squared_frequency)
 decay_rate = njit(**INLINE)(modes.decay_rate)
 mode_shape = njit(**INLINE)(modes.mode_shape)
 readout = njit(**INLINE)(modes.readout)
+note_frequency = njit(**INLINE)(strings.note_frequency)
 tension_readout = njit(**INLINE)(modes.tension_readout)
 BRIDGE = modes.BRIDGE
 first_mode_gamma2 = njit(**INLINE)(modes.first_mode_gamma2)
