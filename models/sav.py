@@ -38,6 +38,20 @@ class ExactPotential(nn.Module):
         return value, grad
 
 
+class KirchhoffCarrierPotential(nn.Module):
+    """Tension modulation: V = (1/8) (sum beta^2 q^2)^2, grad V = (1/2) (sum beta^2 q^2)
+    beta^2 q."""
+
+    def __init__(self, n_modes: int, dtype=torch.float64) -> None:
+        super().__init__()
+        beta2 = (torch.arange(1, n_modes + 1, dtype=torch.float64) * math.pi) ** 2
+        self.register_buffer("beta2", beta2.to(dtype))
+
+    def forward(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stretch = (self.beta2 * q * q).sum(-1)
+        return 0.125 * stretch * stretch, 0.5 * stretch[..., None] * self.beta2 * q
+
+
 class SAVScheme(nn.Module):
     """One SAV step for B strings with per-mode omega_s^2 and sigma_s (B, M), nu^2 (B,) and
     excitation shapes phi_e (B, M); k is the time step (s)."""

@@ -292,6 +292,11 @@ def _bench(args: argparse.Namespace) -> None:
         return
     # the naive torch loops to compare against, when torch is installed
     baselines = next((b for b in (p.torch_baselines() for p in plugins) if b), None)
+    if args.what == "hammer":
+        from synth.bench import hammer
+
+        hammer.run(figure_path=args.figures and f"{args.figures}/hammer.png")
+        return
     if args.what == "realism":
         from synth.bench import realism
 
@@ -450,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
     bench.add_argument("what", choices=["physics", "engine", "window", "widths", "startup",
-                                        "render", "realism"])
+                                        "render", "realism", "hammer"])
     bench.add_argument("preset", nargs="?", help="realism: the preset to measure (default: "
                                                  "nylon-guitar)")
     bench.add_argument("--reference", metavar="DIR",
@@ -460,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "General MIDI soundfont with fluidsynth, dry, with this GM "
                             "program (0-based: 0 piano, 24 nylon guitar, 25 steel guitar)")
     bench.add_argument("--figures", metavar="DIR",
-                       help="realism: draw spectrograms and onsets into DIR")
+                       help="realism: draw spectrograms and onsets into DIR; hammer: its force "
+                            "pulses (DIR/hammer.png)")
     bench.add_argument("--listening", metavar="DIR",
                        help="realism: write FLAC files of the reference note at velocity "
                             "80, rendered and reference, into DIR")

@@ -66,8 +66,8 @@ _DEFINITIONS = [
      "where notes are excited, as a fraction of the string length from the bridge"),
     ("pickup_position", 0.02, 0.98, 0.8, "of length", _LIN, True, "linear", True,
      "where the string is listened to, as a fraction of its length"),
-    ("excitation", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
-     "excitation type: 0 pluck, 1 strike"),
+    ("excitation", 0.0, 2.0, 0.0, "", _NONE, False, "linear", False,
+     "excitation type: 0 pluck, 1 strike, 2 the preset's hammer (a strike without one)"),
     ("excitation_width", 0.05, 5.0, 1.0, "ms", _NONE, False, "linear", True,
      "contact time of the pluck or strike; shorter is brighter"),
     ("gain", -60.0, 12.0, 0.0, "dB", _LIN, False, "linear", True,
@@ -100,6 +100,8 @@ N_PARAMS = len(PARAMS)
  EXCITATION, EXCITATION_WIDTH, GAIN, VELOCITY_SENSITIVITY, BEND_RANGE, DAMPER, PITCH_BEND,
  SUSTAIN, OUTPUT, BODY_SIZE, BODY_DAMPING, BODY_MIX) = range(N_PARAMS)
 ACOUSTIC, PICKUP, BARE = 0, 1, 2  # the values of OUTPUT
+# the velocity sensitivity at which a hammer's speed spans its whole published range
+FULL_RANGE_SENSITIVITY = PARAMS["velocity_sensitivity"].default
 
 
 def output_of(value: float) -> int:

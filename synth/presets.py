@@ -12,8 +12,12 @@ key, "neural_strings", whose JSON value is
                 "normalised": {"gamma", "kappa", "nu", "sigma0", "sigma1"},
                 "physical": {"length", "tension", "linear_density", "youngs_modulus",
                              "radius", "t60_low": [Hz, s], "t60_high": [Hz, s]} | null},
-     "excitation": {"type": "pluck" | "strike", "position": float, "width_ms": float,
-                    "amplitude": float},   # normalised force at velocity 127
+     "excitation": {"type": "pluck" | "strike" | "hammer", "position": float,
+                    "width_ms": float,
+                    "amplitude": float,    # normalised force at velocity 127
+                    "hammer": {"mass", "stiffness", "exponent", "width",
+                               "speeds": [softest, hardest]}},   # optional, SI units
+                                           # (`synth.physics.hammer.Hammer`)
      "pickup": float, "output_gain": float,
      "controls": {param name: default value},   # optional overrides of the defaults
      "body": {"name", "spread", "range", "provenance"} | null,   # optional (`synth.bodies`)
@@ -46,8 +50,10 @@ from safetensors.numpy import save_file
 from synth.bodies import Body, body_from_file
 from synth.errors import OutputError, ParameterError, PresetError, one_line
 from synth.files import replace_atomically
+from synth.kernels.formulas import HAMMER, PLUCK, STRIKE, excitation_record
 from synth.kinds import find_kind, installed_kinds
 from synth.params import PARAMS
+from synth.physics.hammer import Hammer
 from synth.physics.modes import check_mode_count
 from synth.physics.strings import PhysicalString, StringParams
 
@@ -62,6 +68,7 @@ METADATA_KEY = "neural_strings"
 SHIPPED = Path(__file__).resolve().parent.parent / "presets"
 DEFAULT_PRESET = "nylon-guitar"
 NEURAL_STRINGS = "neural-strings"  # the package of the shipped kinds
+EXCITATION_TYPES = ("pluck", "strike", "hammer")
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +94,18 @@ class Preset:
     provenance: dict = field(default_factory=dict)
     tensors: dict = field(default_factory=dict)  # name -> float64 array
     body: Body | None = None  # the instrument's body; None: the string alone
+    hammer: Hammer | None = None  # what strikes it (type "hammer"; needs `physical`)
     path: Path | None = None
+
+    def hammer_normalised(self) -> tuple[float, float, float, float, float] | None:
+        """The hammer on this preset's string: (mass ratio, felt, half-width, softest and
+        hardest speed), normalised (`synth.physics.hammer`); None without a hammer."""
+        if self.hammer is None or self.physical is None:
+            return None
+        length = self.physical.length
+        mass, felt, half_width = self.hammer.normalised(length, self.physical.linear_density)
+        low, high = self.hammer.speeds
+        return mass, felt, half_width, low / length, high / length
 
     def metadata(self) -> dict:
         """The JSON description stored in the file."""
@@ -107,11 +125,26 @@ class Preset:
                            "normalised": self.string.as_dict(), "physical": physical},
                 "excitation": {"type": self.excitation_type, "position": self.pluck_position,
                                "width_ms": self.excitation_width_ms,
-                               "amplitude": self.amplitude},
+                               "amplitude": self.amplitude,
+                               **({} if self.hammer is None
+                                  else {"hammer": self.hammer.description()})},
                 "pickup": self.pickup, "output_gain": self.output_gain,
                 "controls": self.controls,
                 "body": None if self.body is None else self.body.description(),
                 "provenance": self.provenance}
+
+
+def full_excitation(preset: Preset, fs: float) -> np.ndarray:
+    """The excitation record (`synth.kernels.formulas.excitation_record`) of the preset's own
+    excitation at full velocity on its reference note, at fs Hz: its hammer at the hardest
+    speed, or its force pulse."""
+    shape = {"pluck": PLUCK, "strike": STRIKE, "hammer": HAMMER}[preset.excitation_type]
+    hammer = preset.hammer_normalised()
+    mass, felt, half_width, _, hardest = hammer if hammer is not None else (0.0,) * 5
+    return excitation_record(preset.amplitude, preset.excitation_width_ms * 1e-3 * fs, shape,
+                             preset.pluck_position, width=half_width,
+                             hammer_velocity=hardest, hammer_mass=mass, felt=felt,
+                             felt_exponent=0.0 if hammer is None else preset.hammer.exponent)
 
 
 def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
@@ -224,14 +257,26 @@ def _load(path: Path) -> Preset:
         description=str(meta.get("description", "")), physical=physical, controls=controls,
         provenance=meta.get("provenance", {}), tensors=tensors,
         body=None if meta.get("body") is None else body_from_file(meta["body"], stored),
-        path=path)
-    if preset.excitation_type not in ("pluck", "strike"):
-        raise PresetError(f"excitation type {preset.excitation_type!r} is not 'pluck' or "
-                          "'strike'")
+        hammer=_hammer(excitation.get("hammer")), path=path)
+    if preset.excitation_type not in EXCITATION_TYPES:
+        raise PresetError(f"excitation type {preset.excitation_type!r} is not one of "
+                          f"{', '.join(EXCITATION_TYPES)}")
+    if preset.excitation_type == "hammer" and preset.hammer_normalised() is None:
+        raise PresetError("a hammer needs the excitation's hammer and the string's physical "
+                          "description (its length and linear density)")
     faults = kind.check_tensors(preset)
     if faults:
         raise PresetError("; ".join(faults))
     return preset
+
+
+def _hammer(table) -> Hammer | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise PresetError(f"excitation.hammer must be a JSON object, got {table!r:.40}")
+    return Hammer(mass=table["mass"], stiffness=table["stiffness"], exponent=table["exponent"],
+                  width=table["width"], speeds=tuple(table["speeds"]))
 
 
 def _finite(name: str, value) -> float:

@@ -149,3 +149,81 @@ def simulate_reference(params, lambda0=1e3):
         out_q[:n_keep, n], out_p[:n_keep, n] = q, p
         out_psi[n], out_w[n] = psi, phi_o @ q
     return out_q, out_p, out_psi, out_w
+
+
+def contact_weights(n_keep, x_h, half_width):
+    """Phi_m(x_h) times the raised-cosine contact's transform, by numerical quadrature."""
+    beta = np.arange(1, n_keep + 1) * np.pi
+    if half_width == 0.0:
+        return np.sqrt(2) * np.sin(beta * x_h)
+    s = np.linspace(-half_width, half_width, 4001)
+    window = (1.0 + np.cos(np.pi * s / half_width)) / (2.0 * half_width)
+    shapes = np.sqrt(2) * np.sin(beta[:, None] * (x_h + s[None, :]))
+    return np.trapezoid(window[None, :] * shapes, s, axis=1)
+
+
+def simulate_struck_reference(params, hammer, n_steps, lambda0=1e3):
+    """The string of `params` (as `simulate_reference`, without its force pulse) struck at
+    rest by a hammer: hammer = {"mass" (ratio r), "felt", "exponent", "velocity", "position",
+    "half_width"} in normalised units. Both potentials get their own auxiliary variable, and
+    (p', v') comes from one dense solve of the (M + 1) system. Returns the force on the string
+    (N,), w (N,), and the discrete energy E_string + 1/2 r v^2 + 1/2 psi_h^2 before each
+    step (N,)."""
+    omega2, sigma, n_keep, _, phi_o = modal_data({**params, "x_e": hammer["position"]},
+                                                 params.get("warp", False))
+    phi_h = contact_weights(n_keep, hammer["position"], hammer["half_width"])
+    r, felt, exponent = hammer["mass"], hammer["felt"], hammer["exponent"]
+    potential = {"exact": ExactPotential, "kc": KirchhoffCarrierPotential}.get(
+        params["nonlinearity"])
+    full = potential(params["n_modes"]) if potential else None
+    k, nu2 = 1.0 / params["fs"], params["nu"] ** 2
+
+    def v_and_grad(x):
+        if full is None:
+            return 0.0, np.zeros(n_keep)
+        padded = np.zeros(params["n_modes"])
+        padded[:n_keep] = x
+        return full.value(padded), full.gradient(padded)[:n_keep]
+
+    def felt_energy(c):
+        return felt * max(c, 0.0) ** (exponent + 1) / (exponent + 1)
+
+    q, p = np.zeros(n_keep), np.zeros(n_keep)
+    y, v = 0.0, hammer["velocity"]
+    psi, psi_h = np.sqrt(EPS), np.sqrt(EPS)
+    forces, out_w, energy = np.zeros(n_steps), np.zeros(n_steps), np.zeros(n_steps)
+    for n in range(n_steps):
+        energy[n] = 0.5 * np.sum(p * p * (1.0 - k * k * omega2 / 4.0)) \
+            + 0.5 * np.sum(omega2 * q * q) + 0.5 * nu2 * psi ** 2 + 0.5 * r * v * v \
+            + 0.5 * psi_h ** 2
+        q_half, y_half = q + 0.5 * k * p, y + 0.5 * k * v
+        v_half, grad = v_and_grad(q_half)
+        g = grad / np.sqrt(2.0 * v_half + EPS)
+        if full is not None and lambda0 > 0.0:
+            v_now, _ = v_and_grad(q)
+            g = g - lambda0 * (psi - np.sqrt(2.0 * v_now + EPS)) * np.sign(p) \
+                / (np.sum(np.abs(p)) + EPS)
+        c_now, c_half = y - phi_h @ q, y_half - phi_h @ q_half
+        rate = v - phi_h @ p
+        s = felt * max(c_half, 0.0) ** exponent / np.sqrt(2.0 * felt_energy(c_half) + EPS)
+        if lambda0 > 0.0:
+            s -= lambda0 * (psi_h - np.sqrt(2.0 * felt_energy(c_now) + EPS)) * np.sign(rate) \
+                / (abs(rate) + EPS)
+        forces[n] = felt * max(c_half, 0.0) ** exponent
+        # unknowns x = (p', v'); gradients of the two potentials over (q, y): G = (g, 0) and
+        # H = s (-phi_h, 1); mass diag(1 + k sigma, r)
+        big_g = np.concatenate([g, [0.0]])
+        big_h = s * np.concatenate([-phi_h, [1.0]])
+        old = np.concatenate([p, [v]])
+        matrix = np.diag(np.concatenate([1.0 + k * sigma, [r]])) \
+            + 0.25 * k * k * nu2 * np.outer(big_g, big_g) + 0.25 * k * k * np.outer(big_h, big_h)
+        rhs = np.concatenate([(1.0 - k * sigma) * p - k * omega2 * q_half, [r * v]]) \
+            - k * nu2 * big_g * (psi + 0.25 * k * big_g @ old) \
+            - k * big_h * (psi_h + 0.25 * k * big_h @ old)
+        new = np.linalg.solve(matrix, rhs)
+        psi += 0.5 * k * big_g @ (old + new)
+        psi_h += 0.5 * k * big_h @ (old + new)
+        p, v = new[:-1], new[-1]
+        q, y = q_half + 0.5 * k * p, y_half + 0.5 * k * v
+        out_w[n] = phi_o @ q
+    return forces, out_w, energy

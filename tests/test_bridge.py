@@ -13,7 +13,7 @@ from synth.engine import Engine
 from synth.engine.state import NOTE, PAN_LEFT, PAN_RIGHT
 from synth.kernels import sav_voice
 from synth.kernels.body import body_coefficients
-from synth.kernels.formulas import BRIDGE, PLUCK
+from synth.kernels.formulas import BRIDGE, PLUCK, excitation_record
 from synth.kinds.sav_string import build_voices
 from synth.physics.modes import readout
 from synth.presets import find_preset, load_preset
@@ -48,7 +48,7 @@ def test_a_linear_string_kernel_reads_the_bridge_force_as_its_torch_twin_does():
     gamma2 = string.gamma ** 2
     sav_voice.retune(voices, 0, gamma2, string.kappa, string.sigma0, string.sigma1,
                      0.0, BRIDGE, 0)  # nu = 0: the linear string
-    sav_voice.excite(voices, 0, preset.amplitude, 1.0, 48.0, PLUCK, 0.2)
+    sav_voice.excite(voices, 0, excitation_record(preset.amplitude, 48.0, PLUCK, 0.2))
     out = np.zeros((1, 8))
     read, modes = [], []
     for _ in range(2000):
@@ -72,7 +72,7 @@ def nonlinear_bridge_errors(fs):
     gamma2, nu2 = string.gamma ** 2, string.nu ** 2
     sav_voice.retune(voices, 0, gamma2, string.kappa, string.sigma0, string.sigma1, nu2,
                      BRIDGE, 0)
-    sav_voice.excite(voices, 0, 4 * preset.amplitude, 1.0, 2e-3 * fs, PLUCK, 0.12)
+    sav_voice.excite(voices, 0, excitation_record(4 * preset.amplitude, 2e-3 * fs, PLUCK, 0.12))
     out = np.zeros((1, 8))
     read, modes = [], []
     for _ in range(fs // 12):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from synth.kernels import sav_voice
+from synth.kernels.formulas import excitation_record
 from synth.kinds.sav_string import lanes_for
 from synth.physics.modes import mode_shapes
 from synth.physics.potentials import gradnet_potential, make_potential
@@ -33,7 +34,8 @@ def run_lanes(params_list, potential, dtype, n_steps, block=128):
         sav_voice.reset(voices, v)
         sav_voice.retune(voices, v, s.gamma ** 2, s.kappa, s.sigma0, s.sigma1, s.nu ** 2,
                          spec.pickup, 0)
-        sav_voice.excite(voices, v, e.amplitude, 1.0, e.duration * fs, e.shape, e.position)
+        sav_voice.excite(voices, v, excitation_record(e.amplitude, e.duration * fs, e.shape,
+                                                       e.position))
     out = np.zeros((n_steps, count), dtype)
     for start in range(0, n_steps, block):
         chunk = out[start:start + block]

@@ -34,11 +34,10 @@ from synth.kinds import find_kind
 from synth.kinds.sav_string import KINDS as SAV_KINDS
 from synth.kinds.sav_string import potential_of
 from synth.native import tsc_frequency
-from synth.physics.excitation import SHAPES
 from synth.physics.modes import mode_shapes
 from synth.physics.simulate import linear_part
 from synth.physics.strings import tuned
-from synth.presets import Preset, find_preset, load_preset, shipped_presets
+from synth.presets import Preset, find_preset, full_excitation, load_preset, shipped_presets
 
 FS, BLOCK, BUDGET = 48000, 128, 0.7
 MAX_NOTES = 128  # voices are distinct MIDI notes
@@ -167,9 +166,7 @@ class NaiveKindVoices:
             string = tuned(preset.string, note_of(i))
             self.kernels.retune(lane, 0, string.gamma ** 2, string.kappa, string.sigma0,
                                 string.sigma1, string.nu ** 2, preset.pickup, 0)
-            self.kernels.excite(lane, 0, preset.amplitude, 1.0,
-                                preset.excitation_width_ms * 1e-3 * FS,
-                                SHAPES[preset.excitation_type], preset.pluck_position)
+            self.kernels.excite(lane, 0, full_excitation(preset, FS))
             self.voices.append(lane)
         self.out = np.zeros((BLOCK, 1))
 

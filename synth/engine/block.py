@@ -34,6 +34,7 @@ from synth.engine.state import (
     CAPACITY,
     CEILING,
     CLOCK,
+    CONTACT_WIDTH,
     CURRENT,
     ENV,
     ENV_STEP,
@@ -42,11 +43,14 @@ from synth.engine.state import (
     FADING,
     FADING_LEVEL,
     FADING_STEP,
+    FELT,
+    FELT_EXPONENT,
     FRESH,
     FS,
     GAIN_NOW,
     GAMMA2,
     GAMMA_REF,
+    HAMMER_MASS,
     HAS_BODY,
     HELD,
     HI_LANE,
@@ -94,6 +98,8 @@ from synth.engine.state import (
     SILENCE,
     SMOOTH_TIME,
     SMOOTHING,
+    SPEED_HARD,
+    SPEED_SOFT,
     SPREAD,
     STATUS,
     STOLEN,
@@ -110,6 +116,17 @@ from synth.engine.state import (
 from synth.kernels.body import body_block, set_coefficients, settle_body
 from synth.kernels.formulas import (
     BRIDGE,
+    E_AMPLITUDE,
+    E_FELT,
+    E_FELT_EXPONENT,
+    E_HAMMER_MASS,
+    E_HAMMER_VELOCITY,
+    E_LENGTH,
+    E_NOTE_SCALE,
+    E_POSITION,
+    E_SHAPE,
+    E_WIDTH,
+    HAMMER,
     PLUCK,
     STRIKE,
     decay_rate,
@@ -243,7 +260,6 @@ def _note_on(st, note, velocity):
     if velocity <= 0:
         _note_off(st, note)
         return
-    cur = st.params[CURRENT]
     lane = -1
     for v in range(st.config[CAPACITY]):  # the same note again re-plucks its ringing string
         status = st.voice_int[STATUS, v]
@@ -275,16 +291,38 @@ def _note_on(st, note, velocity):
     st.voice_f[ENV, lane] = 1.0
     st.voice_f[ENV_STEP, lane] = 0.0
     _retune(st, lane, 0)
-    # Force grows with velocity through the curve, and with gamma so that every note is
-    # displaced (and bent by the nonlinearity) about as much as the reference note.
-    sensitivity = cur[params.VELOCITY_SENSITIVITY]
-    curve = (min(velocity, 127) / 127.0) ** (3.0 * sensitivity)
-    scale = math.sqrt(st.voice_f[GAMMA2, lane]) / st.constants[GAMMA_REF]
-    shape = STRIKE if cur[params.EXCITATION] >= 0.5 else PLUCK
-    length = cur[params.EXCITATION_WIDTH] * 1e-3 / st.constants[K]  # ms to steps
-    kind.excite(st, lane, st.constants[AMP_MAX] * curve * scale, scale, length, shape,
-                cur[params.PLUCK_POSITION])
+    _excite(st, lane, velocity)
     st.config[HI_LANE] = max(st.config[HI_LANE], lane + 1)
+
+
+@njit(**INTERNAL)
+def _excite(st, lane, velocity):
+    """Fill the excitation record (`formulas.E_AMPLITUDE` ...) for a note of this velocity
+    and start it on the lane. A pulse's force grows with velocity through the curve, and
+    with gamma so that every note is displaced (and bent by the nonlinearity) about as much
+    as the reference note. A hammer's speed runs from the preset's softest to its hardest,
+    evenly in its logarithm (so in dB) over velocities 1..127, the range narrowing toward
+    the hardest as the velocity sensitivity falls below its default (0 plays every note at
+    the hardest)."""
+    cur, constants, record = st.params[CURRENT], st.constants, st.excitation
+    sensitivity = cur[params.VELOCITY_SENSITIVITY]
+    loudness = min(velocity, 127) / 127.0
+    scale = math.sqrt(st.voice_f[GAMMA2, lane]) / constants[GAMMA_REF]
+    choice = cur[params.EXCITATION]
+    record[E_SHAPE] = PLUCK if choice < 0.5 else (STRIKE if choice < 1.5 else HAMMER)
+    record[E_AMPLITUDE] = constants[AMP_MAX] * loudness ** (3.0 * sensitivity) * scale
+    record[E_NOTE_SCALE] = scale
+    record[E_LENGTH] = cur[params.EXCITATION_WIDTH] * 1e-3 / constants[K]  # ms to steps
+    record[E_POSITION] = cur[params.PLUCK_POSITION]
+    record[E_WIDTH] = constants[CONTACT_WIDTH]
+    softest, hardest = constants[SPEED_SOFT], constants[SPEED_HARD]
+    if hardest > 0.0:
+        span = sensitivity / params.FULL_RANGE_SENSITIVITY
+        below = (127.0 - min(max(velocity, 1), 127)) / 126.0
+        record[E_HAMMER_VELOCITY] = hardest * (softest / hardest) ** (span * below)
+    record[E_HAMMER_MASS] = constants[HAMMER_MASS]
+    record[E_FELT], record[E_FELT_EXPONENT] = constants[FELT], constants[FELT_EXPONENT]
+    kind.excite(st, lane)
 
 
 @njit(**INTERNAL)

@@ -21,6 +21,7 @@ from numba import carray, cfunc, njit, types
 
 from synth.engine import pointers
 from synth.kernels.dispatch import dispatch
+from synth.kernels.formulas import EXCITE_FIELDS
 from synth.kernels.options import INLINE
 from synth.kinds import kind_for_voices
 from synth.native import address_as_pointer, call_c, call_c_int
@@ -84,10 +85,10 @@ def _entries(made_of: tuple[type, ...], dtype) -> np.ndarray:
         voices = _voices(table, rows, made_of, dtype)
         _retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp)
 
-    @cfunc(types.void(_i64, _i64, _i64, _f64, _f64, _f64, _i64, _f64), cache=True)
-    def excite(table, rows, v, amplitude, note_scale, length, shape, position):
-        voices = _voices(table, rows, made_of, dtype)
-        _excite(voices, v, amplitude, note_scale, length, shape, position)
+    @cfunc(types.void(_i64, _i64, _i64, _i64), cache=True)
+    def excite(table, rows, v, record):
+        excitation = carray(address_as_pointer(record), (EXCITE_FIELDS,), np.float64)
+        _excite(_voices(table, rows, made_of, dtype), v, excitation)
 
     @cfunc(types.void(_i64, _i64, _i64, _i64, _i64, _i64, _i64, _i64), cache=True)
     def advance(table, rows, n_steps, n_lanes, ramping, out, out_rows, out_columns):
@@ -138,11 +139,11 @@ def retune(st, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
 
 
 @njit(**INLINE)
-def excite(st, v, amplitude, note_scale, length, shape, position):
-    """Start a pluck or strike on lane v now."""
+def excite(st, v):
+    """Start the excitation st.excitation describes on lane v now."""
     table = st.voice_table
-    call_c(st.kernels[EXCITE], (table.ctypes.data, table.shape[0], v, amplitude, note_scale,
-                                length, shape, position))
+    call_c(st.kernels[EXCITE], (table.ctypes.data, table.shape[0], v,
+                                st.excitation.ctypes.data))
 
 
 @njit(**INLINE)

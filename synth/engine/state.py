@@ -20,9 +20,10 @@ from synth.engine.kind_entries import ENTRIES, PUBLISHED, entries_for
 from synth.engine.schedule import empty_schedule
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.body import set_coefficients
+from synth.kernels.formulas import EXCITE_FIELDS
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
-from synth.presets import Preset
+from synth.presets import EXCITATION_TYPES, Preset
 
 # config (int64)
 # POSITION: the sample of the block that events now applied fall on; FADE_FROM: the sample
@@ -34,12 +35,14 @@ CONFIG_SIZE = 10
 (FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
  TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY,
  SPREAD, LOW_NOTE, HIGH_NOTE, BODY_SIZE_NOW, BODY_DAMPING_NOW, FADING_LEVEL, FADING_STEP,
- SWITCH_LEVEL, SWITCH_STEP, FRESH) = range(31)
-CONSTANTS_SIZE = 31
+ SWITCH_LEVEL, SWITCH_STEP, FRESH, HAMMER_MASS, FELT, FELT_EXPONENT, CONTACT_WIDTH,
+ SPEED_SOFT, SPEED_HARD) = range(37)
+CONSTANTS_SIZE = 37
 # FADING_LEVEL, FADING_STEP: the level of the body's ringing from before an all-sound-off, and
 # its per-sample step (0: nothing fading); SWITCH_LEVEL, SWITCH_STEP: the output's level while
 # the `output` control switches (down to 0, switch, back up); FRESH: 1 when the voices' next
-# samples start a new output (the pickup's differentiator restarts)
+# samples start a new output (the pickup's differentiator restarts); HAMMER_MASS ..
+# SPEED_HARD: the preset's hammer, normalised (`Preset.hammer_normalised`; mass 0: none)
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -101,6 +104,7 @@ class EngineState(NamedTuple):
     voice_table: np.ndarray  # int64 (arrays, pointers.ROW): the kind's voices, by address
     kernels: np.ndarray  # int64 (kind_entries.ENTRIES,): the kind's entry points
     published: np.ndarray  # float64 (kind_entries.PUBLISHED,): publish_modes' result
+    excitation: np.ndarray  # float64 (formulas.EXCITE_FIELDS,): the record `excite` reads
 
 
 def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
@@ -141,6 +145,12 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     # makes the bridge force of the preset's own pluck as loud as its bare string.
     x_e, x_o = preset.pluck_position, preset.pickup
     constants[BRIDGE_SCALE] = x_e * (1.0 - x_o) / (1.0 - x_e)
+    hammer = preset.hammer_normalised()
+    if hammer is not None:
+        (constants[HAMMER_MASS], constants[FELT], constants[CONTACT_WIDTH],
+         constants[SPEED_SOFT], constants[SPEED_HARD]) = (hammer[0], hammer[1], hammer[2],
+                                                          hammer[3], hammer[4])
+        constants[FELT_EXPONENT] = preset.hammer.exponent
     for p in params.PARAMS.values():
         default = preset_default(preset, p.name)
         state.params[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
@@ -185,14 +195,14 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         hushed=np.zeros(max_block),
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
-        published=np.zeros(PUBLISHED))
+        published=np.zeros(PUBLISHED), excitation=np.zeros(EXCITE_FIELDS))
 
 
 def _implied(preset: Preset) -> dict[str, float]:
     """The live parameters a preset's excitation, pickup and body set, and their values (a
     preset without a body is heard as its bare string)."""
     return {"pluck_position": preset.pluck_position, "pickup_position": preset.pickup,
-            "excitation": 0.0 if preset.excitation_type == "pluck" else 1.0,
+            "excitation": float(EXCITATION_TYPES.index(preset.excitation_type)),
             "excitation_width": preset.excitation_width_ms,
             "output": float(params.ACOUSTIC if preset.body is not None else params.BARE)}
 

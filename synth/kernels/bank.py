@@ -39,9 +39,16 @@ from synth.kernels.aligned import whole_vectors
 from synth.kernels.dispatch import class_test
 from synth.kernels.formulas import (
     AMP,
+    E_AMPLITUDE,
+    E_LENGTH,
+    E_NOTE_SCALE,
+    E_POSITION,
+    E_SHAPE,
     ELAPSED,
+    HAMMER,
     LEN,
     SHAPE,
+    STRIKE,
     decay_rate,
     excitation_force,
     mode_shape,
@@ -218,10 +225,12 @@ def _mlp(net, n_in, inputs):
 
 
 @njit(**KERNEL)
-def excite_koopman(voices, v, amplitude, note_scale, length, shape, position):
-    """Add the encoder's initial latent for a pluck: the trained string's response to the same
-    pluck (the force without the engine's per-note scale note_scale), transposed.
-    amplitude: normalised force; length: steps; position: 0..1 (shape is not an input)."""
+def excite_koopman(voices, v, excitation):
+    """Add the encoder's initial latent for the record's pulse (`formulas.E_AMPLITUDE` ...):
+    the trained string's response to the same pluck (the force without the engine's per-note
+    scale), transposed. Its shape is not an input; a hammer plays as its pulse."""
+    amplitude, note_scale = excitation[E_AMPLITUDE], excitation[E_NOTE_SCALE]
+    length, position = excitation[E_LENGTH], excitation[E_POSITION]
     bank, net = voices.bank, voices.net
     dt = bank.dtype.type
     info, reference = net.info[0], net.reference
@@ -249,10 +258,14 @@ def excite_koopman(voices, v, amplitude, note_scale, length, shape, position):
 
 
 @njit(**KERNEL)
-def excite_ssm(voices, v, amplitude, note_scale, length, shape, position):
-    """Start an SSM force pulse on lane v: the trained string's pulse (the force without the
-    engine's per-note scale note_scale), shortened by the pitch ratio as the rest of the
-    response is; B = input gain x Phi_m(x_e) per oscillator. length: steps; shape: code."""
+def excite_ssm(voices, v, excitation):
+    """Start an SSM force pulse on lane v, the record's (`formulas.E_AMPLITUDE` ...): the
+    trained string's pulse (the force without the engine's per-note scale), shortened by the
+    pitch ratio as the rest of the response is; B = input gain x Phi_m(x_e) per oscillator.
+    A hammer plays as its pulse, a STRIKE."""
+    amplitude, note_scale = excitation[E_AMPLITUDE], excitation[E_NOTE_SCALE]
+    length, position = excitation[E_LENGTH], excitation[E_POSITION]
+    shape = STRIKE if excitation[E_SHAPE] == HAMMER else excitation[E_SHAPE]
     bank, net, exc = voices.bank, voices.net, voices.exc
     dt = bank.dtype.type
     force = amplitude / note_scale

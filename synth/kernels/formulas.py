@@ -1,23 +1,42 @@
-"""The string's formulas, compiled for the kernels: dispersion, damping, mode shapes and the
-readout (a point or the bridge), the gamma of a note (the same functions as
-`synth.physics.modes`, written there once), and the excitation's force pulse.
+"""The string's formulas, compiled for the kernels: dispersion, damping, mode shapes, the
+contact's spread and the readout (a point or the bridge), the gamma of a note, the hammer's
+felt (the same functions as `synth.physics.modes` and `physics.hammer`, written there once),
+the excitation's force pulse, and the excitation record a kind's `excite` receives.
 
 The force pulse is f(t) = A/2 (1 - cos(shape pi t / T_e)) for 0 <= t <= T_e and 0 otherwise,
-shape PLUCK (1) or STRIKE (2) (`synth.physics.excitation`).
+shape PLUCK (1) or STRIKE (2) (`synth.physics.excitation`). Shape HAMMER (3) asks for a
+hammer, a mass on a felt spring that collides with the string (`synth.physics.hammer`); a
+kind that has no hammer plays the record's pulse as a STRIKE instead.
 """
 
 import math
 
+import numpy as np
 from numba import njit
 
 from synth.kernels.options import INLINE
-from synth.physics import modes, strings
+from synth.physics import hammer, modes, strings
 
-PLUCK, STRIKE = 1, 2  # excitation shapes: f = A/2 (1 - cos(shape pi t / T_e)) for 0 <= t <= T_e
-# The state of a voice's force pulse, one column per voice (float64): steps since the onset
-# (negative: not yet), amplitude (normalised force), length (steps) and shape code.
+PLUCK, STRIKE, HAMMER = 1, 2, 3  # excitation shapes
+# The excitation record (float64, EXCITE_FIELDS), what `excite` is given at a note-on; a kind
+# reads the fields it knows:
+#   E_AMPLITUDE: the pulse's normalised force (the engine's per-note scale included);
+#   E_NOTE_SCALE: that per-note scale (models of one trained string divide it out);
+#   E_LENGTH: the pulse's length (steps); E_SHAPE: PLUCK, STRIKE or HAMMER;
+#   E_POSITION: where along the string (0..1); E_WIDTH: the contact's half-width (0..1,
+#   `modes.contact_profile`); E_HAMMER_VELOCITY (1/s), E_HAMMER_MASS (mass ratio r),
+#   E_FELT, E_FELT_EXPONENT: the hammer in normalised units (`physics.hammer`).
+(E_AMPLITUDE, E_NOTE_SCALE, E_LENGTH, E_SHAPE, E_POSITION, E_WIDTH, E_HAMMER_VELOCITY,
+ E_HAMMER_MASS, E_FELT, E_FELT_EXPONENT) = range(10)
+EXCITE_FIELDS = 10
+# The state of a voice's excitation, one column per voice (float64): steps since the onset
+# (negative: not yet), amplitude (normalised force), length (steps) and shape code of the
+# force pulse; then its hammer: displacement y and velocity (normalised), auxiliary variable
+# psi_h, mass ratio, felt stiffness and exponent, and the steps left before the back check
+# catches it (<= 0: no hammer).
 ELAPSED, AMP, LEN, SHAPE = 0, 1, 2, 3
-EXC_ROWS = 4
+H_Y, H_V, H_PSI, H_MASS, H_FELT, H_EXPONENT, H_LEFT = 4, 5, 6, 7, 8, 9, 10
+EXC_ROWS = 11
 
 squared_frequency = njit(**INLINE)(modes.squared_frequency)
 decay_rate = njit(**INLINE)(modes.decay_rate)
@@ -27,6 +46,22 @@ note_frequency = njit(**INLINE)(strings.note_frequency)
 tension_readout = njit(**INLINE)(modes.tension_readout)
 BRIDGE = modes.BRIDGE
 first_mode_gamma2 = njit(**INLINE)(modes.first_mode_gamma2)
+contact_profile = njit(**INLINE)(modes.contact_profile)
+felt_potential = njit(**INLINE)(hammer.felt_potential)
+felt_force = njit(**INLINE)(hammer.felt_force)
+
+
+def excitation_record(amplitude: float, length: float, shape: int, position: float,
+                      note_scale: float = 1.0, width: float = 0.0, hammer_velocity=0.0,
+                      hammer_mass=0.0, felt=0.0, felt_exponent=0.0) -> np.ndarray:
+    """The record (EXCITE_FIELDS,) float64 of one excitation, for calling `excite` from
+    Python (the engine fills its own in place)."""
+    record = np.zeros(EXCITE_FIELDS)
+    record[E_AMPLITUDE], record[E_NOTE_SCALE], record[E_LENGTH] = amplitude, note_scale, length
+    record[E_SHAPE], record[E_POSITION], record[E_WIDTH] = shape, position, width
+    record[E_HAMMER_VELOCITY], record[E_HAMMER_MASS] = hammer_velocity, hammer_mass
+    record[E_FELT], record[E_FELT_EXPONENT] = felt, felt_exponent
+    return record
 
 
 @njit(**INLINE)

@@ -16,17 +16,47 @@ Arrays (float32 or float64; all lanes share the potential's tables):
     per_lane       (LANE_ROWS, C): PSI, NU2, D_NU2 (per-sample increment of NU2), RESYNC
                    (steps until the potential's carried quantities are recomputed from q;
                    <= 0 forces it)
-    exc            (EXC_ROWS, C) float64: the force pulse (`formulas.ELAPSED` ...)
+    exc            (EXC_ROWS, C) float64: the force pulse and the hammer (`formulas.ELAPSED`
+                   ...); a lane's hammer shares DRIVE as its contact's shape Phi_h
     grad           (M, C) work array; acc (ACC_ROWS, C) per-lane sums
     scratch, column, hidden: the potential's work arrays (`lane_potentials`)
     out            (n, C): what every lane is heard as after every step: sum_m PICKUP q_m
                    + TENSION f_m, f_m = -nu^2 dV/dq_m as the SAV step applies it
+
+While any lane's hammer is in play (`formulas.H_LEFT` > 0), the lanes take the struck step
+(`_struck_step`): the hammer (mass ratio r, position y, velocity v) and the felt's potential
+W(c), c = y - Phi_h . q (`synth.physics.hammer`), get an auxiliary variable psi_h of their
+own, and the step
+
+    (p' - p)/k = ... - nu^2 g psi_half + s Phi_h psi_h_half,  r (v' - v)/k = -s psi_h_half,
+    s = W'(c_half) / sqrt(2 W(c_half) + eps) + drift control,
+    psi_h_half = psi_h + (k/4) s ((v + v') - Phi_h . (p + p'))
+
+is diagonal plus rank two in (p', v'), solved in closed form. The discrete energy
+E + 1/2 r v^2 + 1/2 psi_h^2 (E the string's, `synth.kernels.sav`) never grows, whatever s is.
 """
+
+import math
 
 import numpy as np
 from numba import njit
 
-from synth.kernels.formulas import AMP, ELAPSED, LEN, SHAPE, excitation_force
+from synth.kernels.formulas import (
+    AMP,
+    ELAPSED,
+    H_EXPONENT,
+    H_FELT,
+    H_LEFT,
+    H_MASS,
+    H_PSI,
+    H_V,
+    H_Y,
+    LEN,
+    SHAPE,
+    excitation_force,
+    felt_force,
+    felt_potential,
+)
 from synth.kernels.lane_potentials import NORM1, V_HALF, V_NOW, half_drift
 from synth.kernels.options import INLINE
 from synth.kernels.potentials import is_linear
@@ -36,9 +66,12 @@ DECAY, STIFF, GAIN, DRIVE, PICKUP, TENSION = 0, 1, 2, 3, 4, 5
 COEF_ROWS = 6
 PSI, NU2, D_NU2, RESYNC = 0, 1, 2, 3
 LANE_ROWS = 4
-ACC_ROWS = 10
-# acc rows beyond the potential's (V_NOW, NORM1, V_HALF)
+ACC_ROWS = 18
+# acc rows beyond the potential's (V_NOW, NORM1, V_HALF); from _HQ on, the struck step's:
+# Phi_h . q, Phi_h . p, s, the hammer's shift of p' (s psi_h_half), k / r, and the sums
+# g.G Phi_h, Phi_h.G Phi_h, Phi_h . base and Phi_h . p' (G = diag(GAIN))
 _CORR, _SCALE, _GP, _GU, _GB, _FORCE, _GPN = range(3, 10)
+_HQ, _HP, _HS, _HB, _HK, _GPHI, _PHIGPHI, _PHIB = range(10, 18)
 
 
 @njit(**INLINE)
@@ -120,6 +153,116 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, c
 
 
 @njit(**INLINE)
+def _hammer_scale(exc, v, hq, hp, half_k, lambda0):
+    """s of lane v's hammer: W'(c_half) / sqrt(2 W(c_half) + eps) plus the drift control
+    -lambda0 (psi_h - sqrt(2 W(c) + eps)) sign(c') / (|c'| + eps); hq, hp: Phi_h . q and
+    Phi_h . p at the step's start (float64 arithmetic)."""
+    felt, exponent = exc[H_FELT, v], exc[H_EXPONENT, v]
+    velocity = exc[H_V, v]
+    c_now = exc[H_Y, v] - hq
+    rate = velocity - hp  # c'
+    c_half = c_now + half_k * rate
+    s = felt_force(c_half, felt, exponent) \
+        / math.sqrt(2.0 * felt_potential(c_half, felt, exponent) + EPS)
+    if lambda0 > 0.0:
+        drift = exc[H_PSI, v] - math.sqrt(2.0 * felt_potential(c_now, felt, exponent) + EPS)
+        sign = (1.0 if rate > 0.0 else 0.0) - (1.0 if rate < 0.0 else 0.0)
+        s -= lambda0 * drift * sign / (abs(rate) + EPS)
+    return s
+
+
+@njit(**INLINE)
+def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,
+                 countdown, acc, exc, k, lambda0, tables, scratch, hidden, column, grad,
+                 out_row):
+    """One step of every lane, some struck by their hammers (the module docstring); a lane
+    whose hammer is gone (exc[H_LEFT] <= 0) has s = 0 and steps as `_step` does."""
+    dt = q.dtype.type
+    zero, one, two = dt(0.0), dt(1.0), dt(2.0)
+    half_k, quarter_k = dt(0.5) * k, dt(0.25) * k
+    eps = dt(EPS)
+    n_modes = q.shape[0]
+    for v in range(n_lanes):
+        acc[_HQ, v] = zero
+        acc[_HP, v] = zero
+    for m in range(n_modes):
+        for v in range(n_lanes):
+            acc[_HQ, v] += drive[m, v] * q[m, v]
+            acc[_HP, v] += drive[m, v] * p[m, v]
+    half_drift(tables, n_lanes, q, p, scratch, hidden, column, countdown, acc, grad, half_k,
+               lambda0)  # q now holds q_half; a linear string's grad V is zero
+    for v in range(n_lanes):
+        acc[_SCALE, v] = one / np.sqrt(two * acc[V_HALF, v] + eps)
+        if lambda0 > zero and not is_linear(tables):
+            drift = psi[v] - np.sqrt(two * acc[V_NOW, v] + eps)
+            acc[_CORR, v] = -lambda0 * drift / (acc[NORM1, v] + eps)
+        else:
+            acc[_CORR, v] = zero
+        if exc[H_LEFT, v] > 0.0:
+            acc[_HS, v] = dt(_hammer_scale(exc, v, float(acc[_HQ, v]), float(acc[_HP, v]),
+                                           float(half_k), float(lambda0)))
+            acc[_HK, v] = dt(float(k) / exc[H_MASS, v])
+        else:
+            acc[_HS, v] = zero
+            acc[_HK, v] = zero
+        for row in (_GP, _GU, _GB, _GPHI, _PHIGPHI, _PHIB):
+            acc[row, v] = zero
+    for m in range(n_modes):
+        for v in range(n_lanes):
+            pm = p[m, v]
+            sign = (one if pm > zero else zero) - (one if pm < zero else zero)
+            g = grad[m, v] * acc[_SCALE, v] + acc[_CORR, v] * sign
+            grad[m, v] = g
+            gm, shape = gain[m, v], drive[m, v]
+            base = decay[m, v] * pm - stiff[m, v] * q[m, v] + gm * shape * acc[_FORCE, v]
+            acc[_GP, v] += g * pm
+            acc[_GU, v] += g * gm * g
+            acc[_GB, v] += g * base
+            acc[_GPHI, v] += g * gm * shape
+            acc[_PHIGPHI, v] += shape * gm * shape
+            acc[_PHIB, v] += shape * base
+    # The 2 x 2 system in a = nu^2 psi_half and b = s psi_h_half, by elimination of b (a lane
+    # without a hammer has h2 = 0 and b = 0, and a is `_step`'s).
+    for v in range(n_lanes):
+        h, s = quarter_k * nu2[v], acc[_HS, v]
+        h2 = quarter_k * s * s
+        first = nu2[v] * psi[v] + h * (acc[_GP, v] + acc[_GB, v])
+        second = s * dt(exc[H_PSI, v]) \
+            + h2 * (two * dt(exc[H_V, v]) - acc[_HP, v] - acc[_PHIB, v])
+        d22 = one + h2 * (acc[_HK, v] + acc[_PHIGPHI, v])
+        cross = acc[_GPHI, v]
+        a = (first + h * cross * second / d22) / (one + h * acc[_GU, v]
+                                                  - h * h2 * cross * cross / d22)
+        acc[_SCALE, v] = a
+        acc[_HB, v] = (second + h2 * cross * a) / d22
+        acc[_GPN, v] = zero
+        acc[_HQ, v] = zero  # now Phi_h . p'
+        out_row[v] = zero
+    for m in range(n_modes):
+        for v in range(n_lanes):
+            gm, g, shape = gain[m, v], grad[m, v], drive[m, v]
+            pn = decay[m, v] * p[m, v] - stiff[m, v] * q[m, v] \
+                + gm * shape * acc[_FORCE, v] \
+                - gm * (acc[_SCALE, v] * g - acc[_HB, v] * shape)
+            p[m, v] = pn
+            acc[_GPN, v] += g * pn
+            acc[_HQ, v] += shape * pn
+            qn = q[m, v] + half_k * pn
+            q[m, v] = qn
+            out_row[v] += pickup[m, v] * qn - tension[m, v] * acc[_SCALE, v] * g
+    for v in range(n_lanes):
+        psi[v] += half_k * (acc[_GP, v] + acc[_GPN, v])
+        if exc[H_LEFT, v] > 0.0:
+            velocity = exc[H_V, v]
+            after = velocity - float(acc[_HK, v]) * float(acc[_HB, v])
+            exc[H_Y, v] += float(half_k) * (velocity + after)
+            exc[H_PSI, v] += float(half_k) * float(acc[_HS, v]) * (
+                velocity + after - float(acc[_HP, v]) - float(acc[_HQ, v]))
+            exc[H_V, v] = after
+            exc[H_LEFT, v] -= 1.0
+
+
+@njit(**INLINE)
 def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k, lambda0,
                   tables, scratch, hidden, column, grad, acc, out):
     """Advance lanes [0, n_lanes) by n_steps; write what each is heard as (a point's
@@ -135,13 +278,22 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
         coef[DRIVE], coef[PICKUP], coef[TENSION]
     psi, nu2, d_nu2, countdown = per_lane[PSI], per_lane[NU2], per_lane[D_NU2], \
         per_lane[RESYNC]
+    struck = False  # a hammer in play: the struck step for the whole call
+    for v in range(n_lanes):
+        if exc[H_LEFT, v] > 0.0:
+            struck = True
     for n in range(n_steps):
         for v in range(n_lanes):
             acc[_FORCE, v] = dt(excitation_force(exc[ELAPSED, v], exc[AMP, v], exc[LEN, v],
                                                  exc[SHAPE, v]))
             exc[ELAPSED, v] += 1.0
-        _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, countdown,
-              acc, k, lambda0, tables, scratch, hidden, column, grad, out[n])
+        if struck:
+            _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,
+                         countdown, acc, exc, k, lambda0, tables, scratch, hidden, column,
+                         grad, out[n])
+        else:
+            _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,
+                  countdown, acc, k, lambda0, tables, scratch, hidden, column, grad, out[n])
         if ramping:
             for m in range(n_modes):
                 for v in range(n_lanes):

@@ -18,9 +18,28 @@ from numba import njit
 from synth.kernels.aligned import whole_vectors
 from synth.kernels.formulas import (
     AMP,
+    E_AMPLITUDE,
+    E_FELT,
+    E_FELT_EXPONENT,
+    E_HAMMER_MASS,
+    E_HAMMER_VELOCITY,
+    E_LENGTH,
+    E_POSITION,
+    E_SHAPE,
+    E_WIDTH,
     ELAPSED,
+    H_EXPONENT,
+    H_FELT,
+    H_LEFT,
+    H_MASS,
+    H_PSI,
+    H_V,
+    H_Y,
+    HAMMER,
     LEN,
     SHAPE,
+    STRIKE,
+    contact_profile,
     decay_rate,
     mode_shape,
     readout,
@@ -45,9 +64,11 @@ from synth.kernels.lanes import (
 from synth.kernels.linear import NYQUIST_FRACTION, mode_coefficients, warped_mode
 from synth.kernels.options import KERNEL
 from synth.kernels.potentials import is_gradnet
+from synth.kernels.sav import EPS
 
 K, LAMBDA0, PSI_REST = 0, 1, 2  # the constants row: time step (s), drift control (1/s), psi
 CONSTANTS = 3                   # at rest
+HAMMER_SECONDS = 0.02  # a hammer is caught by the back check this long after it strikes
 
 
 class SavVoices(NamedTuple):
@@ -148,19 +169,33 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
 
 
 @njit(**KERNEL)
-def excite(voices, v, amplitude, note_scale, length, shape, position):
-    """Start a force pulse on lane v now: amplitude (normalised force), length (steps), shape
-    (`formulas.PLUCK` or `formulas.STRIKE`) at `position` (0..1) along the string. The SAV
-    string takes the force as it is (note_scale, the engine's per-note scaling already in
-    the amplitude, matters only to the learned kinds)."""
-    coef, exc = voices.coef, voices.exc
+def excite(voices, v, excitation):
+    """Start lane v's excitation now, as the record `excitation` (`formulas.E_AMPLITUDE`
+    ...) asks: a force pulse (PLUCK or STRIKE) of its amplitude and length, or a HAMMER of
+    its mass and felt that meets the string now at its velocity; either spread over the
+    contact's half-width around its position (`formulas.contact_profile`). The SAV string
+    takes the force as it is (the note scale matters only to the learned kinds)."""
+    coef, exc, q = voices.coef, voices.exc, voices.q
     dt = coef.dtype.type
+    position, width = excitation[E_POSITION], excitation[E_WIDTH]
+    under = 0.0  # the string's displacement under the hammer
     for m in range(coef.shape[1]):
-        coef[DRIVE, m, v] = dt(mode_shape(m + 1, position))
+        shape = mode_shape(m + 1, position) * contact_profile((m + 1) * math.pi, width)
+        coef[DRIVE, m, v] = dt(shape)
+        under += shape * q[m, v]
     exc[ELAPSED, v] = 0.0
-    exc[AMP, v] = amplitude
-    exc[LEN, v] = length
-    exc[SHAPE, v] = shape
+    if excitation[E_SHAPE] == HAMMER and excitation[E_HAMMER_MASS] > 0.0:
+        exc[AMP, v], exc[LEN, v], exc[SHAPE, v] = 0.0, 0.0, HAMMER
+        exc[H_Y, v], exc[H_V, v] = under, excitation[E_HAMMER_VELOCITY]
+        exc[H_PSI, v] = math.sqrt(EPS)  # the felt is not yet compressed
+        exc[H_MASS, v] = excitation[E_HAMMER_MASS]
+        exc[H_FELT, v], exc[H_EXPONENT, v] = excitation[E_FELT], excitation[E_FELT_EXPONENT]
+        exc[H_LEFT, v] = math.ceil(HAMMER_SECONDS / voices.constants[K])
+        return
+    exc[AMP, v] = excitation[E_AMPLITUDE]
+    exc[LEN, v] = excitation[E_LENGTH]
+    exc[SHAPE, v] = STRIKE if excitation[E_SHAPE] == HAMMER else excitation[E_SHAPE]
+    exc[H_LEFT, v] = 0.0
 
 
 @njit(**KERNEL)

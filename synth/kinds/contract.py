@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONTRACT = 2  # the version of this contract; a plugin built for another is skipped
+CONTRACT = 3  # the version of this contract; a plugin built for another is skipped
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,12 @@ class VoiceKernels:
         `formulas.readout(m, pickup, gamma2, kappa)` (both cases); a kind without modes
         writes its own bridge force. With n_ramp > 0 the change may glide over n_ramp
         samples (advance with ramping=True), else it applies at once;
-    excite(voices, v, amplitude, note_scale, length, shape, position): a pluck or strike now:
-        normalised force `amplitude` (the engine's per-note scale note_scale included), length
-        in samples, shape code (`synth.kernels.formulas.PLUCK`, `STRIKE`), position 0..1;
+    excite(voices, v, excitation): a pluck, strike or hammer now, as the record `excitation`
+        (float64 (`formulas.EXCITE_FIELDS`,)) says: the force pulse's normalised amplitude
+        (the engine's per-note scale, E_NOTE_SCALE, included), length in samples and shape
+        (`synth.kernels.formulas.PLUCK`, `STRIKE`, `HAMMER`), the position 0..1 and the
+        contact's half-width, and a hammer's speed, mass and felt; a kind reads the fields
+        it knows, and one without a hammer plays HAMMER as the record's pulse, a STRIKE;
     advance(voices, n_steps, n_lanes, ramping, out): advance lanes [0, n_lanes) n_steps
         samples, writing each lane's output (what retune's pickup asks for) to
         out[:n_steps, v] (kernel float type);

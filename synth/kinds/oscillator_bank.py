@@ -25,7 +25,7 @@ import numpy as np
 
 from synth.kernels import bank as kernels
 from synth.kernels.aligned import aligned_zeros, padded
-from synth.kernels.formulas import EXC_ROWS
+from synth.kernels.formulas import EXC_ROWS, excitation_record
 from synth.kinds.contract import Kind, VoiceKernels
 from synth.physics.excitation import SHAPES
 from synth.physics.modes import angular_frequencies, decay_rates
@@ -151,7 +151,8 @@ def render_string(preset, amplitude: float, width: float, position: float, picku
     kind = KOOPMAN if preset.kind == "koopman" else SSM
     kind.kernels.retune(voices, 0, string.gamma ** 2, string.kappa, string.sigma0,
                         string.sigma1, string.nu ** 2, pickup, 0)
-    kind.kernels.excite(voices, 0, amplitude, 1.0, width * fs, SHAPES[shape], position)
+    kind.kernels.excite(voices, 0, excitation_record(amplitude, width * fs, SHAPES[shape],
+                                                        position))
     q = np.zeros((n_steps, preset.n_modes))
     w = np.zeros((n_steps, 1), dtype)
     kernels.record(voices, n_steps, q, w)

@@ -72,6 +72,21 @@ def tension_readout(m, x, gamma2):
     return 0.0 * m  # zero in m's shape (an array of mode numbers gives an array)
 
 
+def contact_profile(beta, half_width):
+    """How much of a mode of wavenumber beta (m pi) a force spread over a raised cosine of
+    half-width a = `half_width` (a fraction of the length, >= 0) puts in, relative to a point
+    force at the contact's centre: the window's transform sin(beta a) / (beta a)
+    * pi^2 / (pi^2 - (beta a)^2), 1 at a = 0, 1/2 at beta a = pi, then falling as (beta a)^-3
+    with sign changes. So a mode's drive is Phi_m(x_e) contact_profile(beta_m, a)."""
+    x = beta * half_width
+    x2 = x * x
+    if abs(x) < 1e-4:  # the series, where both factors are 1 to rounding
+        return 1.0 - x2 * (1.0 / 6.0 - 1.0 / (np.pi * np.pi))
+    if abs(abs(x) - np.pi) < 1e-6:  # the removable singularity
+        return 0.5
+    return np.sin(x) / x * np.pi * np.pi / (np.pi * np.pi - x2)
+
+
 def first_mode_gamma2(frequency, kappa, sigma_1):
     """gamma^2 (1/s^2) that makes the first mode ring (damped) at `frequency` Hz, given kappa
     and its decay rate sigma_1 (1/s): sqrt(omega_1^2 - sigma_1^2) = 2 pi f. Not positive

@@ -26,9 +26,15 @@ from numba import njit
 
 from synth.kernels.formulas import (
     AMP,
+    E_AMPLITUDE,
+    E_LENGTH,
+    E_POSITION,
+    E_SHAPE,
     ELAPSED,
+    HAMMER,
     LEN,
     SHAPE,
+    STRIKE,
     decay_rate,
     excitation_force,
     mode_shape,
@@ -102,9 +108,11 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
 
 
 @njit(**KERNEL)
-def excite(voices, v, amplitude, note_scale, length, shape, position):
-    """A pluck or strike on lane v now: the force as it is (note_scale is for models of one
-    trained string), `length` samples long, at `position`."""
+def excite(voices, v, excitation):
+    """A pluck or strike on lane v now, the record's (`formulas.E_AMPLITUDE` ...): the force
+    as it is (the note scale is for models of one trained string), E_LENGTH samples long,
+    at E_POSITION; this linear string has no hammer, so a HAMMER plays as a STRIKE."""
+    position = excitation[E_POSITION]
     state, learned = voices.state, voices.learned
     dt = state.dtype.type
     k = voices.constants[K]
@@ -116,9 +124,9 @@ def excite(voices, v, amplitude, note_scale, length, shape, position):
         state[B_RE, m, v] = dt(learned[GAIN_RE, m] * drive)
         state[B_IM, m, v] = dt(learned[GAIN_IM, m] * drive)
     voices.exc[ELAPSED, v] = 0.0
-    voices.exc[AMP, v] = amplitude
-    voices.exc[LEN, v] = length
-    voices.exc[SHAPE, v] = shape
+    voices.exc[AMP, v] = excitation[E_AMPLITUDE]
+    voices.exc[LEN, v] = excitation[E_LENGTH]
+    voices.exc[SHAPE, v] = STRIKE if excitation[E_SHAPE] == HAMMER else excitation[E_SHAPE]
 
 
 @njit(**KERNEL)

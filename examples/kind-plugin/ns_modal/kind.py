@@ -16,9 +16,8 @@ import numpy as np
 
 from ns_modal import kernels
 from synth.kernels.aligned import aligned_zeros
-from synth.kernels.formulas import EXC_ROWS
+from synth.kernels.formulas import EXC_ROWS, excitation_record
 from synth.kinds import Kind, VoiceKernels
-from synth.physics.excitation import SHAPES
 
 NAME = "learned-modal"
 TENSORS = ("modal.log_frequency", "modal.log_decay", "modal.gain")
@@ -64,8 +63,9 @@ def render(preset, spec) -> tuple[np.ndarray, np.ndarray]:
     string, excitation = spec.string, spec.excitation
     kernels.retune(voices, 0, string.gamma ** 2, string.kappa, string.sigma0, string.sigma1,
                    string.nu ** 2, spec.pickup, 0)
-    kernels.excite(voices, 0, excitation.amplitude, 1.0, excitation.duration * spec.fs,
-                   SHAPES[excitation.kind], excitation.position)
+    kernels.excite(voices, 0, excitation_record(excitation.amplitude,
+                                                excitation.duration * spec.fs,
+                                                excitation.shape, excitation.position))
     q = np.zeros((spec.n_steps, preset.n_modes))
     w = np.zeros((spec.n_steps, 1))
     kernels.record(voices, spec.n_steps, q, w)
