@@ -20,6 +20,7 @@ from pathlib import Path
 from presets.bodies import DESIGNS
 from presets.bodies import build as build_body
 from synth.engine.levels import LEVEL_DBFS, level_gain, on_body
+from synth.physics.hammer import CHAIGNE_ASKENFELT, PIANO_HAMMERS
 from synth.physics.strings import PhysicalString
 from synth.presets import Preset, save_preset
 
@@ -93,20 +94,29 @@ STRINGS = {
             "pluck position 0.15 L, force up to 5 N over ~0.6 ms (pick)": "[A] typical"}),
     "piano-wound": dict(
         description="A wound piano bass string (C2, 65.4 Hz): steel core, copper winding, "
-                    "hammer struck; Kirchhoff-Carrier tension modulation over 80 modes.",
+                    "struck by a felt hammer; Kirchhoff-Carrier tension modulation over 80 "
+                    "modes.",
         physical=PhysicalString(length=1.602, tension=915.0, linear_density=0.02075,
                                 youngs_modulus=2.0e11, radius=0.5255e-3,
                                 t60_low=(65.4, t60_from_b1_b3(0.5, 6.25e-9, 65.4)),
                                 t60_high=(2000.0, t60_from_b1_b3(0.5, 6.25e-9, 2000.0))),
         note=36, potential="kc", n_modes=80, pluck_position=0.12, width_ms=2.0,
-        force=80.0, pickup=0.88, excitation="strike",
+        force=80.0, pickup=0.88, excitation="hammer",
+        hammer=dataclasses.replace(PIANO_HAMMERS["C2"][4], width=0.01, speeds=(0.5, 5.0)),
         sources={
             "length 1.602 m, tension 915 N, core diameter 1.051 mm, equivalent density "
             "23919 kg/m^3 (mu = 0.02075 kg/m), strike point 0.192 m": f"[S] {CHABASSIER}",
             "Young's modulus 200 GPa (steel core)": f"[S] {CHAIGNE}",
             "T60 13.8 s at 65.4 Hz, 4.6 s at 2 kHz": f"[D] sigma = b1 + b3 omega^2 with b1, b3 "
                                                      f"of {CHAIGNE}",
-            "contact time 2 ms, hammer force up to 80 N": "[A] typical of a forte bass blow"}),
+            "hammer 4.9 g, felt K 4.0e8 N/m^2.3, p 2.3": f"[S] {CHAIGNE_ASKENFELT} (C2)",
+            "felt contact 1 cm wide": "[A] the crown of a bass hammer's felt",
+            "hammer speed 0.5 m/s (velocity 1) to 5 m/s (velocity 127)":
+                "[S] A. Askenfelt, E. Jansson, 'From touch to string vibrations II', J. Acoust. "
+                "Soc. Am. 90(5) (1991): about 1 m/s at piano to 4-5 m/s at fortissimo; D. "
+                "Russell, T. Rossing, Acustica 84 (1998): 1-6 m/s span the dynamic range",
+            "contact time 2 ms, force up to 80 N (the strike when the hammer is off)":
+                "[A] typical of a forte bass blow"}),
     "slack-steel": dict(
         description="A slack steel string (70 Hz) plucked hard: strongly nonlinear, its "
                     "pitch starts sharp and glides down as it decays.",
@@ -150,6 +160,7 @@ def build(name: str, spec: dict) -> Preset:
         excitation_width_ms=spec["width_ms"],
         amplitude=physical.force_to_amplitude(spec["force"]), pickup=spec["pickup"],
         output_gain=1.0, description=spec["description"], physical=physical,
+        hammer=spec.get("hammer"),
         provenance={"sources": spec["sources"],
                     "made_by": "python -m presets.make_physics_presets",
                     "excitation_force_newtons": spec["force"],

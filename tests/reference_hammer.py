@@ -13,10 +13,10 @@ def finite_difference_strike(length, density, tension, bending, mass, stiffness,
     hammer of mass (kg) and felt (stiffness N/m^p, exponent), striking at `position` (a
     fraction of the length) at `speed` (m/s)."""
     h = length / segments
-    node = int(round(position * segments))
+    node = round(position * segments)
     u, u_old = np.zeros(segments + 1), np.zeros(segments + 1)
     y, y_old = 0.0, -speed * dt
-    forces = np.zeros(int(round(duration / dt)))
+    forces = np.zeros(round(duration / dt))
     second = np.zeros(segments + 1)
     fourth = np.zeros(segments + 1)
     for n in range(forces.size):

@@ -143,7 +143,6 @@ def test_the_torch_twin_strikes_as_the_kernel_does():
     torch = pytest.importorskip("torch")
     from models.hammer import StruckString
     from models.sav import KirchhoffCarrierPotential, SAVScheme
-
     from synth.kernels.linear import warped_mode
 
     params, hammer = {**C4, "nonlinearity": "kc"}, C4_HAMMER
@@ -152,7 +151,8 @@ def test_the_torch_twin_strikes_as_the_kernel_does():
     k = 1.0 / params["fs"]
     omega = np.sqrt(params["gamma"] ** 2 * beta2 + params["kappa"] ** 2 * beta2 ** 2)
     sigma = params["sigma0"] + params["sigma1"] * beta2
-    omega2_s, sigma_s = np.array([warped_mode(w, s, k) for w, s in zip(omega, sigma)]).T
+    omega2_s, sigma_s = np.array([warped_mode(w, s, k)
+                                  for w, s in zip(omega, sigma, strict=True)]).T
     phi_h = np.sqrt(2) * np.sin(m * np.pi * hammer["position"]) \
         * np.array([contact_profile(mi * np.pi, hammer["half_width"]) for mi in m])
     as_row = lambda a: torch.as_tensor(np.asarray(a, np.float64)).reshape(1, -1)  # noqa: E731
@@ -191,3 +191,38 @@ def test_the_twins_speed_has_a_gradient():
     energy = (state[0] ** 2).sum()
     energy.backward()
     assert speed.grad is not None and float(speed.grad) > 0
+
+
+def render_note(preset, note, velocity, seconds=0.4, excitation=None):
+    """The instrument's output (N, 2) of one note held `seconds`."""
+    from synth.engine.engine import Engine
+    from synth.engine.events import NOTE_ON
+    from synth.render import Event, render_events
+
+    engine = Engine(preset, fs=48000, polyphony=4)
+    if excitation is not None:
+        engine.set_param("excitation", excitation)
+    return render_events(engine, [Event(0, NOTE_ON, note, velocity)], int(seconds * 48000))
+
+
+def test_a_harder_key_strikes_a_brighter_piano_note_through_the_engine():
+    from synth.acoustics import centroid, mono
+    from synth.presets import find_preset, load_preset
+
+    piano = load_preset(find_preset("piano-wound"))
+    assert piano.excitation_type == "hammer" and piano.hammer is not None
+    soft, hard = (mono(render_note(piano, 36, velocity)) for velocity in (40, 120))
+    assert np.isfinite(soft).all() and np.abs(hard).max() > np.abs(soft).max()
+    assert centroid(hard, 48000, 0.05, 0.3) >= 1.15 * centroid(soft, 48000, 0.05, 0.3)
+
+
+@pytest.mark.parametrize("name", ["nylon-guitar", "ssm-40"])
+def test_a_preset_without_a_hammer_plays_the_hammer_as_its_strike(name):
+    from synth.presets import find_preset, load_preset
+
+    preset = load_preset(find_preset(name))
+    assert preset.hammer is None
+    struck = render_note(preset, round(preset.reference_note), 100, excitation=1.0)
+    hammered = render_note(preset, round(preset.reference_note), 100, excitation=2.0)
+    assert np.abs(struck).max() > 0
+    np.testing.assert_array_equal(hammered, struck)

@@ -208,7 +208,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
 FIELDS = [("kind",), ("model",), ("model", "n_modes"), ("model", "potential"), ("string",),
           ("string", "reference_note"), ("string", "normalised"), ("string", "physical"),
           ("string", "normalised", "gamma"), ("excitation",), ("excitation", "type"),
-          ("excitation", "amplitude"), ("pickup",), ("output_gain",), ("controls",),
+          ("excitation", "amplitude"), ("excitation", "hammer"), ("excitation", "hammer", "mass"),
+          ("excitation", "hammer", "speeds"), ("pickup",), ("output_gain",), ("controls",),
           ("controls", "tension"), ("name",), ("provenance",), ("version",)]
 
 
@@ -216,7 +217,7 @@ FIELDS = [("kind",), ("model",), ("model", "n_modes"), ("model", "potential"), (
 @settings(max_examples=300, deadline=None)
 def test_any_description_loads_as_a_valid_preset_or_is_refused_in_one_line(tmp_path_factory,
                                                                            changes):
-    meta = load_preset(find_preset("nylon-guitar")).metadata()
+    meta = load_preset(find_preset("piano-wound")).metadata()
     for keys, value in changes:
         target = meta
         for key in keys[:-1]:
@@ -283,3 +284,38 @@ def test_a_body_survives_saving_and_loading(tmp_path):
     for name, array in preset.body.tensors().items():
         np.testing.assert_array_equal(again.body.tensors()[name], array)
     assert again.body.description() == preset.body.description()
+
+
+@pytest.fixture
+def piano_meta():
+    return load_preset(find_preset("piano-wound")).metadata()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["excitation"].pop("hammer"), "a hammer needs the excitation's hammer"),
+    (lambda m: m["string"].update(physical=None), "a hammer needs the excitation's hammer"),
+    (lambda m: m["excitation"]["hammer"].update(mass=-1.0), "hammer mass must be > 0"),
+    (lambda m: m["excitation"]["hammer"].update(exponent=0.5), "felt exponent must be >= 1"),
+    (lambda m: m["excitation"]["hammer"].update(speeds=[6.0, 1.0]),
+     "the softest hammer speed 6 m/s exceeds the hardest 1 m/s"),
+    (lambda m: m["excitation"]["hammer"].update(speeds=[1.0]),
+     "hammer speeds must be (softest, hardest)"),
+    (lambda m: m["excitation"].update(hammer=3), "excitation.hammer must be a JSON object"),
+    (lambda m: m["excitation"]["hammer"].pop("stiffness"), "missing field 'stiffness'"),
+])
+def test_a_broken_hammer_is_refused_in_one_line_naming_the_fault(tmp_path, piano_meta, change,
+                                                                  message):
+    change(piano_meta)
+    tensors = dict(load_preset(find_preset("piano-wound")).body.tensors())
+    path = write_preset(tmp_path / "bad.safetensors", piano_meta, tensors)
+    with pytest.raises(PresetError) as error:
+        load_preset(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_hammer_survives_saving_and_loading(tmp_path):
+    preset = load_preset(find_preset("piano-wound"))
+    again = load_preset(save_preset(preset, tmp_path / "p.safetensors"))
+    assert again.hammer == preset.hammer and again.excitation_type == "hammer"
+    assert again.hammer_normalised() == preset.hammer_normalised()
