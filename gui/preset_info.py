@@ -1,5 +1,5 @@
-"""What the preset browser shows of a preset: kind, string, body, test metrics and provenance
-(HTML).
+"""What the preset browser shows of a preset: kind, string, body, keyboard, test metrics and
+provenance (HTML).
 
 Only what the file stores is shown, and what its kind says of it (`synth.kinds.Kind.title`
 and `describe`): a physics preset's physical string and cited sources; an instrument's body
@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 
 from synth.bodies import Body
+from synth.keyboards import Keyboard
 from synth.kinds import find_kind
 from synth.presets import NEURAL_STRINGS, Preset
 
@@ -33,6 +34,8 @@ def summary_html(preset: Preset) -> str:
     parts.append(_string_table(preset))
     if preset.body is not None:
         parts.append(_body_html(preset.body))
+    if preset.keyboard is not None:
+        parts.append(_keyboard_html(preset.keyboard))
     provenance = dict(preset.provenance)
     metrics = provenance.pop("metrics", None)
     if metrics:
@@ -60,6 +63,11 @@ def _string_table(preset: Preset) -> str:
              ("reference note", f"MIDI {preset.reference_note:g}"),
              ("excitation", f"{preset.excitation_type} at {preset.pluck_position:.2f} L, "
                             f"{preset.excitation_width_ms:g} ms; pickup {preset.pickup:.2f} L")]
+    if preset.hammer is not None:
+        h = preset.hammer
+        rows.append(("hammer", f"{1e3 * h.mass:.3g} g, felt K {h.stiffness:.3g} N/m^"
+                               f"{h.exponent:g}, {1e3 * h.width:g} mm wide, {h.speeds[0]:g} to "
+                               f"{h.speeds[1]:g} m/s"))
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
     return f"<p><b>String</b></p><table cellspacing='4'>{body}</table>"
 
@@ -79,6 +87,16 @@ def _body_html(body: Body) -> str:
     sources = ("<p><i>Body sources</i></p>" + _nested_list(body.provenance)
                if body.provenance else "")
     return f"<p><b>Body</b></p><table cellspacing='4'>{table}</table>{sources}"
+
+
+def _keyboard_html(keyboard: Keyboard) -> str:
+    """The keyboard: what instrument, its keys, and where its numbers come from."""
+    low, high = (int(note) for note in keyboard.range)
+    what = "string, hammer and strike point" if keyboard.hammered() else "string"
+    sources = ("<p><i>Keyboard sources</i></p>" + _nested_list(keyboard.provenance)
+               if keyboard.provenance else "")
+    return (f"<p><b>Keyboard</b>: {_e(keyboard.name)}, MIDI {low} to {high}, every key its "
+            f"own {what}</p>{sources}")
 
 
 def _metrics_table(metrics: dict) -> str:

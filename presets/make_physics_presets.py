@@ -19,6 +19,7 @@ from pathlib import Path
 
 from presets.bodies import DESIGNS
 from presets.bodies import build as build_body
+from presets.keyboards import grand_piano
 from synth.engine.levels import LEVEL_DBFS, level_gain, on_body
 from synth.physics.hammer import CHAIGNE_ASKENFELT, PIANO_HAMMERS
 from synth.physics.strings import PhysicalString
@@ -141,12 +142,17 @@ STRINGS = {
 }
 
 
-def with_body(bare: Preset, name: str, body: str) -> Preset:
-    """`bare` played through the body `presets.bodies.DESIGNS[body]`, its output gain
-    measured again for the instrument's sound."""
+def with_body(bare: Preset, name: str, body: str, keyboard=None) -> Preset:
+    """`bare` played through the body `presets.bodies.DESIGNS[body]` (and, given one, each
+    note on its own string of `keyboard`), its output gain measured again for the
+    instrument's sound."""
     made, _ = build_body(DESIGNS[body])
     description = f"{bare.description} On the body of a {made.name}, in stereo."
-    return on_body(dataclasses.replace(bare, description=description), made, name)
+    if keyboard is not None:
+        description += (f" Every key its own string and hammer ({keyboard.name}: "
+                        f"{int(keyboard.range[1] - keyboard.range[0]) + 1} keys).")
+    return on_body(dataclasses.replace(bare, description=description, keyboard=keyboard),
+                   made, name)
 
 
 def build(name: str, spec: dict) -> Preset:
@@ -171,9 +177,9 @@ def build(name: str, spec: dict) -> Preset:
 
 # The instruments: each string on its body, under the name the bare string had before
 # bodies came; the bare strings keep their own names (the paper's setting, for research).
-INSTRUMENTS = {"nylon-guitar": ("nylon-string-bare", "classical-guitar"),
-               "steel-guitar": ("steel-string-bare", "steel-guitar"),
-               "piano-wound": ("piano-string-bare", "grand-piano")}
+INSTRUMENTS = {"nylon-guitar": ("nylon-string-bare", "classical-guitar", None),
+               "steel-guitar": ("steel-string-bare", "steel-guitar", None),
+               "piano-wound": ("piano-string-bare", "grand-piano", grand_piano)}
 
 
 def presets() -> dict[str, Preset]:
@@ -182,8 +188,8 @@ def presets() -> dict[str, Preset]:
     for name, spec in STRINGS.items():
         bare = build(name, spec)
         if name in INSTRUMENTS:
-            bare_name, body = INSTRUMENTS[name]
-            made[name] = with_body(bare, name, body)
+            bare_name, body, keyboard = INSTRUMENTS[name]
+            made[name] = with_body(bare, name, body, keyboard and keyboard())
             bare = dataclasses.replace(bare, name=bare_name)
             made[bare_name] = bare
         else:

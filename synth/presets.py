@@ -21,11 +21,14 @@ key, "neural_strings", whose JSON value is
      "pickup": float, "output_gain": float,
      "controls": {param name: default value},   # optional overrides of the defaults
      "body": {"name", "spread", "range", "provenance"} | null,   # optional (`synth.bodies`)
+     "keyboard": {"name", "range", "provenance"},   # optional: a string per key
+                                                    # (`synth.keyboards`)
      "provenance": {...}}                       # sources, recipe, seeds, metrics
 
 Which tensors a preset carries, their shapes and the dtype they are stored in are the kind's
 to say (`Kind.tensors`); in memory they are float64. A preset with a body also carries the
-body's tensors ("body.frequencies", "body.decays", "body.gains", float64).
+body's tensors ("body.frequencies", "body.decays", "body.gains", float64), one with a
+keyboard its tensors ("keyboard.strings", "keyboard.excitation", float64).
 
 Loading never unpickles anything; a
 broken, truncated, wrong-version or non-finite file, or one of a kind that is not installed,
@@ -47,10 +50,12 @@ import platformdirs
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from synth import keyboards
 from synth.bodies import Body, body_from_file
 from synth.errors import OutputError, ParameterError, PresetError, one_line
 from synth.files import replace_atomically
 from synth.kernels.formulas import HAMMER, PLUCK, STRIKE, excitation_record
+from synth.keyboards import Keyboard, keyboard_from_file, single_string
 from synth.kinds import find_kind, installed_kinds
 from synth.params import PARAMS
 from synth.physics.hammer import Hammer
@@ -95,7 +100,21 @@ class Preset:
     tensors: dict = field(default_factory=dict)  # name -> float64 array
     body: Body | None = None  # the instrument's body; None: the string alone
     hammer: Hammer | None = None  # what strikes it (type "hammer"; needs `physical`)
+    keyboard: Keyboard | None = None  # a string per key; None: every note on `string`
     path: Path | None = None
+
+    def keys(self) -> Keyboard:
+        """How each note is made: the preset's keyboard, or its one string, excitation and
+        hammer on every key."""
+        if self.keyboard is not None:
+            return self.keyboard
+        s = self.string
+        hammer = self.hammer_normalised()
+        mass, felt, half_width, softest, hardest = hammer or (0.0,) * 5
+        exponent = self.hammer.exponent if hammer is not None else 0.0
+        return single_string((s.gamma, s.kappa, s.nu, s.sigma0, s.sigma1),
+                             (self.pluck_position, self.amplitude, mass, felt, exponent,
+                              half_width, softest, hardest))
 
     def hammer_normalised(self) -> tuple[float, float, float, float, float] | None:
         """The hammer on this preset's string: (mass ratio, felt, half-width, softest and
@@ -131,20 +150,22 @@ class Preset:
                 "pickup": self.pickup, "output_gain": self.output_gain,
                 "controls": self.controls,
                 "body": None if self.body is None else self.body.description(),
+                **({} if self.keyboard is None
+                   else {"keyboard": self.keyboard.description()}),
                 "provenance": self.provenance}
 
 
 def full_excitation(preset: Preset, fs: float) -> np.ndarray:
     """The excitation record (`synth.kernels.formulas.excitation_record`) of the preset's own
-    excitation at full velocity on its reference note, at fs Hz: its hammer at the hardest
-    speed, or its force pulse."""
+    excitation at full velocity on its reference note's key, at fs Hz: its hammer at the
+    hardest speed, or its force pulse."""
     shape = {"pluck": PLUCK, "strike": STRIKE, "hammer": HAMMER}[preset.excitation_type]
-    hammer = preset.hammer_normalised()
-    mass, felt, half_width, _, hardest = hammer if hammer is not None else (0.0,) * 5
-    return excitation_record(preset.amplitude, preset.excitation_width_ms * 1e-3 * fs, shape,
-                             preset.pluck_position, width=half_width,
-                             hammer_velocity=hardest, hammer_mass=mass, felt=felt,
-                             felt_exponent=0.0 if hammer is None else preset.hammer.exponent)
+    key = preset.keys().excitation[round(preset.reference_note)]
+    return excitation_record(key[keyboards.AMPLITUDE], preset.excitation_width_ms * 1e-3 * fs,
+                             shape, key[keyboards.POSITION], width=key[keyboards.HALF_WIDTH],
+                             hammer_velocity=key[keyboards.SPEED_HARD],
+                             hammer_mass=key[keyboards.HAMMER_MASS], felt=key[keyboards.FELT],
+                             felt_exponent=key[keyboards.FELT_EXPONENT])
 
 
 def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
@@ -155,8 +176,9 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> Path:
     schema = find_kind(preset.kind).tensors(preset.model, preset.n_modes)
     tensors = {name: np.ascontiguousarray(preset.tensors[name], dtype=dtype)
                for name, (_, dtype) in schema.items()}
-    if preset.body is not None:
-        tensors.update(preset.body.tensors())
+    for part in (preset.body, preset.keyboard):
+        if part is not None:
+            tensors.update(part.tensors())
     metadata = {METADATA_KEY: json.dumps(preset.metadata())}
     with replace_atomically(path) as temporary:
         save_file(tensors, temporary, metadata=metadata)
@@ -207,9 +229,10 @@ def _load(path: Path) -> Preset:
     if meta.get("version") != VERSION:
         raise PresetError(f"{path}: preset format version {meta.get('version')!r}; this "
                           f"program reads version {VERSION}")
-    for section in ("model", "string", "excitation", "controls", "provenance", "body"):
+    for section in ("model", "string", "excitation", "controls", "provenance", "body",
+                    "keyboard"):
         if section in meta and not isinstance(meta[section], dict) \
-                and not (section == "body" and meta[section] is None):
+                and not (section in ("body", "keyboard") and meta[section] is None):
             raise PresetError(f"{section} must be a JSON object, got {meta[section]!r:.40}")
     kind = find_kind(meta["kind"], meta.get("package"))
     model, string, excitation = dict(meta["model"]), meta["string"], meta["excitation"]
@@ -257,13 +280,16 @@ def _load(path: Path) -> Preset:
         description=str(meta.get("description", "")), physical=physical, controls=controls,
         provenance=meta.get("provenance", {}), tensors=tensors,
         body=None if meta.get("body") is None else body_from_file(meta["body"], stored),
-        hammer=_hammer(excitation.get("hammer")), path=path)
+        hammer=_hammer(excitation.get("hammer")),
+        keyboard=None if meta.get("keyboard") is None
+        else keyboard_from_file(meta["keyboard"], stored), path=path)
     if preset.excitation_type not in EXCITATION_TYPES:
         raise PresetError(f"excitation type {preset.excitation_type!r} is not one of "
                           f"{', '.join(EXCITATION_TYPES)}")
-    if preset.excitation_type == "hammer" and preset.hammer_normalised() is None:
-        raise PresetError("a hammer needs the excitation's hammer and the string's physical "
-                          "description (its length and linear density)")
+    if preset.excitation_type == "hammer" and not preset.keys().hammered():
+        raise PresetError("a hammer needs a keyboard with hammers, or the excitation's hammer "
+                          "and the string's physical description (its length and linear "
+                          "density)")
     faults = kind.check_tensors(preset)
     if faults:
         raise PresetError("; ".join(faults))

@@ -11,7 +11,8 @@ PACKAGES = ("synth", "models", "gui", "presets")
 # module or one of its packages (a package's own __init__ included).
 LAYERS = [
     ("leaves", ["synth.errors", "synth.progress", "synth.native", "synth.params", "synth.acoustics",
-                "synth.bodies", "synth.files", "synth.settings", "synth.plugins",
+                "synth.bodies", "synth.keyboards", "synth.files", "synth.settings",
+                "synth.plugins",
                 "synth.kernels.options", "synth.kernels.aligned", "synth.library_messages",
                 "synth.engine.events"]),
     ("formulas", ["synth.physics.strings", "synth.physics.modes", "synth.physics.hammer"]),
@@ -31,7 +32,7 @@ LAYERS = [
                            "models.baselines"]),
     ("training", ["models.recipe", "models.train"]),
     ("training commands", ["models.export", "models.evaluate", "models.compare",
-                           "models.widths", "models.bench", "presets.bodies",
+                           "models.widths", "models.bench", "presets.bodies", "presets.keyboards",
                            "presets.make_physics_presets"]),
     ("training front", ["models.cli"]),
     ("window parts", ["gui.units", "gui.analysis", "gui.keyboard", "gui.midi_learn",

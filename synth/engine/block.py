@@ -26,7 +26,6 @@ from synth.engine.state import (
     A4,
     ACTIVE,
     AGE,
-    AMP_MAX,
     BLOCKS,
     BODY_DAMPING_NOW,
     BODY_SIZE_NOW,
@@ -34,7 +33,6 @@ from synth.engine.state import (
     CAPACITY,
     CEILING,
     CLOCK,
-    CONTACT_WIDTH,
     CURRENT,
     ENV,
     ENV_STEP,
@@ -43,21 +41,29 @@ from synth.engine.state import (
     FADING,
     FADING_LEVEL,
     FADING_STEP,
-    FELT,
-    FELT_EXPONENT,
     FRESH,
     FS,
     GAIN_NOW,
     GAMMA2,
-    GAMMA_REF,
-    HAMMER_MASS,
     HAS_BODY,
     HELD,
     HI_LANE,
     HIGH_NOTE,
     HUSHED,
     IDLE,
-    KAPPA,
+    KEY_AMPLITUDE,
+    KEY_FELT,
+    KEY_FELT_EXPONENT,
+    KEY_GAMMA,
+    KEY_HALF_WIDTH,
+    KEY_HAMMER_MASS,
+    KEY_KAPPA,
+    KEY_NU,
+    KEY_POSITION,
+    KEY_SIGMA0,
+    KEY_SIGMA1,
+    KEY_SPEED_HARD,
+    KEY_SPEED_SOFT,
     LIMITER_ENV,
     LOUD_FREQ,
     LOUD_LANE,
@@ -73,13 +79,13 @@ from synth.engine.state import (
     NEXT_AGE,
     NONFINITE,
     NOTE,
-    NU,
     OUTPUT_GAIN,
     PAN_LEFT,
     PAN_RIGHT,
     PEAK,
     POLYPHONY,
     POSITION,
+    POSITION_REF,
     PREV_LANE,
     PREV_PHASE,
     PREVIOUS,
@@ -93,13 +99,9 @@ from synth.engine.state import (
     SCHEDULED,
     SCOPE_WRITE,
     SEQ,
-    SIGMA0,
-    SIGMA1,
     SILENCE,
     SMOOTH_TIME,
     SMOOTHING,
-    SPEED_HARD,
-    SPEED_SOFT,
     SPREAD,
     STATUS,
     STOLEN,
@@ -143,30 +145,31 @@ TINY = 1e-20  # a held voice this quiet is set exactly to rest (no denormals)
 # ------------------------------------------------------------------ the string of a voice
 @njit(**INTERNAL)
 def _tuned_gamma2(st, note):
-    """gamma^2 that puts the note's first mode on pitch, given today's stiffness and damping
-    (tension 1, no bend) and how far the kind's first mode sounds above its linear string's
-    (TUNING); a note too high for a very stiff string gets the lowest gamma."""
-    cur = st.params[CURRENT]
+    """gamma^2 that puts the note's first mode on pitch, given its key's string with today's
+    stiffness and damping (tension 1, no bend) and how far the kind's first mode sounds above
+    its linear string's (TUNING); a note too high for a very stiff string gets the lowest
+    gamma."""
+    cur, key = st.params[CURRENT], st.keys[note]
     decay = cur[params.DECAY]
-    sigma_1 = decay_rate(st.constants[SIGMA0] / decay,
-                         st.constants[SIGMA1] / (decay * cur[params.BRIGHTNESS]), math.pi ** 2)
+    sigma_1 = decay_rate(key[KEY_SIGMA0] / decay,
+                         key[KEY_SIGMA1] / (decay * cur[params.BRIGHTNESS]), math.pi ** 2)
     frequency = note_frequency(note, st.constants[A4]) / st.constants[TUNING]
-    gamma2 = first_mode_gamma2(frequency, st.constants[KAPPA] * cur[params.STIFFNESS], sigma_1)
+    gamma2 = first_mode_gamma2(frequency, key[KEY_KAPPA] * cur[params.STIFFNESS], sigma_1)
     return max(gamma2, 1e-6)
 
 
 @njit(**INTERNAL)
 def _retune(st, v, n_ramp):
-    """Apply the current live parameters to lane v's string."""
-    cur = st.params[CURRENT]
+    """Apply the current live parameters to lane v's string (its note's key's)."""
+    cur, key = st.params[CURRENT], st.keys[st.voice_int[NOTE, v]]
     semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
     gamma2 = st.voice_f[GAMMA2, v] * cur[params.TENSION] * 2.0 ** (semitones / 6.0)
-    kappa = st.constants[KAPPA] * cur[params.STIFFNESS]
-    sigma0 = st.constants[SIGMA0] / cur[params.DECAY]
-    sigma1 = st.constants[SIGMA1] / (cur[params.DECAY] * cur[params.BRIGHTNESS])
+    kappa = key[KEY_KAPPA] * cur[params.STIFFNESS]
+    sigma0 = key[KEY_SIGMA0] / cur[params.DECAY]
+    sigma1 = key[KEY_SIGMA1] / (cur[params.DECAY] * cur[params.BRIGHTNESS])
     if st.voice_int[STATUS, v] == RELEASED:
         sigma0 += LN_1000 / cur[params.DAMPER]
-    nu = st.constants[NU] * cur[params.NONLINEARITY]
+    nu = key[KEY_NU] * cur[params.NONLINEARITY]
     heard = BRIDGE if _output_mode(st) == params.ACOUSTIC else cur[params.PICKUP_POSITION]
     kind.retune(st, v, gamma2, kappa, sigma0, sigma1, nu * nu, heard, n_ramp)
 
@@ -298,30 +301,34 @@ def _note_on(st, note, velocity):
 @njit(**INTERNAL)
 def _excite(st, lane, velocity):
     """Fill the excitation record (`formulas.E_AMPLITUDE` ...) for a note of this velocity
-    and start it on the lane. A pulse's force grows with velocity through the curve, and
-    with gamma so that every note is displaced (and bent by the nonlinearity) about as much
-    as the reference note. A hammer's speed runs from the preset's softest to its hardest,
-    evenly in its logarithm (so in dB) over velocities 1..127, the range narrowing toward
-    the hardest as the velocity sensitivity falls below its default (0 plays every note at
-    the hardest)."""
-    cur, constants, record = st.params[CURRENT], st.constants, st.excitation
+    from its key, and start it on the lane. A pulse's force grows with velocity through the
+    curve, and with gamma over the key's so that a string retuned by tension is displaced
+    (and bent by the nonlinearity) about as much as at its own pitch. A hammer's speed runs
+    from the key's softest to its hardest, evenly in its logarithm (so in dB) over
+    velocities 1..127, the range narrowing toward the hardest as the velocity sensitivity
+    falls below its default (0 plays every note at the hardest). The pluck_position control
+    moves every key's excitation point by the same factor."""
+    cur, record = st.params[CURRENT], st.excitation
+    key = st.keys[st.voice_int[NOTE, lane]]
     sensitivity = cur[params.VELOCITY_SENSITIVITY]
     loudness = min(velocity, 127) / 127.0
-    scale = math.sqrt(st.voice_f[GAMMA2, lane]) / constants[GAMMA_REF]
+    scale = math.sqrt(st.voice_f[GAMMA2, lane]) / key[KEY_GAMMA]
     choice = cur[params.EXCITATION]
     record[E_SHAPE] = PLUCK if choice < 0.5 else (STRIKE if choice < 1.5 else HAMMER)
-    record[E_AMPLITUDE] = constants[AMP_MAX] * loudness ** (3.0 * sensitivity) * scale
+    record[E_AMPLITUDE] = key[KEY_AMPLITUDE] * loudness ** (3.0 * sensitivity) * scale
     record[E_NOTE_SCALE] = scale
-    record[E_LENGTH] = cur[params.EXCITATION_WIDTH] * 1e-3 / constants[K]  # ms to steps
-    record[E_POSITION] = cur[params.PLUCK_POSITION]
-    record[E_WIDTH] = constants[CONTACT_WIDTH]
-    softest, hardest = constants[SPEED_SOFT], constants[SPEED_HARD]
+    record[E_LENGTH] = cur[params.EXCITATION_WIDTH] * 1e-3 / st.constants[K]  # ms to steps
+    moved = key[KEY_POSITION] * cur[params.PLUCK_POSITION] / st.constants[POSITION_REF]
+    record[E_POSITION] = min(max(moved, 0.01), 0.99)
+    record[E_WIDTH] = key[KEY_HALF_WIDTH]
+    softest, hardest = key[KEY_SPEED_SOFT], key[KEY_SPEED_HARD]
+    record[E_HAMMER_VELOCITY] = 0.0
     if hardest > 0.0:
         span = sensitivity / params.FULL_RANGE_SENSITIVITY
         below = (127.0 - min(max(velocity, 1), 127)) / 126.0
         record[E_HAMMER_VELOCITY] = hardest * (softest / hardest) ** (span * below)
-    record[E_HAMMER_MASS] = constants[HAMMER_MASS]
-    record[E_FELT], record[E_FELT_EXPONENT] = constants[FELT], constants[FELT_EXPONENT]
+    record[E_HAMMER_MASS] = key[KEY_HAMMER_MASS]
+    record[E_FELT], record[E_FELT_EXPONENT] = key[KEY_FELT], key[KEY_FELT_EXPONENT]
     kind.excite(st, lane)
 
 

@@ -21,6 +21,7 @@ from synth.engine.schedule import empty_schedule
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.body import set_coefficients
 from synth.kernels.formulas import EXCITE_FIELDS
+from synth.keyboards import KEYS
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
 from synth.presets import EXCITATION_TYPES, Preset
@@ -32,17 +33,22 @@ from synth.presets import EXCITATION_TYPES, Preset
  FADE_FROM) = range(10)
 CONFIG_SIZE = 10
 # constants (float64)
-(FS, K, GAMMA_REF, KAPPA, NU, SIGMA0, SIGMA1, AMP_MAX, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE,
- TSC_HZ, SMOOTH_TIME, CEILING, RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY,
- SPREAD, LOW_NOTE, HIGH_NOTE, BODY_SIZE_NOW, BODY_DAMPING_NOW, FADING_LEVEL, FADING_STEP,
- SWITCH_LEVEL, SWITCH_STEP, FRESH, HAMMER_MASS, FELT, FELT_EXPONENT, CONTACT_WIDTH,
- SPEED_SOFT, SPEED_HARD) = range(37)
-CONSTANTS_SIZE = 37
+(FS, K, POSITION_REF, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE, TSC_HZ, SMOOTH_TIME, CEILING,
+ RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY, SPREAD, LOW_NOTE, HIGH_NOTE,
+ BODY_SIZE_NOW, BODY_DAMPING_NOW, FADING_LEVEL, FADING_STEP, SWITCH_LEVEL, SWITCH_STEP,
+ FRESH) = range(26)
+CONSTANTS_SIZE = 26
 # FADING_LEVEL, FADING_STEP: the level of the body's ringing from before an all-sound-off, and
 # its per-sample step (0: nothing fading); SWITCH_LEVEL, SWITCH_STEP: the output's level while
 # the `output` control switches (down to 0, switch, back up); FRESH: 1 when the voices' next
-# samples start a new output (the pickup's differentiator restarts); HAMMER_MASS ..
-# SPEED_HARD: the preset's hammer, normalised (`Preset.hammer_normalised`; mass 0: none)
+# samples start a new output (the pickup's differentiator restarts); POSITION_REF: the
+# preset's excitation position, which the pluck_position control scales every key's by
+# keys (float64, one row per MIDI note): the string and excitation of each key
+# (`synth.keyboards`: the strings' fields, then the excitation's)
+KEY_GAMMA, KEY_KAPPA, KEY_NU, KEY_SIGMA0, KEY_SIGMA1 = range(5)
+(KEY_POSITION, KEY_AMPLITUDE, KEY_HAMMER_MASS, KEY_FELT, KEY_FELT_EXPONENT, KEY_HALF_WIDTH,
+ KEY_SPEED_SOFT, KEY_SPEED_HARD) = range(5, 13)
+KEY_FIELDS = 13
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -105,6 +111,7 @@ class EngineState(NamedTuple):
     kernels: np.ndarray  # int64 (kind_entries.ENTRIES,): the kind's entry points
     published: np.ndarray  # float64 (kind_entries.PUBLISHED,): publish_modes' result
     excitation: np.ndarray  # float64 (formulas.EXCITE_FIELDS,): the record `excite` reads
+    keys: np.ndarray  # float64 (128, KEY_FIELDS): each note's string and excitation
 
 
 def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
@@ -125,12 +132,12 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     config[N_MODES] = preset.n_modes
     config[CAPACITY] = capacity
     config[POLYPHONY] = polyphony
-    string = preset.string
+    keyboard = preset.keys()
+    state.keys[:, :KEY_POSITION] = keyboard.strings
+    state.keys[:, KEY_POSITION:] = keyboard.excitation
     constants = state.constants
     constants[FS], constants[K] = fs, 1.0 / fs
-    constants[GAMMA_REF], constants[KAPPA], constants[NU] = string.gamma, string.kappa, string.nu
-    constants[SIGMA0], constants[SIGMA1] = string.sigma0, string.sigma1
-    constants[AMP_MAX], constants[OUTPUT_GAIN] = preset.amplitude, preset.output_gain
+    constants[POSITION_REF], constants[OUTPUT_GAIN] = preset.pluck_position, preset.output_gain
     constants[A4] = 440.0
     constants[TUNING] = kind.tuning(preset) if kind.tuning else 1.0
     constants[FADE_STEPS] = max(1.0, FADE_SECONDS * fs)
@@ -145,12 +152,6 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     # makes the bridge force of the preset's own pluck as loud as its bare string.
     x_e, x_o = preset.pluck_position, preset.pickup
     constants[BRIDGE_SCALE] = x_e * (1.0 - x_o) / (1.0 - x_e)
-    hammer = preset.hammer_normalised()
-    if hammer is not None:
-        (constants[HAMMER_MASS], constants[FELT], constants[CONTACT_WIDTH],
-         constants[SPEED_SOFT], constants[SPEED_HARD]) = (hammer[0], hammer[1], hammer[2],
-                                                          hammer[3], hammer[4])
-        constants[FELT_EXPONENT] = preset.hammer.exponent
     for p in params.PARAMS.values():
         default = preset_default(preset, p.name)
         state.params[:, p.id] = (default, default, p.minimum, p.maximum, p.smoothing,
@@ -195,7 +196,8 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         hushed=np.zeros(max_block),
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
-        published=np.zeros(PUBLISHED), excitation=np.zeros(EXCITE_FIELDS))
+        published=np.zeros(PUBLISHED), excitation=np.zeros(EXCITE_FIELDS),
+        keys=np.zeros((KEYS, KEY_FIELDS)))
 
 
 def _implied(preset: Preset) -> dict[str, float]:

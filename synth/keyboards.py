@@ -1,0 +1,113 @@
+"""How an instrument makes each of its notes: the string and the excitation of every key, as a
+preset holds them (a piano's scale, a guitar's strings and frets).
+
+A keyboard gives each MIDI note 0..127 the normalised string that plays it and how that
+string is set in motion:
+
+    keyboard.strings    (128, 5): gamma, kappa, nu, sigma0, sigma1 (1/s), gamma tuned to the
+                        note at tension 1 (the engine tunes again, with the live controls)
+    keyboard.excitation (128, 8): position (0..1), amplitude (normalised force of a pulse at
+                        velocity 127), and its hammer: mass ratio, felt, felt exponent,
+                        contact half-width (0..1), softest and hardest speed (1/s); mass 0
+                        for a key without a hammer (`synth.physics.hammer` for the units)
+
+Notes beyond the instrument's `range` play the nearest key's string. A preset without a
+keyboard plays every note on its one string (`single_string`), retuned by its tension.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synth.errors import PresetError
+
+KEYS = 128
+STRING_FIELDS = ("gamma", "kappa", "nu", "sigma0", "sigma1")
+EXCITATION_FIELDS = ("position", "amplitude", "hammer_mass", "felt", "felt_exponent",
+                     "half_width", "speed_soft", "speed_hard")
+GAMMA, KAPPA, NU, SIGMA0, SIGMA1 = range(5)
+(POSITION, AMPLITUDE, HAMMER_MASS, FELT, FELT_EXPONENT, HALF_WIDTH, SPEED_SOFT,
+ SPEED_HARD) = range(8)
+TENSORS = ("keyboard.strings", "keyboard.excitation")
+MAX_VALUE = 1e16  # the felt's normalised stiffness reaches 1e13 in the treble
+
+
+@dataclass(frozen=True, eq=False)
+class Keyboard:
+    """strings (128, 5) and excitation (128, 8) as in the module docstring; range (low,
+    high) the MIDI notes the instrument has; name and provenance say where the numbers come
+    from."""
+
+    strings: np.ndarray
+    excitation: np.ndarray
+    range: tuple[float, float] = (21.0, 108.0)
+    name: str = ""
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for fault in self.faults():
+            raise PresetError(f"keyboard: {fault}")
+
+    def faults(self) -> list[str]:
+        """What makes this keyboard unplayable, one line each (none: it plays)."""
+        s, e = self.strings, self.excitation
+        if s.shape != (KEYS, len(STRING_FIELDS)) or e.shape != (KEYS, len(EXCITATION_FIELDS)):
+            return [f"strings must have shape ({KEYS}, {len(STRING_FIELDS)}) and excitation "
+                    f"({KEYS}, {len(EXCITATION_FIELDS)}), got {s.shape} and {e.shape}"]
+        if not (np.isfinite(s).all() and np.isfinite(e).all()):
+            return ["strings and excitation must be finite"]
+        faults = []
+        if (s[:, GAMMA] <= 0).any() or (s < 0).any() or (s > MAX_VALUE).any():
+            faults.append(f"strings must be >= 0 (gamma > 0) and at most {MAX_VALUE:g}")
+        if not ((e[:, POSITION] > 0) & (e[:, POSITION] < 1)).all():
+            faults.append("excitation positions must lie strictly inside (0, 1)")
+        if (e < 0).any() or (e > MAX_VALUE).any():
+            faults.append(f"excitation values must lie in [0, {MAX_VALUE:g}]")
+        hammered = e[:, HAMMER_MASS] > 0
+        if (hammered & ((e[:, FELT_EXPONENT] < 1) | (e[:, SPEED_SOFT] <= 0)
+                        | (e[:, SPEED_SOFT] > e[:, SPEED_HARD]))).any():
+            faults.append("a key's hammer needs a felt exponent >= 1 and speeds 0 < softest "
+                          "<= hardest")
+        low, high = self.range
+        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high <= 127):
+            faults.append(f"range must be two MIDI notes, low < high, got {self.range!r}")
+        return faults
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The keyboard's tensors as a preset file stores them (float64)."""
+        return dict(zip(TENSORS, (self.strings, self.excitation), strict=True))
+
+    def description(self) -> dict:
+        return {"name": self.name, "range": list(self.range), "provenance": self.provenance}
+
+    def hammered(self) -> bool:
+        """Whether its keys are struck by hammers."""
+        return bool((self.excitation[:, HAMMER_MASS] > 0).any())
+
+
+def single_string(string: np.ndarray, excitation: np.ndarray) -> Keyboard:
+    """Every note on one string: `string` (5,) and `excitation` (8,) on every key."""
+    return Keyboard(np.tile(np.asarray(string, np.float64), (KEYS, 1)),
+                    np.tile(np.asarray(excitation, np.float64), (KEYS, 1)), (0.0, 127.0))
+
+
+def keyboard_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Keyboard:
+    """The keyboard a preset file describes; PresetError says what is missing or wrong."""
+    if not isinstance(description, dict):
+        raise PresetError(f"keyboard must be a JSON object, got {description!r:.40}")
+    missing = [name for name in TENSORS if name not in tensors]
+    if missing:
+        raise PresetError(f"keyboard: missing tensor(s) {missing}")
+    low_high = description.get("range", [21.0, 108.0])
+    if not (isinstance(low_high, list) and len(low_high) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in low_high)):
+        raise PresetError(f"keyboard: range must be [low, high] MIDI notes, got "
+                          f"{low_high!r:.40}")
+    provenance = description.get("provenance", {})
+    return Keyboard(*(np.asarray(tensors[name], dtype=np.float64) for name in TENSORS),
+                    range=(float(low_high[0]), float(low_high[1])),
+                    name=str(description.get("name", "")),
+                    provenance=provenance if isinstance(provenance, dict) else {})
