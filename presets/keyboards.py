@@ -1,5 +1,6 @@
 """The keyboards of the shipped instruments: a string and an excitation for every note, from
-published scale data (tags as in `presets.make_physics_presets`).
+published scale data (tags as in `presets.make_physics_presets`): a grand piano's 88 keys, and
+the six strings and 19 frets of the guitars.
 
     python -m presets.keyboards --figures docs/keyboards   # B and the hammers across it
 
@@ -21,6 +22,14 @@ and exponents; strike points linearly):
 The scaling is then checked against an independent measurement: Young (1952) found plain
 piano strings' inharmonicity about 3.5e-4 at C4 (1.2 cents at the second partial),
 doubling every 8 semitones above it; the figure draws both.
+
+A guitar (`guitar`) plays a note where a guitarist in first position would: on the highest
+string whose open note is not above it, at the fret that makes up the difference (so G4 is
+the E4 string's third fret). A fret shortens the string to L 2^(-n/12) at the same tension,
+so stiffness grows as 1/L^2 and B rises up the neck, as on a real guitar; the finger plucks
+at the same distance from the bridge, a larger fraction of the shorter string. The string
+sets are D'Addario's tension charts (EJ45 nylon, EJ16 phosphor bronze; the nylon G3 is
+Woodhouse's, as before); decay times per key come from the set's loss law.
 """
 
 from __future__ import annotations
@@ -156,6 +165,112 @@ def grand_piano(amplitude_newtons: float = 80.0) -> Keyboard:
                     {"sources": SOURCES, "made_by": "python -m presets.keyboards"})
 
 
+GUITAR_FRETS = 19
+DADDARIO_CHART = ("D'Addario & Co., 'String tension specifications' (unit weights and tensions "
+                  "at 25.5 in scale), as transcribed in stringcalc's daddario-tension.csv")
+WOODHOUSE_LOSSES = ("J. Woodhouse, 'On the synthesis of guitar plucks', Acta Acustica united "
+                    "with Acustica 90, 928-944 (2004): Q^-1 = eta_F + eta_A / omega + eta_B "
+                    "EI beta^2 / (T + EI beta^2), eta_F 1.4e-4, eta_A 1.7 1/s, eta_B 2e-2")
+NYLON_DENSITY = 1140.0  # kg/m^3 [A]
+NYLON_MODULUS = 6.3e9  # Pa: Woodhouse's G3 (EI 310e-6 N m^2 at r 0.50 mm) [D]
+WOODHOUSE_ETA = (1.4e-4, 1.7, 2e-2)  # eta_F, eta_A (1/s), eta_B
+
+
+def woodhouse_t60(string: PhysicalString, frequency: float) -> float:
+    """T60 (s) of the mode of `string` near `frequency` Hz under Woodhouse's nylon losses:
+    sigma = omega / (2 Q)."""
+    eta_f, eta_a, eta_b = WOODHOUSE_ETA
+    omega = 2.0 * math.pi * frequency
+    beta2 = (omega ** 2 * string.linear_density / string.tension)  # flexible-string k^2
+    bending = string.youngs_modulus * math.pi * string.radius ** 4 / 4.0 * beta2
+    loss = eta_f + eta_a / omega + eta_b * bending / (string.tension + bending)
+    return 3.0 * math.log(10.0) / (0.5 * omega * loss)
+
+
+# Open strings, low to high: (MIDI note, tension N, linear density kg/m, radius m of the
+# load-bearing core or plain string). Nylon at a 650 mm scale (the chart's tensions x
+# (650 / 647.7)^2); steel at the chart's 647.7 mm.
+NYLON_SCALE, STEEL_SCALE = 0.65, 0.6477
+NYLON_SET = [(40, 62.7, 5.47e-3, 0.30e-3), (45, 67.2, 3.29e-3, 0.30e-3),
+             (50, 69.9, 1.92e-3, 0.30e-3), (55, 58.3, 0.90e-3, 0.50e-3),
+             (59, 52.0, 5.05e-4, None), (64, 68.6, 3.74e-4, None)]
+STEEL_SET = [(40, 115.7, 1.02e-2, 0.27e-3), (45, 133.0, 6.56e-3, 0.22e-3),
+             (50, 135.7, 3.75e-3, 0.18e-3), (55, 134.3, 2.09e-3, 0.15e-3),
+             (59, 103.6, 1.013e-3, 0.2032e-3), (64, 103.6, 5.70e-4, 0.1524e-3)]
+STEEL_T60 = ((247.0, 19.0), (2000.0, 4.1))  # the B3 string's (make_physics_presets)
+GUITAR_SOURCES = {
+    "nylon": {"tensions and unit weights (E2 A2 D3 B3 E4, EJ45 normal tension)":
+              f"[S] {DADDARIO_CHART}",
+              "G3": "[S] Woodhouse 2004, Table 1, as the nylon-string preset",
+              "plain radii": "[D] sqrt(mu / (pi rho)), nylon 1140 kg/m^3 [A]",
+              "Young's modulus 6.3 GPa": "[D] Woodhouse's G3 bending stiffness",
+              "wound strings' cores 0.30 mm": "[A] a multifilament nylon core",
+              "decay": f"[S] {WOODHOUSE_LOSSES}, at each key's fundamental and tenth "
+                       "partial"},
+    "steel": {"tensions and unit weights (EJ16 light)": f"[S] {DADDARIO_CHART}",
+              "plain radii (.012, .016 in)": "[P] the gauges",
+              "wound strings' hex cores 0.30-0.54 mm": "[A] typical of phosphor bronze sets",
+              "Young's modulus 200 GPa": "[A] steel",
+              "decay 19 s at 247 Hz, 4.1 s at 2 kHz": "[A] the B3 string's (after Valette) "
+                                                      "for every string"},
+    "frets": "equal temperament, 19 frets, first position; the pluck at a fixed distance "
+             "from the bridge",
+}
+
+
+def fretted_string(set_name: str, open_note: int, fret: int) -> PhysicalString:
+    """The string of the "nylon" or "steel" set whose open note is `open_note`, stopped at
+    `fret` (0: open), with its decay times."""
+    strings, scale = (NYLON_SET, NYLON_SCALE) if set_name == "nylon" else (STEEL_SET,
+                                                                          STEEL_SCALE)
+    _, tension, density, radius = next(s for s in strings if s[0] == open_note)
+    length = scale * 2.0 ** (-fret / 12.0)
+    if set_name == "nylon":
+        radius = radius or math.sqrt(density / (math.pi * NYLON_DENSITY))
+        modulus = NYLON_MODULUS
+    else:
+        modulus = STEEL_MODULUS
+    bare = PhysicalString(length=length, tension=tension, linear_density=density,
+                          youngs_modulus=modulus, radius=radius, t60_low=(1.0, 1.0),
+                          t60_high=(2.0, 1.0))
+    f0 = bare.fundamental
+    if set_name == "nylon":
+        t60s = [(f, woodhouse_t60(bare, f)) for f in (f0, 10.0 * f0)]
+    else:
+        t60s = list(STEEL_T60)
+    return PhysicalString(length=length, tension=tension, linear_density=density,
+                          youngs_modulus=modulus, radius=radius, t60_low=t60s[0],
+                          t60_high=t60s[1])
+
+
+def guitar_string(set_name: str, note: int) -> tuple[PhysicalString, int]:
+    """The string and fret on which a guitarist in first position plays MIDI `note` (held
+    to the neck: below the lowest open string its open note, above the top fret the top
+    fret), as (the fretted string, fret)."""
+    strings = NYLON_SET if set_name == "nylon" else STEEL_SET
+    note = min(max(note, strings[0][0]), strings[-1][0] + GUITAR_FRETS)
+    open_note = max(s[0] for s in strings if s[0] <= note)
+    return fretted_string(set_name, open_note, note - open_note), note - open_note
+
+
+def guitar(set_name: str, pluck_distance: float, force: float, potential: str = "exact",
+           name: str = "") -> Keyboard:
+    """A six-string guitar's keyboard (`guitar_string`): plucked `pluck_distance` (m) from
+    the bridge with up to `force` (N) at velocity 127."""
+    strings, excitation = np.zeros((KEYS, 5)), np.zeros((KEYS, 8))
+    for note in range(KEYS):
+        physical, _ = guitar_string(set_name, note)
+        normal = physical.to_normalised(potential)
+        strings[note] = (normal.gamma, normal.kappa, normal.nu, normal.sigma0, normal.sigma1)
+        excitation[note, :2] = (pluck_distance / physical.length,
+                                physical.force_to_amplitude(force))
+    top = (NYLON_SET if set_name == "nylon" else STEEL_SET)[-1][0] + GUITAR_FRETS
+    return Keyboard(strings, excitation, (40.0, float(top)), name,
+                    {"sources": {"strings": GUITAR_SOURCES[set_name],
+                                 "frets": GUITAR_SOURCES["frets"]},
+                     "made_by": "python -m presets.keyboards"})
+
+
 def figure(path: Path) -> None:
     """B across the keyboard against Young's law, and the hammers' masses and felts."""
     import matplotlib
@@ -190,13 +305,39 @@ def figure(path: Path) -> None:
     plt.close(fig)
 
 
+def guitar_figure(path: Path) -> None:
+    """B of every string up its 19 frets, for both guitars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from synth.files import replace_atomically
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, (set_name, strings) in zip(axes, (("nylon", NYLON_SET), ("steel", STEEL_SET)),
+                                       strict=True):
+        for open_note, *_ in strings:
+            frets = np.arange(GUITAR_FRETS + 1)
+            b = [inharmonicity(fretted_string(set_name, open_note, fret)) for fret in frets]
+            ax.semilogy(open_note + frets, b, label=f"open MIDI {open_note}")
+        ax.set(xlabel="MIDI note", title=f"{set_name} strings up the neck (19 frets)")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("inharmonicity B")
+    fig.tight_layout()
+    with replace_atomically(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figures", metavar="DIR", required=True)
     directory = Path(parser.parse_args().figures)
     directory.mkdir(parents=True, exist_ok=True)
     figure(directory / "grand-piano.png")
-    print(f"wrote {directory / 'grand-piano.png'}")
+    guitar_figure(directory / "guitars.png")
+    print(f"wrote {directory / 'grand-piano.png'} and {directory / 'guitars.png'}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,13 @@ from pathlib import Path
 
 from presets.bodies import DESIGNS
 from presets.bodies import build as build_body
-from presets.keyboards import grand_piano
+from presets.keyboards import (
+    GUITAR_FRETS,
+    NYLON_SCALE,
+    STEEL_SCALE,
+    grand_piano,
+    guitar,
+)
 from synth.engine.levels import LEVEL_DBFS, level_gain, on_body
 from synth.physics.hammer import CHAIGNE_ASKENFELT, PIANO_HAMMERS
 from synth.physics.strings import PhysicalString
@@ -148,9 +154,12 @@ def with_body(bare: Preset, name: str, body: str, keyboard=None) -> Preset:
     instrument's sound."""
     made, _ = build_body(DESIGNS[body])
     description = f"{bare.description} On the body of a {made.name}, in stereo."
-    if keyboard is not None:
+    if keyboard is not None and keyboard.hammered():
         description += (f" Every key its own string and hammer ({keyboard.name}: "
                         f"{int(keyboard.range[1] - keyboard.range[0]) + 1} keys).")
+    elif keyboard is not None:
+        description += (f" Every note on the string and fret a guitarist in first position "
+                        f"would use ({keyboard.name}: six strings, {GUITAR_FRETS} frets).")
     return on_body(dataclasses.replace(bare, description=description, keyboard=keyboard),
                    made, name)
 
@@ -177,9 +186,13 @@ def build(name: str, spec: dict) -> Preset:
 
 # The instruments: each string on its body, under the name the bare string had before
 # bodies came; the bare strings keep their own names (the paper's setting, for research).
-INSTRUMENTS = {"nylon-guitar": ("nylon-string-bare", "classical-guitar", None),
-               "steel-guitar": ("steel-string-bare", "steel-guitar", None),
-               "piano-wound": ("piano-string-bare", "grand-piano", grand_piano)}
+INSTRUMENTS = {
+    "nylon-guitar": ("nylon-string-bare", "classical-guitar",
+                     lambda: guitar("nylon", 0.17 * NYLON_SCALE, 5.0, name="classical guitar")),
+    "steel-guitar": ("steel-string-bare", "steel-guitar",
+                     lambda: guitar("steel", 0.15 * STEEL_SCALE, 5.0,
+                                    name="steel-string guitar")),
+    "piano-wound": ("piano-string-bare", "grand-piano", grand_piano)}
 
 
 def presets() -> dict[str, Preset]:
@@ -189,7 +202,7 @@ def presets() -> dict[str, Preset]:
         bare = build(name, spec)
         if name in INSTRUMENTS:
             bare_name, body, keyboard = INSTRUMENTS[name]
-            made[name] = with_body(bare, name, body, keyboard and keyboard())
+            made[name] = with_body(bare, name, body, keyboard())
             bare = dataclasses.replace(bare, name=bare_name)
             made[bare_name] = bare
         else:

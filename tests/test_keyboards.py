@@ -2,7 +2,6 @@
 scale (`presets.keyboards`) against published inharmonicity, the engine playing each key's
 own string, and keyboards in preset files."""
 
-import dataclasses
 import json
 
 import numpy as np
@@ -10,11 +9,14 @@ import pytest
 from safetensors.numpy import save_file
 
 from presets.keyboards import (
+    GUITAR_FRETS,
     HIGHEST,
     LOWEST,
     grand_piano,
+    guitar_string,
     inharmonicity,
     piano_string,
+    woodhouse_t60,
     young_inharmonicity,
 )
 from synth import acoustics
@@ -93,11 +95,42 @@ def test_a_broken_keyboard_is_refused_in_one_line_naming_the_fault(tmp_path, cha
 
 
 def test_a_preset_without_a_keyboard_plays_every_note_on_its_one_string():
-    nylon = load_preset(find_preset("nylon-guitar"))
+    nylon = load_preset(find_preset("nylon-string-bare"))
     assert nylon.keyboard is None
     keys = nylon.keys()
     assert (keys.strings == keys.strings[0]).all() and (keys.excitation ==
                                                        keys.excitation[0]).all()
     assert keys.strings[0, KAPPA] == nylon.string.kappa
-    hammered = dataclasses.replace(load_preset(find_preset("piano-string-bare")))
-    assert hammered.keys().hammered()
+    assert not keys.hammered()
+    assert load_preset(find_preset("piano-string-bare")).keys().hammered()
+
+
+@pytest.mark.parametrize("set_name", ["nylon", "steel"])
+def test_a_guitar_plays_each_note_where_a_guitarist_in_first_position_would(set_name):
+    for note, open_note, fret in ((40, 40, 0), (44, 40, 4), (55, 55, 0), (60, 59, 1),
+                                  (67, 64, 3), (83, 64, 19)):
+        string, found = guitar_string(set_name, note)
+        assert found == fret
+        assert string.fundamental == pytest.approx(note_frequency(note), rel=3e-3)  # 5 cents
+        open_string, _ = guitar_string(set_name, open_note)
+        assert string.length == pytest.approx(open_string.length * 2 ** (-fret / 12))
+        assert string.tension == open_string.tension
+    assert guitar_string(set_name, 90)[1] == GUITAR_FRETS  # held to the neck
+    e4 = [inharmonicity(guitar_string(set_name, 64 + fret)[0]) for fret in range(20)]
+    assert all(np.diff(e4) > 0)  # B rises up the neck: stiffness grows as 1 / L^2
+
+
+def test_woodhouses_losses_give_the_nylon_g_strings_published_decay():
+    g3, _ = guitar_string("nylon", 55)
+    assert woodhouse_t60(g3, 196.0) == pytest.approx(7.4, rel=0.02)
+    assert woodhouse_t60(g3, 1970.0) == pytest.approx(2.1, rel=0.03)
+
+
+def test_the_engine_plays_a_fretted_note_on_its_shortened_string():
+    nylon = load_preset(find_preset("nylon-guitar"))
+    assert nylon.keyboard is not None and not nylon.keyboard.hammered()
+    engine = Engine(nylon, fs=FS, polyphony=2)  # softly: the glide would bend the partials
+    audio = render_events(engine, [Event(0, NOTE_ON, 67, 40)], int(1.2 * FS))
+    frequencies = acoustics.partials(acoustics.mono(audio), FS, note_frequency(67))
+    _, measured = acoustics.inharmonicity(frequencies)
+    assert measured == pytest.approx(inharmonicity(guitar_string("nylon", 67)[0]), rel=0.1)
