@@ -6,7 +6,9 @@ A hammer of mass ratio r, felt stiffness and exponent p (normalised, `synth.phys
 meets the string at rest at velocity v: its displacement y, the felt's potential
 W(c) = felt max(c, 0)^(p+1) / (p + 1) of the compression c = y - Phi_h . q, and an auxiliary
 variable psi_h of its own. One step solves the rank-two system of the kernel in closed form,
-so the discrete energy of string and hammer never grows. Drift controls carry no gradient.
+so the discrete energy of string and hammer never grows; psi_h has no drift control and is
+set back to sqrt(eps) out of contact, as in the kernel. The string's drift control carries
+no gradient.
 """
 
 from __future__ import annotations
@@ -54,9 +56,7 @@ class StruckString(nn.Module):
         q_half = q + 0.5 * k * p
         value, grad = scheme.potential(q_half)
         g = grad / torch.sqrt(2.0 * value + EPS)[:, None]
-        rate = v - (phi * p).sum(-1)
-        c_now = y - (phi * q).sum(-1)
-        c_half = c_now + 0.5 * k * rate
+        c_half = y - (phi * q).sum(-1) + 0.5 * k * (v - (phi * p).sum(-1))
         s = felt_force(c_half, felt, exponent) \
             / torch.sqrt(2.0 * felt_potential(c_half, felt, exponent) + EPS)
         if scheme.lambda0 > 0.0:
@@ -64,9 +64,6 @@ class StruckString(nn.Module):
                 drift = psi - scheme.psi_of(q)
                 g = g - scheme.lambda0 * drift[:, None] * torch.sign(p) \
                     / (p.abs().sum(-1, keepdim=True) + EPS)
-                drift_h = psi_h - torch.sqrt(2.0 * felt_potential(c_now, felt, exponent) + EPS)
-                s_mod = -scheme.lambda0 * drift_h * torch.sign(rate) / (rate.abs() + EPS)
-            s = s + s_mod
         d = 1.0 + k * scheme.sigma
         gain = k / d
         base = ((1.0 - k * scheme.sigma) * p - k * scheme.omega2 * q_half) / d
@@ -82,6 +79,8 @@ class StruckString(nn.Module):
         v_next = v - k / self.mass * b
         psi_next = psi + 0.5 * k * (g * (p + p_next)).sum(-1)
         psi_h_next = psi_h + 0.5 * k * s * (v + v_next - (phi * (p + p_next)).sum(-1))
+        rest = torch.full_like(psi_h_next, EPS ** 0.5)
+        psi_h_next = torch.where((s == 0.0) & (psi_h_next.abs() > rest), rest, psi_h_next)
         return (q_half + 0.5 * k * p_next, p_next, psi_next, y + 0.5 * k * (v + v_next),
                 v_next, psi_h_next)
 

@@ -16,12 +16,12 @@ provenance ("body" in its description).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from synth.errors import PresetError
+from synth.keyboards import note_range, range_faults
 
 MAX_BODY_MODES = 512  # 512 modes in stereo cost about 7 % of a core at 48 kHz
 MAX_BODY_FREQUENCY = 24000.0  # Hz
@@ -67,10 +67,7 @@ class Body:
             faults.append(f"mode gains must be finite and within +-{MAX_BODY_GAIN:g}")
         if not (isinstance(self.spread, float | int) and 0.0 <= self.spread <= 1.0):
             faults.append(f"spread must lie in [0, 1], got {self.spread!r}")
-        low, high = self.range
-        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high <= 127):
-            faults.append(f"range must be two MIDI notes, low < high, got {self.range!r}")
-        return faults
+        return faults + range_faults(self.range)
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The body's tensors as a preset file stores them (float64)."""
@@ -102,15 +99,11 @@ def body_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Body:
     missing = [name for name in TENSORS if name not in tensors]
     if missing:
         raise PresetError(f"body: missing tensor(s) {missing}")
-    low_high = description.get("range", [21.0, 108.0])
-    if not (isinstance(low_high, list) and len(low_high) == 2
-            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in low_high)):
-        raise PresetError(f"body: range must be [low, high] MIDI notes, got {low_high!r:.40}")
     spread = description.get("spread", 0.0)
     if isinstance(spread, bool) or not isinstance(spread, int | float):
         raise PresetError(f"body: spread must be a number, got {spread!r:.40}")
     provenance = description.get("provenance", {})
     return Body(*(np.asarray(tensors[name], dtype=np.float64) for name in TENSORS),
-                spread=float(spread), range=(float(low_high[0]), float(low_high[1])),
+                spread=float(spread), range=note_range(description, "body"),
                 name=str(description.get("name", "")),
                 provenance=provenance if isinstance(provenance, dict) else {})

@@ -71,10 +71,7 @@ class Keyboard:
                         | (e[:, SPEED_SOFT] > e[:, SPEED_HARD]))).any():
             faults.append("a key's hammer needs a felt exponent >= 1 and speeds 0 < softest "
                           "<= hardest")
-        low, high = self.range
-        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low < high <= 127):
-            faults.append(f"range must be two MIDI notes, low < high, got {self.range!r}")
-        return faults
+        return faults + range_faults(self.range)
 
     def tensors(self) -> dict[str, np.ndarray]:
         """The keyboard's tensors as a preset file stores them (float64)."""
@@ -86,6 +83,25 @@ class Keyboard:
     def hammered(self) -> bool:
         """Whether its keys are struck by hammers."""
         return bool((self.excitation[:, HAMMER_MASS] > 0).any())
+
+
+def note_range(description: dict, part: str) -> tuple[float, float]:
+    """The (low, high) MIDI notes of a preset description's `part` ("body", "keyboard"),
+    [21, 108] if it names none; PresetError if it is not two numbers."""
+    low_high = description.get("range", [21.0, 108.0])
+    if not (isinstance(low_high, list) and len(low_high) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in low_high)):
+        raise PresetError(f"{part}: range must be [low, high] MIDI notes, got "
+                          f"{low_high!r:.40}")
+    return float(low_high[0]), float(low_high[1])
+
+
+def range_faults(low_high: tuple[float, float]) -> list[str]:
+    """What is wrong with a range of MIDI notes (none: 0 <= low < high <= 127)."""
+    low, high = low_high
+    if math.isfinite(low) and math.isfinite(high) and 0 <= low < high <= 127:
+        return []
+    return [f"range must be two MIDI notes, low < high, got {low_high!r}"]
 
 
 def single_string(string: np.ndarray, excitation: np.ndarray) -> Keyboard:
@@ -101,13 +117,8 @@ def keyboard_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Key
     missing = [name for name in TENSORS if name not in tensors]
     if missing:
         raise PresetError(f"keyboard: missing tensor(s) {missing}")
-    low_high = description.get("range", [21.0, 108.0])
-    if not (isinstance(low_high, list) and len(low_high) == 2
-            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in low_high)):
-        raise PresetError(f"keyboard: range must be [low, high] MIDI notes, got "
-                          f"{low_high!r:.40}")
     provenance = description.get("provenance", {})
     return Keyboard(*(np.asarray(tensors[name], dtype=np.float64) for name in TENSORS),
-                    range=(float(low_high[0]), float(low_high[1])),
+                    range=note_range(description, "keyboard"),
                     name=str(description.get("name", "")),
                     provenance=provenance if isinstance(provenance, dict) else {})

@@ -168,7 +168,7 @@ def simulate_struck_reference(params, hammer, n_steps, lambda0=1e3):
     "half_width"} in normalised units. Both potentials get their own auxiliary variable, and
     (p', v') comes from one dense solve of the (M + 1) system. Returns the force on the string
     (N,), w (N,), and the discrete energy E_string + 1/2 r v^2 + 1/2 psi_h^2 before each
-    step (N,)."""
+    step (N,). psi_h has no drift control; out of contact it is set back to sqrt(eps)."""
     omega2, sigma, n_keep, _, phi_o = modal_data({**params, "x_e": hammer["position"]},
                                                  params.get("warp", False))
     phi_h = contact_weights(n_keep, hammer["position"], hammer["half_width"])
@@ -203,12 +203,8 @@ def simulate_struck_reference(params, hammer, n_steps, lambda0=1e3):
             v_now, _ = v_and_grad(q)
             g = g - lambda0 * (psi - np.sqrt(2.0 * v_now + EPS)) * np.sign(p) \
                 / (np.sum(np.abs(p)) + EPS)
-        c_now, c_half = y - phi_h @ q, y_half - phi_h @ q_half
-        rate = v - phi_h @ p
+        c_half = y_half - phi_h @ q_half
         s = felt * max(c_half, 0.0) ** exponent / np.sqrt(2.0 * felt_energy(c_half) + EPS)
-        if lambda0 > 0.0:
-            s -= lambda0 * (psi_h - np.sqrt(2.0 * felt_energy(c_now) + EPS)) * np.sign(rate) \
-                / (abs(rate) + EPS)
         forces[n] = felt * max(c_half, 0.0) ** exponent
         # unknowns x = (p', v'); gradients of the two potentials over (q, y): G = (g, 0) and
         # H = s (-phi_h, 1); mass diag(1 + k sigma, r)
@@ -223,6 +219,8 @@ def simulate_struck_reference(params, hammer, n_steps, lambda0=1e3):
         new = np.linalg.solve(matrix, rhs)
         psi += 0.5 * k * big_g @ (old + new)
         psi_h += 0.5 * k * big_h @ (old + new)
+        if s == 0.0 and abs(psi_h) > np.sqrt(EPS):  # out of contact: the felt at rest
+            psi_h = np.sqrt(EPS)
         p, v = new[:-1], new[-1]
         q, y = q_half + 0.5 * k * p, y_half + 0.5 * k * v
         out_w[n] = phi_o @ q

@@ -29,11 +29,14 @@ W(c), c = y - Phi_h . q (`synth.physics.hammer`), get an auxiliary variable psi_
 own, and the step
 
     (p' - p)/k = ... - nu^2 g psi_half + s Phi_h psi_h_half,  r (v' - v)/k = -s psi_h_half,
-    s = W'(c_half) / sqrt(2 W(c_half) + eps) + drift control,
+    s = W'(c_half) / sqrt(2 W(c_half) + eps),
     psi_h_half = psi_h + (k/4) s ((v + v') - Phi_h . (p + p'))
 
 is diagonal plus rank two in (p', v'), solved in closed form. The discrete energy
 E + 1/2 r v^2 + 1/2 psi_h^2 (E the string's, `synth.kernels.sav`) never grows, whatever s is.
+psi_h has no drift control (a contact lasts a few ms; a correction dividing by the
+compression rate, which passes through zero, would blow s up); out of contact it is set
+back to its rest value sqrt(eps), which only ever takes energy away.
 """
 
 import math
@@ -61,6 +64,8 @@ from synth.kernels.lane_potentials import NORM1, V_HALF, V_NOW, half_drift
 from synth.kernels.options import INLINE
 from synth.kernels.potentials import is_linear
 from synth.kernels.sav import EPS
+
+REST_PSI = math.sqrt(EPS)  # psi_h of an uncompressed felt
 
 DECAY, STIFF, GAIN, DRIVE, PICKUP, TENSION = 0, 1, 2, 3, 4, 5
 COEF_ROWS = 6
@@ -153,22 +158,13 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, c
 
 
 @njit(**INLINE)
-def _hammer_scale(exc, v, hq, hp, half_k, lambda0):
-    """s of lane v's hammer: W'(c_half) / sqrt(2 W(c_half) + eps) plus the drift control
-    -lambda0 (psi_h - sqrt(2 W(c) + eps)) sign(c') / (|c'| + eps); hq, hp: Phi_h . q and
+def _hammer_scale(exc, v, hq, hp, half_k):
+    """s of lane v's hammer: W'(c_half) / sqrt(2 W(c_half) + eps); hq, hp: Phi_h . q and
     Phi_h . p at the step's start (float64 arithmetic)."""
     felt, exponent = exc[H_FELT, v], exc[H_EXPONENT, v]
-    velocity = exc[H_V, v]
-    c_now = exc[H_Y, v] - hq
-    rate = velocity - hp  # c'
-    c_half = c_now + half_k * rate
-    s = felt_force(c_half, felt, exponent) \
+    c_half = exc[H_Y, v] - hq + half_k * (exc[H_V, v] - hp)
+    return felt_force(c_half, felt, exponent) \
         / math.sqrt(2.0 * felt_potential(c_half, felt, exponent) + EPS)
-    if lambda0 > 0.0:
-        drift = exc[H_PSI, v] - math.sqrt(2.0 * felt_potential(c_now, felt, exponent) + EPS)
-        sign = (1.0 if rate > 0.0 else 0.0) - (1.0 if rate < 0.0 else 0.0)
-        s -= lambda0 * drift * sign / (abs(rate) + EPS)
-    return s
 
 
 @njit(**INLINE)
@@ -200,7 +196,7 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi,
             acc[_CORR, v] = zero
         if exc[H_LEFT, v] > 0.0:
             acc[_HS, v] = dt(_hammer_scale(exc, v, float(acc[_HQ, v]), float(acc[_HP, v]),
-                                           float(half_k), float(lambda0)))
+                                           float(half_k)))
             acc[_HK, v] = dt(float(k) / exc[H_MASS, v])
         else:
             acc[_HS, v] = zero
@@ -258,6 +254,8 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi,
             exc[H_Y, v] += float(half_k) * (velocity + after)
             exc[H_PSI, v] += float(half_k) * float(acc[_HS, v]) * (
                 velocity + after - float(acc[_HP, v]) - float(acc[_HQ, v]))
+            if acc[_HS, v] == zero and abs(exc[H_PSI, v]) > REST_PSI:
+                exc[H_PSI, v] = REST_PSI  # out of contact: at rest again, never more energy
             exc[H_V, v] = after
             exc[H_LEFT, v] -= 1.0
 
