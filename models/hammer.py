@@ -17,16 +17,7 @@ import torch
 from torch import nn
 
 from models.sav import EPS, SAVScheme
-
-
-def felt_potential(compression, felt, exponent):
-    """W(c) (B,): `synth.physics.hammer.felt_potential` in torch."""
-    return felt * torch.relu(compression) ** (exponent + 1.0) / (exponent + 1.0)
-
-
-def felt_force(compression, felt, exponent):
-    """W'(c) (B,): `synth.physics.hammer.felt_force` in torch."""
-    return felt * torch.relu(compression) ** exponent
+from synth.physics.hammer import felt_force, felt_potential
 
 
 class StruckString(nn.Module):
@@ -83,7 +74,3 @@ class StruckString(nn.Module):
         psi_h_next = torch.where((s == 0.0) & (psi_h_next.abs() > rest), rest, psi_h_next)
         return (q_half + 0.5 * k * p_next, p_next, psi_next, y + 0.5 * k * (v + v_next),
                 v_next, psi_h_next)
-
-    def force(self, q, y) -> torch.Tensor:
-        """The felt's force on each string now (B, normalised)."""
-        return felt_force(y - (self.phi_h * q).sum(-1), self.felt, self.exponent)

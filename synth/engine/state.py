@@ -14,14 +14,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from synth import params
+from synth import keyboards, params
 from synth.engine import events, pointers
 from synth.engine.kind_entries import ENTRIES, PUBLISHED, entries_for
 from synth.engine.schedule import empty_schedule
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.body import set_coefficients
 from synth.kernels.formulas import EXCITE_FIELDS
-from synth.keyboards import KEYS
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
 from synth.presets import EXCITATION_TYPES, Preset
@@ -45,10 +44,16 @@ CONSTANTS_SIZE = 26
 # preset's excitation position, which the pluck_position control scales every key's by
 # keys (float64, one row per MIDI note): the string and excitation of each key
 # (`synth.keyboards`: the strings' fields, then the excitation's)
-KEY_GAMMA, KEY_KAPPA, KEY_NU, KEY_SIGMA0, KEY_SIGMA1 = range(5)
+KEY_GAMMA, KEY_KAPPA, KEY_NU, KEY_SIGMA0, KEY_SIGMA1 = (
+    keyboards.GAMMA, keyboards.KAPPA, keyboards.NU, keyboards.SIGMA0, keyboards.SIGMA1)
+_STRINGS = len(keyboards.STRING_FIELDS)
 (KEY_POSITION, KEY_AMPLITUDE, KEY_HAMMER_MASS, KEY_FELT, KEY_FELT_EXPONENT, KEY_HALF_WIDTH,
- KEY_SPEED_SOFT, KEY_SPEED_HARD) = range(5, 13)
-KEY_FIELDS = 13
+ KEY_SPEED_SOFT, KEY_SPEED_HARD) = (
+    _STRINGS + field for field in (keyboards.POSITION, keyboards.AMPLITUDE,
+                                   keyboards.HAMMER_MASS, keyboards.FELT,
+                                   keyboards.FELT_EXPONENT, keyboards.HALF_WIDTH,
+                                   keyboards.SPEED_SOFT, keyboards.SPEED_HARD))
+KEY_FIELDS = _STRINGS + len(keyboards.EXCITATION_FIELDS)
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
 PARAM_ROWS = 6
@@ -133,8 +138,8 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     config[CAPACITY] = capacity
     config[POLYPHONY] = polyphony
     keyboard = preset.keys()
-    state.keys[:, :KEY_POSITION] = keyboard.strings
-    state.keys[:, KEY_POSITION:] = keyboard.excitation
+    state.keys[:, :_STRINGS] = keyboard.strings
+    state.keys[:, _STRINGS:] = keyboard.excitation
     constants = state.constants
     constants[FS], constants[K] = fs, 1.0 / fs
     constants[POSITION_REF], constants[OUTPUT_GAIN] = preset.pluck_position, preset.output_gain
@@ -197,7 +202,7 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED), excitation=np.zeros(EXCITE_FIELDS),
-        keys=np.zeros((KEYS, KEY_FIELDS)))
+        keys=np.zeros((keyboards.KEYS, KEY_FIELDS)))
 
 
 def _implied(preset: Preset) -> dict[str, float]:

@@ -45,13 +45,12 @@ from synth.kernels.formulas import (
     E_POSITION,
     E_SHAPE,
     ELAPSED,
-    HAMMER,
     LEN,
     SHAPE,
-    STRIKE,
     decay_rate,
     excitation_force,
     mode_shape,
+    pulse_shape,
     readout,
     squared_frequency,
     wavenumber2,
@@ -265,7 +264,7 @@ def excite_ssm(voices, v, excitation):
     A hammer plays as its pulse, a STRIKE."""
     amplitude, note_scale = excitation[E_AMPLITUDE], excitation[E_NOTE_SCALE]
     length, position = excitation[E_LENGTH], excitation[E_POSITION]
-    shape = STRIKE if excitation[E_SHAPE] == HAMMER else excitation[E_SHAPE]
+    shape = pulse_shape(excitation[E_SHAPE])
     bank, net, exc = voices.bank, voices.net, voices.exc
     dt = bank.dtype.type
     force = amplitude / note_scale

@@ -71,6 +71,13 @@ def wavenumber2(m):
 
 
 @njit(**INLINE)
+def pulse_shape(shape):
+    """The force pulse a kind without a hammer plays for the record's shape: a HAMMER as a
+    STRIKE, PLUCK and STRIKE as they are."""
+    return STRIKE if shape == HAMMER else shape
+
+
+@njit(**INLINE)
 def excitation_force(elapsed, amplitude, length, shape):
     """Force at the midpoint of the step that starts `elapsed` steps after the onset.
 

@@ -38,10 +38,10 @@ from synth.kernels.formulas import (
     HAMMER,
     LEN,
     SHAPE,
-    STRIKE,
     contact_profile,
     decay_rate,
     mode_shape,
+    pulse_shape,
     readout,
     squared_frequency,
     tension_readout,
@@ -56,6 +56,7 @@ from synth.kernels.lanes import (
     NU2,
     PICKUP,
     PSI,
+    REST_PSI,
     RESYNC,
     STIFF,
     TENSION,
@@ -64,7 +65,6 @@ from synth.kernels.lanes import (
 from synth.kernels.linear import NYQUIST_FRACTION, mode_coefficients, warped_mode
 from synth.kernels.options import KERNEL
 from synth.kernels.potentials import is_gradnet
-from synth.kernels.sav import EPS
 
 K, LAMBDA0, PSI_REST = 0, 1, 2  # the constants row: time step (s), drift control (1/s), psi
 CONSTANTS = 3                   # at rest
@@ -187,14 +187,14 @@ def excite(voices, v, excitation):
     if excitation[E_SHAPE] == HAMMER and excitation[E_HAMMER_MASS] > 0.0:
         exc[AMP, v], exc[LEN, v], exc[SHAPE, v] = 0.0, 0.0, HAMMER
         exc[H_Y, v], exc[H_V, v] = under, excitation[E_HAMMER_VELOCITY]
-        exc[H_PSI, v] = math.sqrt(EPS)  # the felt is not yet compressed
+        exc[H_PSI, v] = REST_PSI  # the felt is not yet compressed
         exc[H_MASS, v] = excitation[E_HAMMER_MASS]
         exc[H_FELT, v], exc[H_EXPONENT, v] = excitation[E_FELT], excitation[E_FELT_EXPONENT]
         exc[H_LEFT, v] = math.ceil(HAMMER_SECONDS / voices.constants[K])
         return
     exc[AMP, v] = excitation[E_AMPLITUDE]
     exc[LEN, v] = excitation[E_LENGTH]
-    exc[SHAPE, v] = STRIKE if excitation[E_SHAPE] == HAMMER else excitation[E_SHAPE]
+    exc[SHAPE, v] = pulse_shape(excitation[E_SHAPE])
     exc[H_LEFT, v] = 0.0
 
 

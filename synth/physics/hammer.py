@@ -12,30 +12,31 @@ a string of linear density mu (kg/m) is
                                       string's under it (Phi_h: `modes.contact_profile`)
     r y'' = -W'(c),   q_m'' = ... + Phi_h,m W'(c)
 
-and its velocity v (m/s) is v / L. The formulas here are plain arithmetic on scalars or
-NumPy arrays; `synth.kernels.formulas` compiles the same functions for the kernels.
+and its velocity v (m/s) is v / L. The formulas here are plain arithmetic on scalars,
+NumPy arrays or torch tensors; `synth.kernels.formulas` compiles the same functions for the
+kernels, and `models.hammer` calls them on tensors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from synth.errors import ParameterError
 from synth.physics.strings import check_finite
 
 
 def felt_potential(compression, felt, exponent):
-    """W(c) = felt max(c, 0)^(p+1) / (p + 1): the felt's stored energy (normalised units)."""
-    squeezed = np.maximum(compression, 0.0)
+    """W(c) = felt max(c, 0)^(p+1) / (p + 1): the felt's stored energy (normalised units).
+    max(c, 0) is written c (c > 0), so the same code runs on floats, NumPy arrays and torch
+    tensors (`models.hammer`, with its gradient)."""
+    squeezed = compression * (compression > 0.0)
     return felt * squeezed ** (exponent + 1.0) / (exponent + 1.0)
 
 
 def felt_force(compression, felt, exponent):
     """W'(c) = felt max(c, 0)^p: the force between hammer and string (normalised units,
     force / (mu L^2))."""
-    return felt * np.maximum(compression, 0.0) ** exponent
+    return felt * (compression * (compression > 0.0)) ** exponent
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,6 @@ class Hammer:
         return {"mass": self.mass, "stiffness": self.stiffness, "exponent": self.exponent,
                 "width": self.width, "speeds": list(self.speeds)}
 
-    def force(self, compression: float) -> float:
-        """The felt's force (N) at a compression (m)."""
-        return float(felt_force(compression, self.stiffness, self.exponent))
 
 
 CHAIGNE_ASKENFELT = ("A. Chaigne, A. Askenfelt, 'Numerical simulations of piano strings. I', "

@@ -31,13 +31,12 @@ from synth.kernels.formulas import (
     E_POSITION,
     E_SHAPE,
     ELAPSED,
-    HAMMER,
     LEN,
     SHAPE,
-    STRIKE,
     decay_rate,
     excitation_force,
     mode_shape,
+    pulse_shape,
     readout,
     squared_frequency,
     wavenumber2,
@@ -126,7 +125,7 @@ def excite(voices, v, excitation):
     voices.exc[ELAPSED, v] = 0.0
     voices.exc[AMP, v] = excitation[E_AMPLITUDE]
     voices.exc[LEN, v] = excitation[E_LENGTH]
-    voices.exc[SHAPE, v] = STRIKE if excitation[E_SHAPE] == HAMMER else excitation[E_SHAPE]
+    voices.exc[SHAPE, v] = pulse_shape(excitation[E_SHAPE])
 
 
 @njit(**KERNEL)
