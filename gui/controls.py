@@ -19,14 +19,15 @@ from synth.kinds import find_kind
 from synth.params import PARAMS, knob_position, knob_value
 
 STEPS = 1270  # slider resolution: ten steps per MIDI knob step
-SHOWN = ("tension", "stiffness", "decay", "brightness", "nonlinearity", "excitation",
-         "pluck_position", "pickup_position", "excitation_width", "velocity_sensitivity",
-         "bend_range", "gain", "output", "body_size", "body_damping", "body_mix")
-ROWS = 6  # controls per column: the string's physics, the playing, the instrument's body
+SHOWN = ("tension", "stiffness", "decay", "brightness", "nonlinearity", "pickup_position",
+         "excitation", "plectrum", "plectrum_stiffness", "pluck_position", "excitation_width",
+         "velocity_sensitivity", "bend_range", "gain", "output", "body_size", "body_damping",
+         "body_mix")
+ROWS = 6  # controls per column: the string, how it is played, what is heard
 TITLES = {"pluck_position": "pluck position", "pickup_position": "pickup",
           "excitation_width": "excitation width", "velocity_sensitivity": "velocity",
           "bend_range": "bend range", "body_size": "body size", "body_damping": "body damping",
-          "body_mix": "body mix"}
+          "body_mix": "body mix", "plectrum_stiffness": "plectrum stiffness"}
 
 
 class ParamSlider(QSlider):

@@ -2,7 +2,8 @@
 
 The engine's live parameters are factors of the preset's string (docs/design.md, "The string
 and its SAV step"): tension scales gamma^2 (so the tension in newtons), stiffness scales kappa
-(Young's modulus goes with its square), decay and brightness divide sigma0 and sigma1.
+(Young's modulus goes with its square), decay divides every loss and brightness also those
+that grow with frequency (docs/design.md, "Losses").
 `describe` turns a value into text in physical units for the preset's string at its reference
 note; presets without a physical string (learned ones) show the factor and its audible effect
 instead.
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import math
 
+from synth.keyboards import GAMMA, KAPPA, SIGMA0
 from synth.params import PARAMS, output_of
-from synth.physics.strings import StringParams, note_frequency
+from synth.physics.losses import L_BENDING, L_BRIDGE_MASS, L_FRICTION, L_SIGMA1, t60s
+from synth.physics.pluck import plectrum_release
+from synth.physics.strings import note_frequency
 from synth.presets import Preset
 
 HIGH_FREQUENCY = 2000.0  # Hz at which "brightness" reports the decay time
@@ -36,12 +40,15 @@ def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
         return f"x{value:.2f} (kappa {preset.string.kappa * value:.3g})"
     if name in ("decay", "brightness"):
         decay, brightness = (value, brightness) if name == "decay" else (decay, value)
-        string = preset.string
-        damped = StringParams(string.gamma, string.kappa, string.nu, string.sigma0 / decay,
-                              string.sigma1 / (decay * brightness))
-        frequency = (note_frequency(preset.reference_note) if name == "decay"
-                     else HIGH_FREQUENCY)
-        return f"T60 {damped.t60(frequency):.2f} s at {frequency:.0f} Hz"
+        key = preset.keys().strings[round(preset.reference_note)]
+        losses = key[SIGMA0:] / decay
+        for field in (L_SIGMA1, L_FRICTION, L_BENDING):
+            losses[field] /= brightness
+        losses[L_BRIDGE_MASS] = key[SIGMA0 + L_BRIDGE_MASS]
+        fundamental = note_frequency(preset.reference_note)
+        mode = 1 if name == "decay" else max(1, round(HIGH_FREQUENCY / fundamental))
+        t60 = t60s(losses, key[GAMMA] ** 2, key[KAPPA], [mode])[0]
+        return f"T60 {t60:.2f} s at {mode * fundamental:.0f} Hz"
     if name == "nonlinearity":
         return f"x{value:.2f} (nu {preset.string.nu * value:.4g})"
     if name in ("pluck_position", "pickup_position"):
@@ -49,7 +56,11 @@ def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
             return f"{1000.0 * physical.length * value:.0f} mm from the bridge"
         return f"{value:.2f} of the length"
     if name == "excitation":
-        return "strike" if value >= 0.5 else "pluck"
+        return "pluck" if value < 0.5 else ("strike" if value < 1.5 else "hammer")  # as played
+    if name == "plectrum":
+        return "a plectrum" if value >= 0.5 else "a finger"
+    if name == "plectrum_stiffness":
+        return f"{value:.0f} N/m (lets go in {1e3 * plectrum_release(value):.2f} ms)"
     if name == "excitation_width":
         return f"{value:.2f} ms"
     if name == "gain":

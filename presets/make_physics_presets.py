@@ -148,10 +148,10 @@ STRINGS = {
 }
 
 
-def with_body(bare: Preset, name: str, body: str, keyboard=None) -> Preset:
+def with_body(bare: Preset, name: str, body: str, keyboard=None, controls=None) -> Preset:
     """`bare` played through the body `presets.bodies.DESIGNS[body]` (and, given one, each
-    note on its own string of `keyboard`), its output gain measured again for the
-    instrument's sound."""
+    note on its own string of `keyboard`, and the live `controls` it loads with), its output
+    gain measured again for the instrument's sound."""
     made, _ = build_body(DESIGNS[body])
     description = f"{bare.description} On the body of a {made.name}, in stereo."
     if keyboard is not None and keyboard.hammered():
@@ -160,8 +160,8 @@ def with_body(bare: Preset, name: str, body: str, keyboard=None) -> Preset:
     elif keyboard is not None:
         description += (f" Every note on the string and fret a guitarist in first position "
                         f"would use ({keyboard.name}: six strings, {GUITAR_FRETS} frets).")
-    return on_body(dataclasses.replace(bare, description=description, keyboard=keyboard),
-                   made, name)
+    return on_body(dataclasses.replace(bare, description=description, keyboard=keyboard,
+                                       controls=controls or {}), made, name)
 
 
 def build(name: str, spec: dict) -> Preset:
@@ -185,14 +185,19 @@ def build(name: str, spec: dict) -> Preset:
 
 
 # The instruments: each string on its body, under the name the bare string had before
-# bodies came; the bare strings keep their own names (the paper's setting, for research).
+# bodies came, with the live controls it loads with (the classical guitar played with the
+# fingers, the steel-string guitar with a plectrum); the bare strings keep their own names
+# (the paper's setting, for research).
 INSTRUMENTS = {
     "nylon-guitar": ("nylon-string-bare", "classical-guitar",
-                     lambda: guitar("nylon", 0.17 * NYLON_SCALE, 5.0, name="classical guitar")),
+                     lambda: guitar("nylon", 0.17 * NYLON_SCALE,
+                                    STRINGS["nylon-guitar"]["width_ms"] * 1e-3,
+                                    name="classical guitar"), {"plectrum": 0.0}),
     "steel-guitar": ("steel-string-bare", "steel-guitar",
-                     lambda: guitar("steel", 0.15 * STEEL_SCALE, 5.0,
-                                    name="steel-string guitar")),
-    "piano-wound": ("piano-string-bare", "grand-piano", grand_piano)}
+                     lambda: guitar("steel", 0.15 * STEEL_SCALE,
+                                    STRINGS["steel-guitar"]["width_ms"] * 1e-3,
+                                    name="steel-string guitar"), {"plectrum": 1.0}),
+    "piano-wound": ("piano-string-bare", "grand-piano", grand_piano, {})}
 
 
 def presets() -> dict[str, Preset]:
@@ -201,8 +206,8 @@ def presets() -> dict[str, Preset]:
     for name, spec in STRINGS.items():
         bare = build(name, spec)
         if name in INSTRUMENTS:
-            bare_name, body, keyboard = INSTRUMENTS[name]
-            made[name] = with_body(bare, name, body, keyboard())
+            bare_name, body, keyboard, controls = INSTRUMENTS[name]
+            made[name] = with_body(bare, name, body, keyboard(), controls)
             bare = dataclasses.replace(bare, name=bare_name)
             made[bare_name] = bare
         else:

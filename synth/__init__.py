@@ -19,8 +19,11 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-# every source numba compiles, or whose functions it compiles in
-_COMPILED = ("kernels", "engine", "kinds", "callback.py", "native.py", "physics/modes.py")
+# every source numba compiles, or whose functions or constants it compiles in (the physics
+# formulas that `synth.kernels.formulas` compiles; the key table's and the controls' layouts)
+_COMPILED = ("kernels", "engine", "kinds", "callback.py", "native.py", "physics/modes.py",
+             "physics/strings.py", "physics/hammer.py", "physics/losses.py",
+             "physics/pluck.py", "keyboards.py", "params.py")
 # (warm.py, which compiles in a second process, is not: it only calls compiled code)
 KEEP_CACHES = 4
 KINDS_GROUP = "neural_strings.kinds"  # the entry point group of model kinds (`synth.kinds`)

@@ -4,12 +4,17 @@ preset holds them (a piano's scale, a guitar's strings and frets).
 A keyboard gives each MIDI note 0..127 the normalised string that plays it and how that
 string is set in motion:
 
-    keyboard.strings    (128, 5): gamma, kappa, nu, sigma0, sigma1 (1/s), gamma tuned to the
-                        note at tension 1 (the engine tunes again, with the live controls)
-    keyboard.excitation (128, 8): position (0..1), amplitude (normalised force of a pulse at
+    keyboard.strings    (128, 10): gamma, kappa, nu (1/s), gamma tuned to the note at
+                        tension 1 (the engine tunes again, with the live controls), then
+                        the string's losses: sigma0, sigma1 (1/s), air (1/s^(1/2)),
+                        friction, bending (loss factors), bridge, bridge_mass (s)
+                        (`synth.physics.losses`)
+    keyboard.excitation (128, 9): position (0..1), amplitude (normalised force of a pulse at
                         velocity 127), and its hammer: mass ratio, felt, felt exponent,
                         contact half-width (0..1), softest and hardest speed (1/s); mass 0
-                        for a key without a hammer (`synth.physics.hammer` for the units)
+                        for a key without a hammer (`synth.physics.hammer` for the units);
+                        then the normalised force a finger's pluck holds it with at
+                        velocity 127 (`synth.physics.pluck`; 0: no held pluck)
 
 Notes beyond the instrument's `range` play the nearest key's string. A preset without a
 keyboard plays every note on its one string (`single_string`), retuned by its tension.
@@ -25,19 +30,20 @@ import numpy as np
 from synth.errors import PresetError
 
 KEYS = 128
-STRING_FIELDS = ("gamma", "kappa", "nu", "sigma0", "sigma1")
+STRING_FIELDS = ("gamma", "kappa", "nu", "sigma0", "sigma1", "air", "friction", "bending",
+                 "bridge", "bridge_mass")
 EXCITATION_FIELDS = ("position", "amplitude", "hammer_mass", "felt", "felt_exponent",
-                     "half_width", "speed_soft", "speed_hard")
-GAMMA, KAPPA, NU, SIGMA0, SIGMA1 = range(5)
+                     "half_width", "speed_soft", "speed_hard", "hold")
+GAMMA, KAPPA, NU, SIGMA0 = range(4)  # the losses follow from SIGMA0 on
 (POSITION, AMPLITUDE, HAMMER_MASS, FELT, FELT_EXPONENT, HALF_WIDTH, SPEED_SOFT,
- SPEED_HARD) = range(8)
+ SPEED_HARD, HOLD) = range(9)
 TENSORS = ("keyboard.strings", "keyboard.excitation")
 MAX_VALUE = 1e16  # the felt's normalised stiffness reaches 1e13 in the treble
 
 
 @dataclass(frozen=True, eq=False)
 class Keyboard:
-    """strings (128, 5) and excitation (128, 8) as in the module docstring; range (low,
+    """strings (128, 10) and excitation (128, 9) as in the module docstring; range (low,
     high) the MIDI notes the instrument has; name and provenance say where the numbers come
     from."""
 
@@ -105,9 +111,22 @@ def range_faults(low_high: tuple[float, float]) -> list[str]:
 
 
 def single_string(string: np.ndarray, excitation: np.ndarray) -> Keyboard:
-    """Every note on one string: `string` (5,) and `excitation` (8,) on every key."""
+    """Every note on one string: `string` (10,) and `excitation` (9,) on every key."""
     return Keyboard(np.tile(np.asarray(string, np.float64), (KEYS, 1)),
                     np.tile(np.asarray(excitation, np.float64), (KEYS, 1)), (0.0, 127.0))
+
+
+# The widths of the first keyboards' tables, strings and excitation (before the losses and
+# the held pluck), which load with those fields zero: sigma0 + sigma1 beta^2 alone, no hold
+FIRST_WIDTHS = (5, 8)
+
+
+def _widened(table: np.ndarray, first: int, width: int) -> np.ndarray:
+    """A first keyboard's (128, first) table padded with zero fields to `width`; any other
+    table as it is."""
+    if table.ndim == 2 and table.shape[1] == first:
+        return np.hstack([table, np.zeros((table.shape[0], width - first))])
+    return table
 
 
 def keyboard_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Keyboard:
@@ -118,7 +137,11 @@ def keyboard_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Key
     if missing:
         raise PresetError(f"keyboard: missing tensor(s) {missing}")
     provenance = description.get("provenance", {})
-    return Keyboard(*(np.asarray(tensors[name], dtype=np.float64) for name in TENSORS),
+    strings, excitation = (
+        _widened(np.asarray(tensors[name], dtype=np.float64), first, len(fields))
+        for name, first, fields in zip(TENSORS, FIRST_WIDTHS, (STRING_FIELDS, EXCITATION_FIELDS),
+                                       strict=True))
+    return Keyboard(strings, excitation,
                     range=note_range(description, "keyboard"),
                     name=str(description.get("name", "")),
                     provenance=provenance if isinstance(provenance, dict) else {})

@@ -69,7 +69,8 @@ _DEFINITIONS = [
     ("excitation", 0.0, 2.0, 0.0, "", _NONE, False, "linear", False,
      "excitation type: 0 pluck, 1 strike, 2 the preset's hammer (a strike without one)"),
     ("excitation_width", 0.05, 5.0, 1.0, "ms", _NONE, False, "linear", True,
-     "contact time of the pluck or strike; shorter is brighter"),
+     "contact time of a force pulse (a strike, or a pluck of a string no finger holds); "
+     "shorter is brighter"),
     ("gain", -60.0, 12.0, 0.0, "dB", _LIN, False, "linear", True,
      "master gain before the limiter"),
     ("velocity_sensitivity", 0.0, 1.0, 0.6, "", _NONE, False, "linear", False,
@@ -91,6 +92,10 @@ _DEFINITIONS = [
      "the body modes' damping (decay rates) as a factor of the preset's"),
     ("body_mix", 0.0, 1.0, 0.95, "", _LIN, False, "linear", True,
      "balance of the instrument's output: 0 the direct sound of the bridge, 1 the body's"),
+    ("plectrum", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
+     "what plucks a held string: 0 a finger (wide, soft), 1 a plectrum"),
+    ("plectrum_stiffness", 100.0, 3000.0, 500.0, "N/m", _NONE, False, "log", True,
+     "the plectrum's bending stiffness at its tip: stiffer lets go faster, brighter"),
 ]
 
 PARAMS: dict[str, Param] = {
@@ -98,7 +103,8 @@ PARAMS: dict[str, Param] = {
 N_PARAMS = len(PARAMS)
 (TENSION, STIFFNESS, DECAY, BRIGHTNESS, NONLINEARITY, PLUCK_POSITION, PICKUP_POSITION,
  EXCITATION, EXCITATION_WIDTH, GAIN, VELOCITY_SENSITIVITY, BEND_RANGE, DAMPER, PITCH_BEND,
- SUSTAIN, OUTPUT, BODY_SIZE, BODY_DAMPING, BODY_MIX) = range(N_PARAMS)
+ SUSTAIN, OUTPUT, BODY_SIZE, BODY_DAMPING, BODY_MIX, PLECTRUM, PLECTRUM_STIFFNESS) = range(
+    N_PARAMS)
 ACOUSTIC, PICKUP, BARE = 0, 1, 2  # the values of OUTPUT
 # the velocity sensitivity at which a hammer's speed spans its whole published range
 FULL_RANGE_SENSITIVITY = PARAMS["velocity_sensitivity"].default

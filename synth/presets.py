@@ -59,6 +59,7 @@ from synth.keyboards import Keyboard, keyboard_from_file, single_string
 from synth.kinds import find_kind, installed_kinds
 from synth.params import PARAMS
 from synth.physics.hammer import Hammer
+from synth.physics.losses import scheme_losses
 from synth.physics.modes import check_mode_count
 from synth.physics.strings import PhysicalString, StringParams
 
@@ -112,9 +113,9 @@ class Preset:
         hammer = self.hammer_normalised()
         mass, felt, half_width, softest, hardest = hammer or (0.0,) * 5
         exponent = self.hammer.exponent if hammer is not None else 0.0
-        return single_string((s.gamma, s.kappa, s.nu, s.sigma0, s.sigma1),
+        return single_string((s.gamma, s.kappa, s.nu, *scheme_losses(s.sigma0, s.sigma1)),
                              (self.pluck_position, self.amplitude, mass, felt, exponent,
-                              half_width, softest, hardest))
+                              half_width, softest, hardest, 0.0))
 
     def hammer_normalised(self) -> tuple[float, float, float, float, float] | None:
         """The hammer on this preset's string: (mass ratio, felt, half-width, softest and

@@ -11,6 +11,8 @@ from gui.midi_learn import MidiLearn
 from gui.preset_info import summary_html
 from gui.units import describe
 from synth.params import PARAMS, knob_position, knob_value
+from synth.physics.losses import t60s
+from synth.physics.pluck import plectrum_release
 from synth.presets import find_preset, load_preset
 
 
@@ -29,9 +31,10 @@ def test_controls_read_in_physical_units(nylon):
     assert describe("tension", 4.0, nylon) == "233.2 N (+1200 cents)"  # an octave up
     assert describe("stiffness", 2.0, nylon) == "E = 25.2 GPa"  # kappa x2: E x4
     assert describe("pluck_position", 0.17, nylon) == "111 mm from the bridge"
-    # the decay control reads the T60 the preset cites at its fundamental (196 Hz)
+    # the decay control reads the T60 of its key's loss law at its fundamental (196 Hz)
     t60 = float(describe("decay", 1.0, nylon).split()[1])
-    assert t60 == pytest.approx(7.4, rel=0.02)
+    key = nylon.keyboard.strings[55]
+    assert t60 == pytest.approx(t60s(key[3:], key[0] ** 2, key[1], [1])[0], abs=0.006)
     doubled = float(describe("decay", 2.0, nylon).split()[1])
     assert doubled == pytest.approx(2 * t60, rel=1e-9)
     high = float(describe("brightness", 1.0, nylon).split()[1])
@@ -39,6 +42,10 @@ def test_controls_read_in_physical_units(nylon):
     assert brighter > high and brighter < 3 * high  # sigma0 still damps
     assert describe("gain", -6.0, nylon) == "-6.0 dB"
     assert describe("excitation", 1.0, nylon) == "strike"
+    assert describe("excitation", 2.0, nylon) == "hammer"
+    assert describe("excitation", 0.5, nylon) == "strike"
+    assert describe("plectrum_stiffness", 400.0, nylon) == \
+        f"400 N/m (lets go in {1e3 * plectrum_release(400.0):.2f} ms)"
 
 
 def test_every_control_describes_itself_for_learned_presets_too(learned, nylon):

@@ -17,6 +17,7 @@ from synth.kernels.formulas import H_LEFT, H_PSI, H_V, HAMMER, excitation_record
 from synth.kernels.lanes import GAIN, NU2, PSI, STIFF
 from synth.kinds.sav_string import lanes_for
 from synth.physics.hammer import PIANO_HAMMERS
+from synth.physics.losses import scheme_losses
 from synth.physics.modes import contact_profile
 from synth.physics.potentials import make_potential
 
@@ -32,8 +33,9 @@ def struck_lanes(params, hammer, n_steps, dtype=np.float64):
     of string and hammer before each step (N,)."""
     potential = make_potential(params["nonlinearity"], params["n_modes"], dtype)
     voices = lanes_for(potential, params["fs"], 1, dtype)
-    sav_voice.retune(voices, 0, params["gamma"] ** 2, params["kappa"], params["sigma0"],
-                     params["sigma1"], params["nu"] ** 2, params["x_o"], 0)
+    sav_voice.retune(voices, 0, params["gamma"] ** 2, params["kappa"],
+                     scheme_losses(params["sigma0"], params["sigma1"]), params["nu"] ** 2,
+                     params["x_o"], 0)
     sav_voice.excite(voices, 0, excitation_record(
         0.0, 0.0, HAMMER, hammer["position"], width=hammer["half_width"],
         hammer_velocity=hammer["velocity"], hammer_mass=hammer["mass"], felt=hammer["felt"],

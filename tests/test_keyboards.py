@@ -12,11 +12,15 @@ from presets.keyboards import (
     GUITAR_FRETS,
     HIGHEST,
     LOWEST,
+    WOODHOUSE_ETA,
     grand_piano,
+    guitar_losses,
     guitar_string,
     inharmonicity,
     piano_string,
-    woodhouse_t60,
+    pluck_amplitude,
+    steel_friction,
+    string_alone_losses,
     young_inharmonicity,
 )
 from synth import acoustics
@@ -24,6 +28,7 @@ from synth.engine.engine import Engine
 from synth.engine.events import NOTE_ON
 from synth.errors import PresetError
 from synth.keyboards import HAMMER_MASS, KAPPA
+from synth.physics.losses import L_BRIDGE, L_FRICTION, t60s
 from synth.physics.strings import note_frequency
 from synth.presets import METADATA_KEY, find_preset, load_preset, save_preset
 from synth.render import Event, render_events
@@ -69,10 +74,23 @@ def test_a_keyboard_survives_saving_and_loading(tmp_path):
     assert again.keyboard.description() == piano.keyboard.description()
 
 
+def test_a_keyboard_saved_before_the_losses_and_the_held_pluck_still_loads(tmp_path):
+    piano = load_preset(find_preset("piano-wound"))
+    meta = piano.metadata()
+    tensors = {**piano.body.tensors(),
+               "keyboard.strings": piano.keyboard.strings[:, :5].copy(),
+               "keyboard.excitation": piano.keyboard.excitation[:, :8].copy()}
+    path = tmp_path / "first.safetensors"
+    save_file(tensors, path, metadata={METADATA_KEY: json.dumps(meta)})
+    first = load_preset(path).keyboard
+    np.testing.assert_array_equal(first.strings[:, :5], piano.keyboard.strings[:, :5])
+    assert (first.strings[:, 5:] == 0).all() and (first.excitation[:, 8] == 0).all()
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda m, t: t.pop("keyboard.strings"), "keyboard: missing tensor(s)"),
     (lambda m, t: t.update({"keyboard.strings": t["keyboard.strings"][:12]}),
-     "strings must have shape (128, 5)"),
+     "strings must have shape (128, 10)"),
     (lambda m, t: t["keyboard.strings"].__setitem__((60, 0), -1.0), "gamma > 0"),
     (lambda m, t: t["keyboard.excitation"].__setitem__((60, 0), 1.5), "positions must lie"),
     (lambda m, t: t["keyboard.excitation"].__setitem__((60, 4), 0.5), "felt exponent >= 1"),
@@ -122,8 +140,53 @@ def test_a_guitar_plays_each_note_where_a_guitarist_in_first_position_would(set_
 
 def test_woodhouses_losses_give_the_nylon_g_strings_published_decay():
     g3, _ = guitar_string("nylon", 55)
-    assert woodhouse_t60(g3, 196.0) == pytest.approx(7.4, rel=0.02)
-    assert woodhouse_t60(g3, 1970.0) == pytest.approx(2.1, rel=0.03)
+    assert g3.t60_low[1] == pytest.approx(7.4, rel=0.02)  # the string alone, 196 Hz
+    assert g3.t60_high[1] == pytest.approx(2.1, rel=0.03)  # 1.96 kHz
+
+
+def test_one_friction_gives_the_steel_b3_string_both_its_decay_times():
+    b3, _ = guitar_string("steel", 59)
+    assert b3.t60_low[1] == pytest.approx(19.0, rel=0.02)  # 247 Hz, from the 2 kHz fit
+    assert 1e-4 < steel_friction() < 3e-4
+
+
+def test_a_guitar_strings_losses_are_its_own_and_its_bridges():
+    g3, _ = guitar_string("nylon", 55)
+    losses, alone = guitar_losses("nylon", 55, g3), string_alone_losses("nylon", 55, g3)
+    assert alone[L_BRIDGE] == 0 and losses[L_BRIDGE] > 0
+    np.testing.assert_array_equal(losses[:L_BRIDGE], alone[:L_BRIDGE])
+    normal = g3.to_normalised()
+    with_bridge, without = (t60s(record, normal.gamma ** 2, normal.kappa, [1, 20])
+                            for record in (losses, alone))
+    assert with_bridge[0] < 0.9 * without[0]  # the bridge takes the fundamental's energy
+    assert with_bridge[1] == pytest.approx(without[1], rel=0.02)  # hardly the highs'
+    assert WOODHOUSE_ETA[0] == losses[L_FRICTION]
+
+
+def test_a_hard_pluck_leaves_the_energy_of_a_2_mm_static_deflection():
+    from synth.kernels import sav_voice
+    from synth.kernels.formulas import PLUCK, excitation_record
+    from synth.kinds.sav_string import lanes_for
+    from synth.physics.potentials import make_potential
+
+    string, _ = guitar_string("steel", 59)
+    position, half_width, seconds, depth = 0.15, 0.002, 0.6e-3, 2e-3
+    amplitude = pluck_amplitude(string, position, half_width, seconds, depth)
+    normal = string.to_normalised()
+    n_modes = 200
+    voices = lanes_for(make_potential("linear", n_modes), FS * 8, 1, np.float64)
+    sav_voice.retune(voices, 0, normal.gamma ** 2, normal.kappa, np.zeros(7), 0.0, 0.5, 0)
+    sav_voice.excite(voices, 0, excitation_record(amplitude, seconds * FS * 8, PLUCK,
+                                                  position, width=half_width))
+    out = np.zeros((int(2 * seconds * FS * 8), 1))
+    sav_voice.advance(voices, len(out), 1, False, out)
+    energies = np.zeros(n_modes)
+    sav_voice.publish_modes(voices, 0, energies)
+    joules = energies.sum() * string.linear_density * string.length ** 3
+    x = position * string.length
+    stiffness = string.tension * string.length / (x * (string.length - x))
+    assert 1000 < stiffness < 2000  # Zollner & Zwicker's range for a pluck 6-10 cm out
+    assert joules == pytest.approx(0.5 * stiffness * depth ** 2, rel=0.01)
 
 
 def test_the_engine_plays_a_fretted_note_on_its_shortened_string():

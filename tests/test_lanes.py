@@ -6,6 +6,7 @@ import pytest
 from synth.kernels import sav_voice
 from synth.kernels.formulas import excitation_record
 from synth.kinds.sav_string import lanes_for
+from synth.physics.losses import scheme_losses
 from synth.physics.modes import mode_shapes
 from synth.physics.potentials import gradnet_potential, make_potential
 from synth.physics.simulate import SimulationSpec, linear_part, simulate
@@ -32,8 +33,8 @@ def run_lanes(params_list, potential, dtype, n_steps, block=128):
     for v, spec in enumerate(specs):
         s, e = spec.string, spec.excitation
         sav_voice.reset(voices, v)
-        sav_voice.retune(voices, v, s.gamma ** 2, s.kappa, s.sigma0, s.sigma1, s.nu ** 2,
-                         spec.pickup, 0)
+        sav_voice.retune(voices, v, s.gamma ** 2, s.kappa, scheme_losses(s.sigma0, s.sigma1),
+                         s.nu ** 2, spec.pickup, 0)
         sav_voice.excite(voices, v, excitation_record(e.amplitude, e.duration * fs, e.shape,
                                                        e.position))
     out = np.zeros((n_steps, count), dtype)

@@ -15,7 +15,8 @@ LAYERS = [
                 "synth.plugins",
                 "synth.kernels.options", "synth.kernels.aligned", "synth.library_messages",
                 "synth.engine.events"]),
-    ("formulas", ["synth.physics.strings", "synth.physics.modes", "synth.physics.hammer"]),
+    ("formulas", ["synth.physics.strings", "synth.physics.modes", "synth.physics.hammer",
+                  "synth.physics.losses", "synth.physics.pluck"]),
     ("kernels", ["synth.kernels"]),
     ("physics", ["synth.physics", "synth.audiofile", "synth.dataset"]),
     ("kinds", ["synth.kinds"]),
@@ -25,7 +26,7 @@ LAYERS = [
             "synth.midi", "synth.render",
             "synth.warm", "synth.bench"]),
     ("training contracts", ["models.family", "models.strings", "models.sav", "models.segments",
-                            "models.body", "models.hammer",
+                            "models.body", "models.hammer", "models.losses", "models.pluck",
                             "models.windows", "models.schemes", "models.oscillators",
                             "models"]),
     ("training families", ["models.gradnet", "models.koopman", "models.ssm", "models.verlet",
@@ -152,3 +153,18 @@ def test_the_runtime_never_imports_the_training_side_or_the_window():
                  if a.startswith("synth") and a not in front
                  for b in targets if b.split(".")[0] in ("models", "gui")]
     assert not offending, offending
+
+
+def test_every_physics_module_the_kernels_compile_in_invalidates_the_compile_cache():
+    import synth
+    from synth.engine import block, state
+    from synth.kernels import formulas
+
+    compiled = {path.name for path in synth._sources()}
+    physics = {module.__name__ for module in vars(formulas).values()
+               if getattr(module, "__name__", "").startswith("synth.physics.")}
+    assert physics and all(name.rsplit(".", 1)[1] + ".py" in compiled for name in physics)
+    layouts = {module.__name__ for source in (block, state) for module in vars(source).values()
+               if getattr(module, "__name__", "") in ("synth.keyboards", "synth.params")}
+    assert layouts == {"synth.keyboards", "synth.params"}
+    assert {"keyboards.py", "params.py"} <= compiled

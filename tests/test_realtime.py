@@ -115,10 +115,12 @@ def test_a_soft_note_sounds_at_its_pitch(rig):
 
 
 def test_a_hard_note_starts_sharp_and_glides_down(rig):
+    """As a real classical guitar's: the hardest pluck holds the string 4 mm deflected, which
+    bends its pitch about 6 cents at first (FluidR3's nylon G3 glides 3 to 6)."""
     audio, (on, _) = take(rig, [(0.0, [0x90, 55, 127]), (1.7, [0x80, 55, 0])], 2.5)
     f_early = fundamental(span(audio, on, 0.01, 0.11), JACK_RATE, note_hz(55), width=0.1)
     f_late = robust_fundamental(span(audio, on, 0.8, 1.6), JACK_RATE, note_hz(55), width=0.1)
-    assert cents(f_early, note_hz(55)) - cents(f_late, note_hz(55)) > 15.0
+    assert cents(f_early, note_hz(55)) - cents(f_late, note_hz(55)) > 3.0
     assert abs(cents(f_late, note_hz(55))) < 10.0
 
 

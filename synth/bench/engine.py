@@ -34,6 +34,7 @@ from synth.kinds import find_kind
 from synth.kinds.sav_string import KINDS as SAV_KINDS
 from synth.kinds.sav_string import potential_of
 from synth.native import tsc_frequency
+from synth.physics.losses import scheme_losses
 from synth.physics.modes import mode_shapes
 from synth.physics.simulate import linear_part
 from synth.physics.strings import tuned
@@ -164,8 +165,9 @@ class NaiveKindVoices:
         for i in range(voices):
             lane = kind.build_voices(preset, FS, 1, np.float64)
             string = tuned(preset.string, note_of(i))
-            self.kernels.retune(lane, 0, string.gamma ** 2, string.kappa, string.sigma0,
-                                string.sigma1, string.nu ** 2, preset.pickup, 0)
+            self.kernels.retune(lane, 0, string.gamma ** 2, string.kappa,
+                                scheme_losses(string.sigma0, string.sigma1), string.nu ** 2,
+                                preset.pickup, 0)
             self.kernels.excite(lane, 0, full_excitation(preset, FS))
             self.voices.append(lane)
         self.out = np.zeros((BLOCK, 1))

@@ -27,6 +27,7 @@ from synth.kernels.formulas import H_Y, HAMMER, excitation_record, felt_force
 from synth.kernels.lanes import DRIVE
 from synth.kinds.sav_string import lanes_for
 from synth.physics.hammer import PIANO_HAMMERS, SOURCES
+from synth.physics.losses import scheme_losses
 from synth.physics.potentials import make_potential
 from synth.physics.strings import PhysicalString
 
@@ -50,8 +51,8 @@ def strike(note: str, speed: float, fs: float = FS) -> np.ndarray:
     mass, felt, half_width = hammer.normalised(length, density)
     modes = min(MODES, int(0.45 * fs / (string.gamma / 2.0)))
     voices = lanes_for(make_potential("kc", modes, np.float64), fs, 1, np.float64)
-    sav_voice.retune(voices, 0, string.gamma ** 2, string.kappa, string.sigma0,
-                     string.sigma1, string.nu ** 2, 0.5, 0)
+    sav_voice.retune(voices, 0, string.gamma ** 2, string.kappa, scheme_losses(string.sigma0,
+                     string.sigma1), string.nu ** 2, 0.5, 0)
     sav_voice.excite(voices, 0, excitation_record(
         0.0, 0.0, HAMMER, position, width=half_width, hammer_velocity=speed / length,
         hammer_mass=mass, felt=felt, felt_exponent=hammer.exponent))

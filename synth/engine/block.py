@@ -57,11 +57,11 @@ from synth.engine.state import (
     KEY_GAMMA,
     KEY_HALF_WIDTH,
     KEY_HAMMER_MASS,
+    KEY_HOLD,
     KEY_KAPPA,
     KEY_NU,
     KEY_POSITION,
     KEY_SIGMA0,
-    KEY_SIGMA1,
     KEY_SPEED_HARD,
     KEY_SPEED_SOFT,
     LIMITER_ENV,
@@ -123,19 +123,39 @@ from synth.kernels.formulas import (
     E_FELT_EXPONENT,
     E_HAMMER_MASS,
     E_HAMMER_VELOCITY,
+    E_HOLD,
     E_LENGTH,
     E_NOTE_SCALE,
     E_POSITION,
+    E_RELEASE,
+    E_SCRAPE,
     E_SHAPE,
     E_WIDTH,
     HAMMER,
+    HELD_PLUCK,
+    L_AIR,
+    L_BENDING,
+    L_BRIDGE_MASS,
+    L_FRICTION,
+    L_SIGMA0,
+    L_SIGMA1,
+    LOSS_FIELDS,
     PLUCK,
     STRIKE,
-    decay_rate,
     first_mode_gamma2,
+    mode_decay,
     note_frequency,
+    plectrum_release,
+    release_at,
 )
 from synth.kernels.options import INTERNAL, KERNEL
+from synth.physics.pluck import (
+    FINGER_CONTACT,
+    FINGER_RELEASE,
+    FINGER_SCRAPE,
+    PLECTRUM_CONTACT,
+    PLECTRUM_SCRAPE,
+)
 
 LN_1000 = 3.0 * math.log(10.0)
 QUIET_BLOCKS = 3  # a released voice below the silence level this many blocks is freed
@@ -149,13 +169,32 @@ def _tuned_gamma2(st, note):
     stiffness and damping (tension 1, no bend) and how far the kind's first mode sounds above
     its linear string's (TUNING); a note too high for a very stiff string gets the lowest
     gamma."""
-    cur, key = st.params[CURRENT], st.keys[note]
-    decay = cur[params.DECAY]
-    sigma_1 = decay_rate(key[KEY_SIGMA0] / decay,
-                         key[KEY_SIGMA1] / (decay * cur[params.BRIGHTNESS]), math.pi ** 2)
+    cur = st.params[CURRENT]
+    _fill_losses(st, note, False)
+    kappa = st.keys[note, KEY_KAPPA] * cur[params.STIFFNESS]
     frequency = note_frequency(note, st.constants[A4]) / st.constants[TUNING]
-    gamma2 = first_mode_gamma2(frequency, key[KEY_KAPPA] * cur[params.STIFFNESS], sigma_1)
+    gamma2 = first_mode_gamma2(frequency, kappa, 0.0)  # then once more, with its losses
+    if gamma2 > 0.0:
+        sigma_1 = mode_decay(st.losses, gamma2, kappa, math.pi ** 2)
+        gamma2 = first_mode_gamma2(frequency, kappa, sigma_1)
     return max(gamma2, 1e-6)
+
+
+@njit(**INTERNAL)
+def _fill_losses(st, note, released):
+    """Write the losses of `note`'s key under the live decay and brightness (and, once
+    released, the damper) into the record st.losses: decay divides every loss, brightness
+    those that grow with frequency (sigma1, air, friction, bending)."""
+    cur, key, losses = st.params[CURRENT], st.keys[note], st.losses
+    decay = cur[params.DECAY]
+    brightness = decay * cur[params.BRIGHTNESS]
+    for field in range(LOSS_FIELDS):
+        losses[field] = key[KEY_SIGMA0 + field] / decay
+    for field in (L_SIGMA1, L_AIR, L_FRICTION, L_BENDING):
+        losses[field] = key[KEY_SIGMA0 + field] / brightness
+    losses[L_BRIDGE_MASS] = key[KEY_SIGMA0 + L_BRIDGE_MASS]  # a mass, not a loss
+    if released:
+        losses[L_SIGMA0] += LN_1000 / cur[params.DAMPER]
 
 
 @njit(**INTERNAL)
@@ -165,13 +204,10 @@ def _retune(st, v, n_ramp):
     semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
     gamma2 = st.voice_f[GAMMA2, v] * cur[params.TENSION] * 2.0 ** (semitones / 6.0)
     kappa = key[KEY_KAPPA] * cur[params.STIFFNESS]
-    sigma0 = key[KEY_SIGMA0] / cur[params.DECAY]
-    sigma1 = key[KEY_SIGMA1] / (cur[params.DECAY] * cur[params.BRIGHTNESS])
-    if st.voice_int[STATUS, v] == RELEASED:
-        sigma0 += LN_1000 / cur[params.DAMPER]
+    _fill_losses(st, st.voice_int[NOTE, v], st.voice_int[STATUS, v] == RELEASED)
     nu = key[KEY_NU] * cur[params.NONLINEARITY]
     heard = BRIDGE if _output_mode(st) == params.ACOUSTIC else cur[params.PICKUP_POSITION]
-    kind.retune(st, v, gamma2, kappa, sigma0, sigma1, nu * nu, heard, n_ramp)
+    kind.retune(st, v, gamma2, kappa, nu * nu, heard, n_ramp)
 
 
 _output_of = njit(**INTERNAL)(params.output_of)
@@ -303,11 +339,13 @@ def _excite(st, lane, velocity):
     """Fill the excitation record (`formulas.E_AMPLITUDE` ...) for a note of this velocity
     from its key, and start it on the lane. A pulse's force grows with velocity through the
     curve, and with gamma over the key's so that a string retuned by tension is displaced
-    (and bent by the nonlinearity) about as much as at its own pitch. A hammer's speed runs
-    from the key's softest to its hardest, evenly in its logarithm (so in dB) over
-    velocities 1..127, the range narrowing toward the hardest as the velocity sensitivity
-    falls below its default (0 plays every note at the hardest). The pluck_position control
-    moves every key's excitation point by the same factor."""
+    (and bent by the nonlinearity) about as much as at its own pitch; a key that holds its
+    string for a pluck (`synth.physics.pluck`) is held by a force that grows alike, by a
+    finger or a plectrum (the `plectrum` control), letting go faster the harder the note.
+    A hammer's speed runs from the key's softest to its hardest, evenly in its logarithm
+    (so in dB) over velocities 1..127, the range narrowing toward the hardest as the
+    velocity sensitivity falls below its default (0 plays every note at the hardest). The
+    pluck_position control moves every key's excitation point by the same factor."""
     cur, record = st.params[CURRENT], st.excitation
     key = st.keys[st.voice_int[NOTE, lane]]
     sensitivity = cur[params.VELOCITY_SENSITIVITY]
@@ -315,12 +353,28 @@ def _excite(st, lane, velocity):
     scale = math.sqrt(st.voice_f[GAMMA2, lane]) / key[KEY_GAMMA]
     choice = cur[params.EXCITATION]
     record[E_SHAPE] = PLUCK if choice < 0.5 else (STRIKE if choice < 1.5 else HAMMER)
-    record[E_AMPLITUDE] = key[KEY_AMPLITUDE] * loudness ** (3.0 * sensitivity) * scale
+    strength = loudness ** (3.0 * sensitivity) * scale
+    record[E_AMPLITUDE] = key[KEY_AMPLITUDE] * strength
     record[E_NOTE_SCALE] = scale
     record[E_LENGTH] = cur[params.EXCITATION_WIDTH] * 1e-3 / st.constants[K]  # ms to steps
     moved = key[KEY_POSITION] * cur[params.PLUCK_POSITION] / st.constants[POSITION_REF]
     record[E_POSITION] = min(max(moved, 0.01), 0.99)
     record[E_WIDTH] = key[KEY_HALF_WIDTH]
+    record[E_HOLD], record[E_RELEASE], record[E_SCRAPE] = 0.0, 0.0, 0.0
+    if record[E_SHAPE] == PLUCK and key[KEY_HOLD] > 0.0:
+        plectrum = cur[params.PLECTRUM] >= 0.5
+        hardest = plectrum_release(cur[params.PLECTRUM_STIFFNESS]) if plectrum \
+            else FINGER_RELEASE
+        record[E_SHAPE] = HELD_PLUCK
+        # a string retuned by tension is as stiff sideways as its tension: the same
+        # deflection needs a force in proportion to it
+        record[E_HOLD] = key[KEY_HOLD] * strength * scale
+        st.voice_f[PREVIOUS, lane] = math.nan  # held, not struck: no click in the pickup
+        record[E_RELEASE] = release_at(hardest, velocity, sensitivity,
+                                       params.FULL_RANGE_SENSITIVITY) / st.constants[K]
+        record[E_SCRAPE] = PLECTRUM_SCRAPE if plectrum else FINGER_SCRAPE
+        if plectrum:
+            record[E_WIDTH] *= PLECTRUM_CONTACT / FINGER_CONTACT
     softest, hardest = key[KEY_SPEED_SOFT], key[KEY_SPEED_HARD]
     record[E_HAMMER_VELOCITY] = 0.0
     if hardest > 0.0:
@@ -503,8 +557,8 @@ def _render(st, start, stop):
             else (1.0, 1.0)
         velocity_scale = st.voice_f[VELOCITY_SCALE, v]
         bridge = st.hushed if st.voice_int[HUSHED, v] != 0 else st.force
-        if fresh:  # a new output starts: the differentiator starts from here
-            previous = st.lane_out[0, v]
+        if fresh or math.isnan(previous):  # a new output or a held string: the
+            previous = st.lane_out[0, v]        # differentiator starts from here
         for i in range(n):
             x = st.lane_out[i, v]
             y = (x - previous) * velocity_scale if mode == params.PICKUP else x * scale

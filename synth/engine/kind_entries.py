@@ -21,7 +21,7 @@ from numba import carray, cfunc, njit, types
 
 from synth.engine import pointers
 from synth.kernels.dispatch import dispatch
-from synth.kernels.formulas import EXCITE_FIELDS
+from synth.kernels.formulas import EXCITE_FIELDS, LOSS_FIELDS
 from synth.kernels.options import INLINE
 from synth.kinds import kind_for_voices
 from synth.native import address_as_pointer, call_c, call_c_int
@@ -80,10 +80,11 @@ def _entries(made_of: tuple[type, ...], dtype) -> np.ndarray:
     def settle(table, rows, v):
         _settle(_voices(table, rows, made_of, dtype), v)
 
-    @cfunc(types.void(_i64, _i64, _i64, _f64, _f64, _f64, _f64, _f64, _f64, _i64), cache=True)
-    def retune(table, rows, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-        voices = _voices(table, rows, made_of, dtype)
-        _retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp)
+    @cfunc(types.void(_i64, _i64, _i64, _f64, _f64, _i64, _f64, _f64, _i64), cache=True)
+    def retune(table, rows, v, gamma2, kappa, record, nu2, pickup, n_ramp):
+        losses = carray(address_as_pointer(record), (LOSS_FIELDS,), np.float64)
+        _retune(_voices(table, rows, made_of, dtype), v, gamma2, kappa, losses, nu2, pickup,
+                n_ramp)
 
     @cfunc(types.void(_i64, _i64, _i64, _i64), cache=True)
     def excite(table, rows, v, record):
@@ -131,11 +132,12 @@ def settle(st, v):
 
 
 @njit(**INLINE)
-def retune(st, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-    """Give lane v this string (normalised units), at once or ramped over n_ramp steps."""
+def retune(st, v, gamma2, kappa, nu2, pickup, n_ramp):
+    """Give lane v this string (normalised units; its losses the record st.losses), at once
+    or ramped over n_ramp steps."""
     table = st.voice_table
-    call_c(st.kernels[RETUNE], (table.ctypes.data, table.shape[0], v, gamma2, kappa, sigma0,
-                                sigma1, nu2, pickup, n_ramp))
+    call_c(st.kernels[RETUNE], (table.ctypes.data, table.shape[0], v, gamma2, kappa,
+                                st.losses.ctypes.data, nu2, pickup, n_ramp))
 
 
 @njit(**INLINE)

@@ -20,7 +20,7 @@ from synth.engine.kind_entries import ENTRIES, PUBLISHED, entries_for
 from synth.engine.schedule import empty_schedule
 from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.body import set_coefficients
-from synth.kernels.formulas import EXCITE_FIELDS
+from synth.kernels.formulas import EXCITE_FIELDS, LOSS_FIELDS
 from synth.kinds import find_kind
 from synth.native import tsc_frequency
 from synth.presets import EXCITATION_TYPES, Preset
@@ -43,16 +43,18 @@ CONSTANTS_SIZE = 26
 # samples start a new output (the pickup's differentiator restarts); POSITION_REF: the
 # preset's excitation position, which the pluck_position control scales every key's by
 # keys (float64, one row per MIDI note): the string and excitation of each key
-# (`synth.keyboards`: the strings' fields, then the excitation's)
-KEY_GAMMA, KEY_KAPPA, KEY_NU, KEY_SIGMA0, KEY_SIGMA1 = (
-    keyboards.GAMMA, keyboards.KAPPA, keyboards.NU, keyboards.SIGMA0, keyboards.SIGMA1)
+# (`synth.keyboards`: the strings' fields, the losses among them from KEY_SIGMA0 on in the
+# order of a loss record, then the excitation's)
+KEY_GAMMA, KEY_KAPPA, KEY_NU, KEY_SIGMA0 = (
+    keyboards.GAMMA, keyboards.KAPPA, keyboards.NU, keyboards.SIGMA0)
 _STRINGS = len(keyboards.STRING_FIELDS)
 (KEY_POSITION, KEY_AMPLITUDE, KEY_HAMMER_MASS, KEY_FELT, KEY_FELT_EXPONENT, KEY_HALF_WIDTH,
- KEY_SPEED_SOFT, KEY_SPEED_HARD) = (
+ KEY_SPEED_SOFT, KEY_SPEED_HARD, KEY_HOLD) = (
     _STRINGS + field for field in (keyboards.POSITION, keyboards.AMPLITUDE,
                                    keyboards.HAMMER_MASS, keyboards.FELT,
                                    keyboards.FELT_EXPONENT, keyboards.HALF_WIDTH,
-                                   keyboards.SPEED_SOFT, keyboards.SPEED_HARD))
+                                   keyboards.SPEED_SOFT, keyboards.SPEED_HARD,
+                                   keyboards.HOLD))
 KEY_FIELDS = _STRINGS + len(keyboards.EXCITATION_FIELDS)
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
@@ -116,6 +118,7 @@ class EngineState(NamedTuple):
     kernels: np.ndarray  # int64 (kind_entries.ENTRIES,): the kind's entry points
     published: np.ndarray  # float64 (kind_entries.PUBLISHED,): publish_modes' result
     excitation: np.ndarray  # float64 (formulas.EXCITE_FIELDS,): the record `excite` reads
+    losses: np.ndarray  # float64 (formulas.LOSS_FIELDS,): the record `retune` reads
     keys: np.ndarray  # float64 (128, KEY_FIELDS): each note's string and excitation
 
 
@@ -202,7 +205,7 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         scope=np.zeros(SCOPE_SIZE, np.float32), meters=np.zeros(METER_HEAD + n_modes),
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED), excitation=np.zeros(EXCITE_FIELDS),
-        keys=np.zeros((keyboards.KEYS, KEY_FIELDS)))
+        losses=np.zeros(LOSS_FIELDS), keys=np.zeros((keyboards.KEYS, KEY_FIELDS)))
 
 
 def _implied(preset: Preset) -> dict[str, float]:

@@ -47,8 +47,8 @@ from synth.kernels.formulas import (
     ELAPSED,
     LEN,
     SHAPE,
-    decay_rate,
     excitation_force,
+    mode_decay,
     mode_shape,
     pulse_shape,
     readout,
@@ -165,8 +165,9 @@ def _readout_times_pickup(voices, v):
 
 
 @njit(**KERNEL)
-def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-    """Give lane v this string (normalised units), heard at `pickup` (a position, or
+def retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp):
+    """Give lane v this string (normalised units; its modes decaying as the loss record
+    `losses` says), heard at `pickup` (a position, or
     `formulas.BRIDGE`: the force on the bridge), at once (its state is continuous across the
     change, so a bank needs no ramp; nu2 plays no part)."""
     bank, net = voices.bank, voices.net
@@ -176,7 +177,7 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
     rate = net.info[0, I_FS] * voices.constants[K]  # training steps per engine step
     for m in range(n_modes):
         beta2 = wavenumber2(m + 1)
-        sigma = decay_rate(sigma0, sigma1, beta2)
+        sigma = mode_decay(losses, gamma2, kappa, beta2)
         omega_d = math.sqrt(max(squared_frequency(gamma2, kappa, beta2) - sigma * sigma,
                                 1e-12))
         pitch = omega_d / reference[0, m] * rate

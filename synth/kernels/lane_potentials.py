@@ -207,6 +207,16 @@ def _exact_lanes(tables, n_lanes, q, p, scratch, countdown, acc, grad, half_k):
 
 
 @njit(**INTERNAL)
+def lane_value(tables, q, v, column):
+    """V(q[:, v]): the potential of lane v's state (for a state set from outside)."""
+    n_modes = q.shape[0]
+    q_column = column[_COLUMN_U]
+    for m in range(n_modes):
+        q_column[m] = q[m, v]
+    return potential(tables, q_column[:n_modes], n_modes, column, column[_COLUMN_GRAD], False)
+
+
+@njit(**INTERNAL)
 def _exact_per_voice(tables, n_lanes, q, column, acc, value_row, grad, want_grad):
     """V (and grad V) of every lane's q, one voice at a time through the per-string kernel."""
     n_modes = q.shape[0]

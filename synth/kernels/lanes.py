@@ -16,8 +16,9 @@ Arrays (float32 or float64; all lanes share the potential's tables):
     per_lane       (LANE_ROWS, C): PSI, NU2, D_NU2 (per-sample increment of NU2), RESYNC
                    (steps until the potential's carried quantities are recomputed from q;
                    <= 0 forces it)
-    exc            (EXC_ROWS, C) float64: the force pulse and the hammer (`formulas.ELAPSED`
-                   ...); a lane's hammer shares DRIVE as its contact's shape Phi_h
+    exc            (EXC_ROWS, C) float64: the force pulse, the hammer and a held pluck's
+                   scrape (`formulas.ELAPSED` ...); a lane's hammer shares DRIVE as its
+                   contact's shape Phi_h
     grad           (M, C) work array; acc (ACC_ROWS, C) per-lane sums
     scratch, column, hidden: the potential's work arrays (`lane_potentials`)
     out            (n, C): what every lane is heard as after every step: sum_m PICKUP q_m
@@ -55,6 +56,8 @@ from synth.kernels.formulas import (
     H_V,
     H_Y,
     LEN,
+    SCRAPE,
+    SEED,
     SHAPE,
     excitation_force,
     felt_force,
@@ -260,6 +263,25 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi,
             exc[H_LEFT, v] -= 1.0
 
 
+NOISE_MODULUS = 2147483647.0  # the Lehmer generator's: 2^31 - 1, its multiplier 16807
+
+
+@njit(**INLINE)
+def _scrape(exc, v):
+    """The scrape's force on lane v at this step: noise uniform in +-SCRAPE under a
+    half-sine over the release, from the lane's Lehmer generator (exact in float64, so
+    every render is the same); the scrape ends with the release."""
+    t = (exc[ELAPSED, v] + 0.5) / exc[LEN, v] if exc[LEN, v] > 0.0 else 1.0
+    if t < 0.0:
+        return 0.0
+    if t >= 1.0:
+        exc[SCRAPE, v] = 0.0
+        return 0.0
+    seed = (16807.0 * exc[SEED, v]) % NOISE_MODULUS
+    exc[SEED, v] = seed
+    return exc[SCRAPE, v] * math.sin(math.pi * t) * (2.0 * seed / NOISE_MODULUS - 1.0)
+
+
 @njit(**INLINE)
 def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k, lambda0,
                   tables, scratch, hidden, column, grad, acc, out):
@@ -282,8 +304,10 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
             struck = True
     for n in range(n_steps):
         for v in range(n_lanes):
-            acc[_FORCE, v] = dt(excitation_force(exc[ELAPSED, v], exc[AMP, v], exc[LEN, v],
-                                                 exc[SHAPE, v]))
+            force = excitation_force(exc[ELAPSED, v], exc[AMP, v], exc[LEN, v], exc[SHAPE, v])
+            if exc[SCRAPE, v] != 0.0:
+                force += _scrape(exc, v)
+            acc[_FORCE, v] = dt(force)
             exc[ELAPSED, v] += 1.0
         if struck:
             _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,

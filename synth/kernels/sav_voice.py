@@ -1,8 +1,9 @@
 """The voices of the SAV kinds (`sav-physics`, `sav-gradnet`): their arrays, and the kernels
 through which the engine plays them (`synth.kinds.VoiceKernels`).
 
-A voice is a lane of `synth.kernels.lanes`. Its string is described by gamma^2, kappa, sigma0,
-sigma1 and nu^2 (normalised units) and where it is heard (a pickup position, or the bridge);
+A voice is a lane of `synth.kernels.lanes`. Its string is described by gamma^2, kappa, its
+losses (a record, `formulas.L_SIGMA0` ...) and nu^2 (normalised units) and where it is heard
+(a pickup position, or the bridge);
 `retune` turns them into the warped per-mode coefficients of its lane, either at once or as
 per-sample ramps over a block.
 Modes above 0.45 fs are dropped (coefficients and state zeroed), so a parameter change can
@@ -23,8 +24,11 @@ from synth.kernels.formulas import (
     E_FELT_EXPONENT,
     E_HAMMER_MASS,
     E_HAMMER_VELOCITY,
+    E_HOLD,
     E_LENGTH,
     E_POSITION,
+    E_RELEASE,
+    E_SCRAPE,
     E_SHAPE,
     E_WIDTH,
     ELAPSED,
@@ -36,10 +40,13 @@ from synth.kernels.formulas import (
     H_V,
     H_Y,
     HAMMER,
+    HELD_PLUCK,
     LEN,
+    SCRAPE,
+    SEED,
     SHAPE,
     contact_profile,
-    decay_rate,
+    mode_decay,
     mode_shape,
     pulse_shape,
     readout,
@@ -47,7 +54,7 @@ from synth.kernels.formulas import (
     tension_readout,
     wavenumber2,
 )
-from synth.kernels.lane_potentials import PER_VOICE_LANES
+from synth.kernels.lane_potentials import PER_VOICE_LANES, lane_value
 from synth.kernels.lanes import (
     D_NU2,
     DECAY,
@@ -65,6 +72,7 @@ from synth.kernels.lanes import (
 from synth.kernels.linear import NYQUIST_FRACTION, mode_coefficients, warped_mode
 from synth.kernels.options import KERNEL
 from synth.kernels.potentials import is_gradnet
+from synth.kernels.sav import EPS
 
 K, LAMBDA0, PSI_REST = 0, 1, 2  # the constants row: time step (s), drift control (1/s), psi
 CONSTANTS = 3                   # at rest
@@ -121,9 +129,10 @@ def settle(voices, v):
 
 
 @njit(**KERNEL)
-def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-    """Give lane v the string (gamma2, kappa, sigma0, sigma1, nu2) heard at `pickup` (0..1,
-    or `formulas.BRIDGE`: the force on the bridge, see `formulas.readout`).
+def retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp):
+    """Give lane v the string (gamma2, kappa, nu2; each mode decaying as the loss record
+    `losses` says, `formulas.mode_decay`) heard at `pickup` (0..1, or `formulas.BRIDGE`: the
+    force on the bridge, see `formulas.readout`).
 
     With n_ramp > 0, modes that are already sounding glide to their new coefficients over
     n_ramp steps (coef + n_ramp * ramp = target); otherwise the coefficients are set at once.
@@ -142,7 +151,7 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
             voices.q[m, v] = dt(0.0)
             voices.p[m, v] = dt(0.0)
             continue
-        omega2_s, sigma_s = warped_mode(omega, decay_rate(sigma0, sigma1, beta2), k)
+        omega2_s, sigma_s = warped_mode(omega, mode_decay(losses, gamma2, kappa, beta2), k)
         decay, stiff, gain = mode_coefficients(omega2_s, sigma_s, k)
         listen = readout(m + 1, pickup, gamma2, kappa)
         listen_tension = tension_readout(m + 1, pickup, gamma2)
@@ -171,9 +180,10 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
 @njit(**KERNEL)
 def excite(voices, v, excitation):
     """Start lane v's excitation now, as the record `excitation` (`formulas.E_AMPLITUDE`
-    ...) asks: a force pulse (PLUCK or STRIKE) of its amplitude and length, or a HAMMER of
-    its mass and felt that meets the string now at its velocity; either spread over the
-    contact's half-width around its position (`formulas.contact_profile`). The SAV string
+    ...) asks: a force pulse (PLUCK or STRIKE) of its amplitude and length, a HAMMER of
+    its mass and felt that meets the string now at its velocity, or a HELD_PLUCK that holds
+    the string deflected and lets go; each spread over the contact's half-width around its
+    position (`formulas.contact_profile`). The SAV string
     takes the force as it is (the note scale matters only to the learned kinds)."""
     coef, exc, q = voices.coef, voices.exc, voices.q
     dt = coef.dtype.type
@@ -192,10 +202,35 @@ def excite(voices, v, excitation):
         exc[H_FELT, v], exc[H_EXPONENT, v] = excitation[E_FELT], excitation[E_FELT_EXPONENT]
         exc[H_LEFT, v] = math.ceil(HAMMER_SECONDS / voices.constants[K])
         return
+    exc[H_LEFT, v], exc[SCRAPE, v] = 0.0, 0.0
+    if excitation[E_SHAPE] == HELD_PLUCK and excitation[E_HOLD] > 0.0:
+        _hold(voices, v, excitation)
+        return
     exc[AMP, v] = excitation[E_AMPLITUDE]
     exc[LEN, v] = excitation[E_LENGTH]
     exc[SHAPE, v] = pulse_shape(excitation[E_SHAPE])
-    exc[H_LEFT, v] = 0.0
+
+
+@njit(**KERNEL)
+def _hold(voices, v, excitation):
+    """Lane v held deflected by the pluck's force H at its contact (the DRIVE row): in the
+    scheme's equilibrium, q_m = H DRIVE_m GAIN_m / STIFF_m, p = 0, psi consistent with q;
+    then let go over the release, with the scrape's noise (`formulas.HELD_PLUCK`)."""
+    coef, exc, q, p = voices.coef, voices.exc, voices.q, voices.p
+    dt = q.dtype.type
+    hold = excitation[E_HOLD]
+    for m in range(q.shape[0]):
+        stiff = coef[STIFF, m, v]
+        q[m, v] = dt(hold * coef[DRIVE, m, v] * coef[GAIN, m, v] / stiff) \
+            if stiff != dt(0.0) else dt(0.0)
+        p[m, v] = dt(0.0)
+    value = lane_value(voices.tables, q, v, voices.column)
+    voices.per_lane[PSI, v] = dt(math.sqrt(2.0 * value + EPS))
+    voices.per_lane[RESYNC, v] = dt(0.0)
+    exc[AMP, v], exc[LEN, v], exc[SHAPE, v] = hold, excitation[E_RELEASE], HELD_PLUCK
+    exc[SCRAPE, v] = excitation[E_SCRAPE] * hold
+    if exc[SEED, v] == 0.0:
+        exc[SEED, v] = 1.0 + v  # each lane its own noise, the same in every render
 
 
 @njit(**KERNEL)

@@ -11,7 +11,8 @@ voices: a NamedTuple of preallocated arrays (`voices_class`), one lane per voice
 axis. The engine is compiled for that class, so a preset compiles only its own kind's code.
 Every kernel works on lane v (or lanes [0, n_lanes)), allocates nothing and raises nothing.
 The string a voice plays is given in the normalised units of docs/design.md ("The string and
-its SAV step"): gamma^2 and nu^2 (1/s^2), kappa, sigma0, sigma1 (1/s).
+its SAV step"): gamma^2 and nu^2 (1/s^2), kappa (1/s), and its losses, a record of the
+coefficients of `synth.physics.losses` ("Losses").
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONTRACT = 3  # the version of this contract; a plugin built for another is skipped
+CONTRACT = 4  # the version of this contract; a plugin built for another is skipped
 
 
 @dataclass(frozen=True)
@@ -29,19 +30,23 @@ class VoiceKernels:
 
     reset(voices, v): lane v silent and at rest, its excitation cleared;
     settle(voices, v): lane v's state to exact rest (its sound has died away);
-    retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp): lane v plays this
-        string heard at `pickup`: its displacement at that point (0..1), or, for pickup =
+    retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp): lane v plays this
+        string (its losses a float64 record (`formulas.LOSS_FIELDS`,): mode m of wavenumber^2
+        beta2 decays at `formulas.mode_decay(losses, gamma2, kappa, beta2)`) heard at
+        `pickup`: its displacement at that point (0..1), or, for pickup =
         `synth.kernels.formulas.BRIDGE`, the force of its end on the bridge per unit tension,
         which drives the instrument's body. A modal kind weighs mode m by
         `formulas.readout(m, pickup, gamma2, kappa)` (both cases); a kind without modes
         writes its own bridge force. With n_ramp > 0 the change may glide over n_ramp
         samples (advance with ramping=True), else it applies at once;
-    excite(voices, v, excitation): a pluck, strike or hammer now, as the record `excitation`
-        (float64 (`formulas.EXCITE_FIELDS`,)) says: the force pulse's normalised amplitude
-        (the engine's per-note scale, E_NOTE_SCALE, included), length in samples and shape
-        (`synth.kernels.formulas.PLUCK`, `STRIKE`, `HAMMER`), the position 0..1 and the
-        contact's half-width, and a hammer's speed, mass and felt; a kind reads the fields
-        it knows, and one without a hammer plays HAMMER as the record's pulse, a STRIKE;
+    excite(voices, v, excitation): a pluck, strike, hammer or held pluck now, as the record
+        `excitation` (float64 (`formulas.EXCITE_FIELDS`,)) says: the force pulse's
+        normalised amplitude (the engine's per-note scale, E_NOTE_SCALE, included), length
+        in samples and shape (`synth.kernels.formulas.PLUCK`, `STRIKE`, `HAMMER`,
+        `HELD_PLUCK`), the position 0..1 and the contact's half-width, a hammer's speed,
+        mass and felt, and a held pluck's holding force, release and scrape; a kind reads
+        the fields it knows, and plays what it cannot as the record's pulse
+        (`formulas.pulse_shape`: a HAMMER as a STRIKE, a HELD_PLUCK as a PLUCK);
     advance(voices, n_steps, n_lanes, ramping, out): advance lanes [0, n_lanes) n_steps
         samples, writing each lane's output (what retune's pickup asks for) to
         out[:n_steps, v] (kernel float type);

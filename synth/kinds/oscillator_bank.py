@@ -28,6 +28,7 @@ from synth.kernels.aligned import aligned_zeros, padded
 from synth.kernels.formulas import EXC_ROWS, excitation_record
 from synth.kinds.contract import Kind, VoiceKernels
 from synth.physics.excitation import SHAPES
+from synth.physics.losses import scheme_losses
 from synth.physics.modes import angular_frequencies, decay_rates
 from synth.physics.simulate import SimulationSpec
 from synth.physics.strings import StringParams
@@ -149,8 +150,8 @@ def render_string(preset, amplitude: float, width: float, position: float, picku
     voices = build_voices(preset, fs, 1, dtype)
     string = preset.string
     kind = KOOPMAN if preset.kind == "koopman" else SSM
-    kind.kernels.retune(voices, 0, string.gamma ** 2, string.kappa, string.sigma0,
-                        string.sigma1, string.nu ** 2, pickup, 0)
+    kind.kernels.retune(voices, 0, string.gamma ** 2, string.kappa, scheme_losses(string.sigma0,
+                        string.sigma1), string.nu ** 2, pickup, 0)
     kind.kernels.excite(voices, 0, excitation_record(amplitude, width * fs, SHAPES[shape],
                                                         position))
     q = np.zeros((n_steps, preset.n_modes))
@@ -194,7 +195,7 @@ KOOPMAN = Kind(
     tensors=lambda model, n: {name: (shape, "float64") for name, shape in
                               tensor_shapes("koopman", model, n).items()},
     check_tensors=_check_stable, describe=_describe, free_run=free_run,
-    ignores=("nonlinearity", "excitation"))
+    ignores=("nonlinearity", "excitation", "plectrum", "plectrum_stiffness"))
 
 SSM = Kind(
     name="ssm", title="learned model (diagonal state-space model driven by the force)",
@@ -203,4 +204,4 @@ SSM = Kind(
     tensors=lambda model, n: {name: (shape, "float64") for name, shape in
                               tensor_shapes("ssm", model, n).items()},
     check_tensors=_check_stable, describe=_describe, free_run=free_run,
-    ignores=("nonlinearity",))
+    ignores=("nonlinearity", "plectrum", "plectrum_stiffness"))

@@ -33,8 +33,8 @@ from synth.kernels.formulas import (
     ELAPSED,
     LEN,
     SHAPE,
-    decay_rate,
     excitation_force,
+    mode_decay,
     mode_shape,
     pulse_shape,
     readout,
@@ -84,15 +84,16 @@ def settle(voices, v):
 
 
 @njit(**KERNEL)
-def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
-    """Lane v plays this string, at once (the oscillators' state carries over; nu2, the
-    nonlinearity, plays no part in a linear model)."""
+def retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp):
+    """Lane v plays this string (its modes decaying as the loss record `losses` says), at
+    once (the oscillators' state carries over; nu2, the nonlinearity, plays no part in a
+    linear model)."""
     state, learned = voices.state, voices.learned
     dt = state.dtype.type
     k = voices.constants[K]
     for m in range(state.shape[1]):
         beta2 = wavenumber2(m + 1)
-        sigma = decay_rate(sigma0, sigma1, beta2)  # the linear string's mode
+        sigma = mode_decay(losses, gamma2, kappa, beta2)  # the linear string's mode
         damped = math.sqrt(max(squared_frequency(gamma2, kappa, beta2) - sigma * sigma, 1e-12))
         omega = damped * math.exp(learned[LOG_FREQUENCY, m])
         sigma *= math.exp(learned[LOG_DECAY, m])
@@ -110,7 +111,8 @@ def retune(voices, v, gamma2, kappa, sigma0, sigma1, nu2, pickup, n_ramp):
 def excite(voices, v, excitation):
     """A pluck or strike on lane v now, the record's (`formulas.E_AMPLITUDE` ...): the force
     as it is (the note scale is for models of one trained string), E_LENGTH samples long,
-    at E_POSITION; this linear string has no hammer, so a HAMMER plays as a STRIKE."""
+    at E_POSITION; this linear string has no hammer and cannot hold itself, so a HAMMER
+    plays as a STRIKE and a HELD_PLUCK as a PLUCK (`formulas.pulse_shape`)."""
     position = excitation[E_POSITION]
     state, learned = voices.state, voices.learned
     dt = state.dtype.type

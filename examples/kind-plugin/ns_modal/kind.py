@@ -18,6 +18,7 @@ from ns_modal import kernels
 from synth.kernels.aligned import aligned_zeros
 from synth.kernels.formulas import EXC_ROWS, excitation_record
 from synth.kinds import Kind, VoiceKernels
+from synth.physics.losses import scheme_losses
 
 NAME = "learned-modal"
 TENSORS = ("modal.log_frequency", "modal.log_decay", "modal.gain")
@@ -61,8 +62,8 @@ def render(preset, spec) -> tuple[np.ndarray, np.ndarray]:
     float64: q (N, M) and w (N,)."""
     voices = build_voices(preset, spec.fs, 1, np.float64)
     string, excitation = spec.string, spec.excitation
-    kernels.retune(voices, 0, string.gamma ** 2, string.kappa, string.sigma0, string.sigma1,
-                   string.nu ** 2, spec.pickup, 0)
+    kernels.retune(voices, 0, string.gamma ** 2, string.kappa,
+                   scheme_losses(string.sigma0, string.sigma1), string.nu ** 2, spec.pickup, 0)
     kernels.excite(voices, 0, excitation_record(excitation.amplitude,
                                                 excitation.duration * spec.fs,
                                                 excitation.shape, excitation.position))
@@ -81,6 +82,6 @@ KIND = Kind(
         excite=kernels.excite, advance=kernels.advance, end_ramps=kernels.end_ramps,
         is_finite=kernels.is_finite, publish_modes=kernels.publish_modes),
     build_voices=build_voices, check_model=_check_model, tensors=_tensors,
-    describe=_describe, free_run=render, ignores=("nonlinearity",),
+    describe=_describe, free_run=render, ignores=("nonlinearity", "plectrum", "plectrum_stiffness"),
     tuning=lambda preset: float(np.exp(preset.tensors["modal.log_frequency"][0])),
     presets=Path(__file__).resolve().parent / "presets")

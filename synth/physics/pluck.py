@@ -1,0 +1,66 @@
+"""The pluck of a finger or a plectrum (docs/design.md, "The pluck").
+
+A guitarist displaces the string quasi-statically, then it slips off (Zollner & Zwicker
+2002/2020, 1.5): the string is held deflected by a force H at the contact, which lets go as
+H/2 (1 + cos(pi t / T_r)) over the release T_r, while the finger's flesh or nail, or the
+plectrum, scrapes along it. In normalised units (`synth.physics.hammer`: forces over
+mu L^2), the held string is in equilibrium, q_m = H Phi_m c_m / omega_m^2, with c_m the
+contact's spread (`modes.contact_profile`). So:
+
+- the pluck's strength is the deflection d under the contact: H = s d, s = T L / (x (L - x))
+  the string's lateral stiffness there (1000-2000 N/m for steel strings 6-10 cm from the
+  bridge, Zollner & Zwicker, who give 2 mm as a typical deflection, hardly more for the
+  fretboard's distance; about 650 N/m for the nylon strings);
+- a finger touches FINGER_CONTACT of the string and lets go in FINGER_RELEASE; a plectrum
+  touches PLECTRUM_CONTACT and lets go as fast as its tip springs back, a quarter period of
+  the tip's mass on the plectrum's bending stiffness (`plectrum_release`), so a stiffer
+  plectrum is brighter;
+- a harder stroke moves the hand faster, so the release shortens as 1 / velocity
+  (`release_at`), and the scrape is a share of the holding force, so harder is brighter and
+  noisier.
+"""
+
+from __future__ import annotations
+
+import math
+
+from synth.physics.strings import PhysicalString
+
+FINGER_CONTACT = 8.0e-3  # m: a fingertip's flesh across the string [A]
+PLECTRUM_CONTACT = 2.0e-3  # m: a plectrum's tip [A]
+# s: the string slipping off the flesh at velocity 127: a rounded edge of about 1.5 mm [A]
+# passed at the released kink's speed c d / x, 5 m/s for a guitar string held 2-4 mm [D]
+FINGER_RELEASE = 0.3e-3
+PLECTRUM_TIP_MASS = 5.0e-6  # kg: the plectrum's tip that springs back [A]
+FINGER_SCRAPE = 0.2  # the scrape's amplitude over the holding force: flesh [A]
+PLECTRUM_SCRAPE = 0.3  # and a plectrum's edge [A]
+ZOLLNER = ("M. Zollner, T. Zwicker, 'Physik der Elektrogitarre' (2002, 2020), 1.5 'The "
+           "plucking process': the string is displaced quasi-statically, its lateral "
+           "stiffness T L / (x (L - x)) 1000-2000 N/m, a typical displacement 2 mm, hardly "
+           "more for the fretboard's distance")
+
+
+def lateral_stiffness(string: PhysicalString, position: float) -> float:
+    """s = T L / (x (L - x)) (N/m): the force per unit deflection of the string held at
+    `position` (0..1) of its length."""
+    x = position * string.length
+    return string.tension * string.length / (x * (string.length - x))
+
+
+def hold_force(string: PhysicalString, position: float, deflection: float) -> float:
+    """The normalised force (N / (mu L^2)) that holds the string deflected by `deflection`
+    (m) at `position`."""
+    return string.force_to_amplitude(lateral_stiffness(string, position) * deflection)
+
+
+def plectrum_release(stiffness):
+    """T_r (s) of a plectrum of bending stiffness `stiffness` (N/m) at its tip: a quarter
+    period of the tip's mass springing back, (pi / 2) sqrt(m / k)."""
+    return 0.5 * math.pi * (PLECTRUM_TIP_MASS / stiffness) ** 0.5
+
+
+def release_at(hardest, velocity, sensitivity, default_sensitivity):
+    """The release (s) at MIDI `velocity` of one that takes `hardest` (s) at velocity 127:
+    longer as the hand moves slower, as (127 / velocity)^(sensitivity / default)."""
+    return hardest * (127.0 / min(max(velocity, 1.0), 127.0)) ** (
+        sensitivity / default_sensitivity)

@@ -1,0 +1,210 @@
+"""A finger's or plectrum's pluck (synth.physics.pluck, formulas.HELD_PLUCK): the string held
+in equilibrium and let go, its energy against the static deflection's closed form, velocity
+and the plectrum's stiffness on the sound, the scrape, kinds that cannot hold a string, and
+the torch twin against the kernel."""
+
+import math
+
+import numpy as np
+import pytest
+
+from presets.keyboards import guitar_string
+from synth.acoustics import centroid, mono
+from synth.engine.engine import Engine
+from synth.engine.events import NOTE_ON
+from synth.kernels import sav_voice
+from synth.kernels.formulas import HELD_PLUCK, PLUCK, excitation_force, excitation_record
+from synth.kinds.sav_string import lanes_for
+from synth.physics.losses import scheme_losses
+from synth.physics.pluck import (
+    hold_force,
+    lateral_stiffness,
+    plectrum_release,
+    release_at,
+)
+from synth.physics.potentials import make_potential
+from synth.presets import find_preset, load_preset
+from synth.render import Event, render_events
+
+FS = 48000
+B3, _ = guitar_string("steel", 59)
+POSITION = 0.15
+
+
+def test_a_held_pluck_holds_then_lets_go_as_a_raised_cosine():
+    assert excitation_force(-3.0, 2.0, 10.0, HELD_PLUCK) == 2.0
+    forces = [excitation_force(n, 2.0, 10.0, HELD_PLUCK) for n in range(12)]
+    np.testing.assert_allclose(forces[:10], 1.0 + np.cos(np.pi * (np.arange(10) + 0.5) / 10))
+    assert forces[10:] == [0.0, 0.0]
+    assert excitation_force(0.0, 2.0, 0.0, HELD_PLUCK) == 0.0  # no release time: let go
+
+
+def lane(potential="linear", n_modes=60, losses=None):
+    normal = B3.to_normalised()
+    voices = lanes_for(make_potential(potential, n_modes), FS, 1, np.float64)
+    sav_voice.retune(voices, 0, normal.gamma ** 2, normal.kappa,
+                     np.zeros(7) if losses is None else losses, normal.nu ** 2, 0.5, 0)
+    return voices
+
+
+def test_a_held_string_rests_in_the_schemes_equilibrium():
+    voices = lane()
+    hold = hold_force(B3, POSITION, 2e-3)
+    sav_voice.excite(voices, 0, excitation_record(0.0, 0.0, HELD_PLUCK, POSITION,
+                                                  hold=hold, release=1e9))
+    before = voices.q[:, 0].copy()
+    out = np.zeros((480, 1))
+    sav_voice.advance(voices, 480, 1, False, out)
+    np.testing.assert_allclose(voices.q[:, 0], before, rtol=0, atol=1e-6 * abs(before).max())
+    # the deflection under the finger is the static one, hold / s (normalised by the length)
+    under = np.sqrt(2) * np.sin(np.arange(1, 61) * np.pi * POSITION) @ before * B3.length
+    assert under == pytest.approx(2e-3, rel=0.03)
+
+
+def test_a_string_let_go_at_once_carries_its_static_deflections_energy():
+    voices = lane(n_modes=200)
+    depth = 2e-3
+    sav_voice.excite(voices, 0, excitation_record(0.0, 0.0, HELD_PLUCK, POSITION,
+                                                  hold=hold_force(B3, POSITION, depth)))
+    out = np.zeros((96, 1))
+    sav_voice.advance(voices, 96, 1, False, out)
+    energies = np.zeros(200)
+    sav_voice.publish_modes(voices, 0, energies)
+    joules = energies.sum() * B3.linear_density * B3.length ** 3
+    assert joules == pytest.approx(0.5 * lateral_stiffness(B3, POSITION) * depth ** 2,
+                                   rel=0.02)
+
+
+def test_a_nonlinear_held_string_starts_with_a_consistent_auxiliary_variable():
+    from synth.kernels.lanes import PSI
+    from synth.kernels.sav import EPS
+
+    voices = lane("exact", 40)
+    sav_voice.excite(voices, 0, excitation_record(0.0, 0.0, HELD_PLUCK, POSITION,
+                                                  hold=hold_force(B3, POSITION, 2e-3),
+                                                  release=10.0))
+    value = make_potential("exact", 40).value(voices.q[:, 0].copy())
+    assert value > 0
+    assert voices.per_lane[PSI, 0] == pytest.approx(math.sqrt(2 * value + EPS), rel=1e-12)
+
+
+def test_the_plectrums_release_is_a_quarter_period_of_its_tip():
+    assert plectrum_release(400.0) == pytest.approx(2 * plectrum_release(1600.0))
+    assert release_at(1e-3, 127, 0.6, 0.6) == 1e-3
+    assert release_at(1e-3, 127 / 2, 0.6, 0.6) == pytest.approx(2e-3)
+    assert release_at(1e-3, 10, 0.0, 0.6) == 1e-3  # no sensitivity: always the hardest
+
+
+def render(preset, note, velocity, **controls):
+    engine = Engine(preset, fs=FS, polyphony=2)
+    for name, value in controls.items():
+        engine.set_param(name, value)
+    return mono(render_events(engine, [Event(4800, NOTE_ON, note, velocity)], 4800 + FS))[4800:]
+
+
+@pytest.fixture(scope="module")
+def nylon():
+    return load_preset(find_preset("nylon-guitar"))
+
+
+def test_a_harder_pluck_is_brighter(nylon):
+    soft, hard = (render(nylon, 55, velocity) for velocity in (40, 120))
+    assert centroid(hard, FS, 0.05, 0.3) >= 1.15 * centroid(soft, FS, 0.05, 0.3)
+
+
+def test_a_stiffer_plectrum_is_brighter(nylon):
+    # gently (a hard stroke lets go fast whatever the plectrum: the effect saturates)
+    soft, stiff = (render(nylon, 55, 40, plectrum=1.0, plectrum_stiffness=k)
+                   for k in (150.0, 2500.0))
+    assert centroid(stiff, FS, 0.05, 0.3) >= 1.15 * centroid(soft, FS, 0.05, 0.3)
+
+
+def test_the_steel_guitar_is_played_with_a_plectrum_and_renders_the_same_twice():
+    steel = load_preset(find_preset("steel-guitar"))
+    assert steel.controls["plectrum"] == 1.0
+    np.testing.assert_array_equal(render(steel, 59, 100), render(steel, 59, 100))
+
+
+def test_the_scrape_adds_noise_while_the_string_lets_go():
+    voices, quiet = lane(), lane()
+    hold = hold_force(B3, POSITION, 2e-3)
+    outs = []
+    for v, scrape in ((voices, 0.3), (quiet, 0.0)):
+        sav_voice.excite(v, 0, excitation_record(0.0, 0.0, HELD_PLUCK, POSITION, hold=hold,
+                                                 release=48.0, scrape=scrape))
+        out = np.zeros((480, 1))
+        sav_voice.advance(v, 480, 1, False, out)
+        outs.append(out[:, 0])
+    difference = outs[0] - outs[1]
+    assert np.abs(difference[:48]).max() > 0  # during the release
+    assert np.abs(difference).max() < 0.3 * np.abs(outs[1]).max()
+
+
+def test_a_kind_that_cannot_hold_a_string_plays_the_held_pluck_as_its_pulse():
+    from synth.kinds import find_kind
+
+    preset = load_preset(find_preset("ssm-40"))
+    kind = find_kind(preset.kind)
+    outs = []
+    for shape in (PLUCK, HELD_PLUCK):
+        voices = kind.build_voices(preset, FS, 1, np.float64)
+        s = preset.string
+        kind.kernels.retune(voices, 0, s.gamma ** 2, s.kappa, scheme_losses(s.sigma0, s.sigma1),
+                            s.nu ** 2, 0.5, 0)
+        kind.kernels.excite(voices, 0, excitation_record(preset.amplitude, 48.0, shape, 0.2,
+                                                         hold=1e3, release=10.0))
+        out = np.zeros((960, 1), voices_dtype(voices))
+        kind.kernels.advance(voices, 960, 1, False, out)
+        outs.append(out)
+    assert np.abs(outs[0]).max() > 0
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def voices_dtype(voices):
+    return next(a.dtype for a in voices if isinstance(a, np.ndarray) and a.dtype.kind == "f"
+                and a.ndim >= 2)
+
+
+def test_the_torch_twin_lets_go_as_the_kernel_does():
+    torch = pytest.importorskip("torch")
+    from models.losses import scheme_modes
+    from models.pluck import held_start, release_forces
+    from models.sav import ExactPotential, SAVScheme
+
+    normal = B3.to_normalised()
+    n_modes, k, steps, release = 40, 1 / FS, 960, 20.0
+    losses = scheme_losses(normal.sigma0, normal.sigma1)
+    voices = lane("exact", n_modes, losses)
+    hold = hold_force(B3, POSITION, 2e-3)
+    sav_voice.excite(voices, 0, excitation_record(0.0, 0.0, HELD_PLUCK, POSITION, hold=hold,
+                                                  release=release))
+    w_kernel = np.zeros((steps, 1))
+    sav_voice.advance(voices, steps, 1, False, w_kernel)
+
+    as_row = lambda a: torch.as_tensor(np.atleast_1d(a), dtype=torch.float64)[None]  # noqa: E731
+    omega2_s, sigma_s = scheme_modes(as_row(losses), as_row(normal.gamma ** 2)[0],
+                                     as_row(normal.kappa)[0], n_modes, k)
+    m = np.arange(1, n_modes + 1)
+    scheme = SAVScheme(ExactPotential(n_modes), omega2_s, sigma_s,
+                       torch.tensor([normal.nu ** 2]), as_row(np.sqrt(2) * np.sin(
+                           m * np.pi * POSITION)), k)
+    hold_t = torch.tensor([hold], dtype=torch.float64)
+    q, p, psi = held_start(scheme, hold_t)
+    forces = release_forces(hold_t, torch.tensor([release], dtype=torch.float64), steps)
+    with torch.no_grad():
+        qs, _, _ = scheme.rollout(q, p, psi, forces)
+    w_twin = qs[0].numpy() @ (np.sqrt(2) * np.sin(m * np.pi * 0.5))
+    # a hard pluck of the stiff steel string: the slopes' transforms (kernel) and products
+    # (twin) round apart by 1e-9 over 960 steps of its strong nonlinearity
+    np.testing.assert_allclose(w_twin, w_kernel[:, 0], rtol=0,
+                               atol=1e-9 * np.abs(w_kernel).max())
+
+
+def test_the_twins_pluck_has_gradients():
+    torch = pytest.importorskip("torch")
+    from models.pluck import release_forces
+
+    hold = torch.tensor([100.0], dtype=torch.float64, requires_grad=True)
+    release = torch.tensor([12.0], dtype=torch.float64, requires_grad=True)
+    release_forces(hold, release, 20).sum().backward()
+    assert float(hold.grad) > 0 and float(release.grad) > 0
