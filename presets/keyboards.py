@@ -49,6 +49,7 @@ from synth.keyboards import (
     KAPPA,
     KEYS,
     SIGMA0,
+    SLIP,
     STRING_FIELDS,
     Keyboard,
 )
@@ -64,6 +65,7 @@ from synth.physics.losses import (
     t60s,
 )
 from synth.physics.pluck import FINGER_CONTACT, ZOLLNER, hold_force, lateral_stiffness
+from synth.physics.pluck import SLIP as PLUCK_SLIP
 from synth.physics.strings import PhysicalString, note_frequency
 
 STEEL_DENSITY = 7850.0  # kg/m^3
@@ -285,7 +287,8 @@ GUITAR_SOURCES = {
     "pluck": f"[D] at velocity 127 the string held 2 mm deflected on the steel-string guitar "
              f"({ZOLLNER}), 4 mm on the classical guitar, whose action (3-4 mm at the 12th "
              "fret, about twice an electric's) leaves the finger that much more room [A]; under "
-             "a finger 8 mm wide (a plectrum: 2 mm) [A], then let go (synth.physics.pluck); "
+             "a finger 8 mm wide (a plectrum: 2 mm) [A], then let go as fast as the string "
+             "slips 1 mm off it [A] (synth.physics.pluck); "
              "the pulse a kind that cannot hold its string plays gives it the same energy",
 }
 
@@ -413,6 +416,7 @@ def guitar(set_name: str, pluck_distance: float, pulse_seconds: float,
                                                           HARD_PLUCK[set_name]))
         excitation[note, HALF_WIDTH] = half_width
         excitation[note, HOLD] = hold_force(physical, position, HARD_PLUCK[set_name])
+        excitation[note, SLIP] = PLUCK_SLIP / physical.length
     top = (NYLON_SET if set_name == "nylon" else STEEL_SET)[-1][0] + GUITAR_FRETS
     return Keyboard(strings, excitation, (40.0, float(top)), name,
                     {"sources": {"strings": GUITAR_SOURCES[set_name],
@@ -421,14 +425,24 @@ def guitar(set_name: str, pluck_distance: float, pulse_seconds: float,
                      "made_by": "python -m presets.keyboards"})
 
 
+def _save(fig, path: Path) -> None:
+    """Write the figure to `path` as a PNG, all at once, and close it."""
+    import matplotlib.pyplot as plt
+
+    from synth.files import replace_atomically
+
+    fig.tight_layout()
+    with replace_atomically(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=110)
+    plt.close(fig)
+
+
 def figure(path: Path) -> None:
     """B across the keyboard against Young's law, and the hammers' masses and felts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from synth.files import replace_atomically
 
     notes = np.arange(LOWEST, HIGHEST + 1)
     b = [inharmonicity(piano_string(n)) for n in notes]
@@ -449,10 +463,7 @@ def figure(path: Path) -> None:
     right.plot(notes, [math.log10(h.stiffness) for h in hammers], label="log10 K (N/m^p)")
     right.set(xlabel="MIDI note", title="hammers (anchors C2, C4, C7)")
     right.legend(fontsize=7)
-    fig.tight_layout()
-    with replace_atomically(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def guitar_figure(path: Path) -> None:
@@ -461,8 +472,6 @@ def guitar_figure(path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from synth.files import replace_atomically
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, (set_name, strings) in zip(axes, (("nylon", NYLON_SET), ("steel", STEEL_SET)),
@@ -474,10 +483,7 @@ def guitar_figure(path: Path) -> None:
         ax.set(xlabel="MIDI note", title=f"{set_name} strings up the neck (19 frets)")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("inharmonicity B")
-    fig.tight_layout()
-    with replace_atomically(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 LOSS_NOTES = (("piano-wound", 36), ("piano-wound", 48), ("nylon-guitar", 55),
@@ -496,7 +502,6 @@ def losses_figure(path: Path, seconds: float = 3.0) -> None:
     from synth.acoustics import mono, partial_t60
     from synth.engine.engine import Engine
     from synth.engine.events import NOTE_ON
-    from synth.files import replace_atomically
     from synth.presets import find_preset, load_preset
     from synth.render import Event, render_events
 
@@ -522,10 +527,7 @@ def losses_figure(path: Path, seconds: float = 3.0) -> None:
         ax.set(title=f"{name}, MIDI {note}", xlabel="partial", ylim=(0.3, 60))
         ax.legend(fontsize=7)
     axes[0].set_ylabel("T60 (s)")
-    fig.tight_layout()
-    with replace_atomically(path) as temporary:
-        fig.savefig(temporary, format="png", dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def main() -> None:

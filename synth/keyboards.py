@@ -9,12 +9,13 @@ string is set in motion:
                         the string's losses: sigma0, sigma1 (1/s), air (1/s^(1/2)),
                         friction, bending (loss factors), bridge, bridge_mass (s)
                         (`synth.physics.losses`)
-    keyboard.excitation (128, 9): position (0..1), amplitude (normalised force of a pulse at
+    keyboard.excitation (128, 10): position (0..1), amplitude (normalised force of a pulse at
                         velocity 127), and its hammer: mass ratio, felt, felt exponent,
                         contact half-width (0..1), softest and hardest speed (1/s); mass 0
                         for a key without a hammer (`synth.physics.hammer` for the units);
                         then the normalised force a finger's pluck holds it with at
-                        velocity 127 (`synth.physics.pluck`; 0: no held pluck)
+                        velocity 127 (`synth.physics.pluck`; 0: no held pluck) and how
+                        far it moves to slip off (a fraction of the length)
 
 Notes beyond the instrument's `range` play the nearest key's string. A preset without a
 keyboard plays every note on its one string (`single_string`), retuned by its tension.
@@ -33,17 +34,17 @@ KEYS = 128
 STRING_FIELDS = ("gamma", "kappa", "nu", "sigma0", "sigma1", "air", "friction", "bending",
                  "bridge", "bridge_mass")
 EXCITATION_FIELDS = ("position", "amplitude", "hammer_mass", "felt", "felt_exponent",
-                     "half_width", "speed_soft", "speed_hard", "hold")
+                     "half_width", "speed_soft", "speed_hard", "hold", "slip")
 GAMMA, KAPPA, NU, SIGMA0 = range(4)  # the losses follow from SIGMA0 on
 (POSITION, AMPLITUDE, HAMMER_MASS, FELT, FELT_EXPONENT, HALF_WIDTH, SPEED_SOFT,
- SPEED_HARD, HOLD) = range(9)
+ SPEED_HARD, HOLD, SLIP) = range(10)
 TENSORS = ("keyboard.strings", "keyboard.excitation")
 MAX_VALUE = 1e16  # the felt's normalised stiffness reaches 1e13 in the treble
 
 
 @dataclass(frozen=True, eq=False)
 class Keyboard:
-    """strings (128, 10) and excitation (128, 9) as in the module docstring; range (low,
+    """strings (128, 10) and excitation (128, 10) as in the module docstring; range (low,
     high) the MIDI notes the instrument has; name and provenance say where the numbers come
     from."""
 
@@ -111,7 +112,7 @@ def range_faults(low_high: tuple[float, float]) -> list[str]:
 
 
 def single_string(string: np.ndarray, excitation: np.ndarray) -> Keyboard:
-    """Every note on one string: `string` (10,) and `excitation` (9,) on every key."""
+    """Every note on one string: `string` (10,) and `excitation` (10,) on every key."""
     return Keyboard(np.tile(np.asarray(string, np.float64), (KEYS, 1)),
                     np.tile(np.asarray(excitation, np.float64), (KEYS, 1)), (0.0, 127.0))
 

@@ -115,7 +115,7 @@ class Preset:
         exponent = self.hammer.exponent if hammer is not None else 0.0
         return single_string((s.gamma, s.kappa, s.nu, *scheme_losses(s.sigma0, s.sigma1)),
                              (self.pluck_position, self.amplitude, mass, felt, exponent,
-                              half_width, softest, hardest, 0.0))
+                              half_width, softest, hardest, 0.0, 0.0))
 
     def hammer_normalised(self) -> tuple[float, float, float, float, float] | None:
         """The hammer on this preset's string: (mass ratio, felt, half-width, softest and

@@ -62,6 +62,7 @@ from synth.engine.state import (
     KEY_NU,
     KEY_POSITION,
     KEY_SIGMA0,
+    KEY_SLIP,
     KEY_SPEED_HARD,
     KEY_SPEED_SOFT,
     LIMITER_ENV,
@@ -86,6 +87,7 @@ from synth.engine.state import (
     POLYPHONY,
     POSITION,
     POSITION_REF,
+    PRESSED,
     PREV_LANE,
     PREV_PHASE,
     PREVIOUS,
@@ -146,18 +148,21 @@ from synth.kernels.formulas import (
     mode_decay,
     note_frequency,
     plectrum_release,
-    release_at,
+    slip_release,
 )
 from synth.kernels.options import INTERNAL, KERNEL
 from synth.physics.pluck import (
     FINGER_CONTACT,
-    FINGER_RELEASE,
     FINGER_SCRAPE,
     PLECTRUM_CONTACT,
     PLECTRUM_SCRAPE,
 )
 
 LN_1000 = 3.0 * math.log(10.0)
+# A held pluck's press came long before its note: the body and the outputs had settled under
+# the held string, so a voice is heard relative to it (PRESSED), which fades over this long
+# (s), slowly enough to be inaudible; the release is heard in full
+PRESS_SECONDS = 0.05
 QUIET_BLOCKS = 3  # a released voice below the silence level this many blocks is freed
 TINY = 1e-20  # a held voice this quiet is set exactly to rest (no denormals)
 
@@ -319,6 +324,7 @@ def _note_on(st, note, velocity):
         kind.reset(st, lane)
         st.voice_f[GAMMA2, lane] = _tuned_gamma2(st, note)
         st.voice_f[PREVIOUS, lane] = 0.0
+        st.voice_f[PRESSED, lane] = 0.0
         _place(st, lane, note)
     st.voice_int[STATUS, lane] = HELD
     st.voice_int[NOTE, lane] = note
@@ -341,7 +347,8 @@ def _excite(st, lane, velocity):
     curve, and with gamma over the key's so that a string retuned by tension is displaced
     (and bent by the nonlinearity) about as much as at its own pitch; a key that holds its
     string for a pluck (`synth.physics.pluck`) is held by a force that grows alike, by a
-    finger or a plectrum (the `plectrum` control), letting go faster the harder the note.
+    finger or a plectrum (the `plectrum` control), and let go as fast as the string slips
+    off it (faster the harder the note), or the plectrum's tip springs back.
     A hammer's speed runs from the key's softest to its hardest, evenly in its logarithm
     (so in dB) over velocities 1..127, the range narrowing toward the hardest as the
     velocity sensitivity falls below its default (0 plays every note at the hardest). The
@@ -363,15 +370,16 @@ def _excite(st, lane, velocity):
     record[E_HOLD], record[E_RELEASE], record[E_SCRAPE] = 0.0, 0.0, 0.0
     if record[E_SHAPE] == PLUCK and key[KEY_HOLD] > 0.0:
         plectrum = cur[params.PLECTRUM] >= 0.5
-        hardest = plectrum_release(cur[params.PLECTRUM_STIFFNESS]) if plectrum \
-            else FINGER_RELEASE
         record[E_SHAPE] = HELD_PLUCK
         # a string retuned by tension is as stiff sideways as its tension: the same
         # deflection needs a force in proportion to it
         record[E_HOLD] = key[KEY_HOLD] * strength * scale
         st.voice_f[PREVIOUS, lane] = math.nan  # held, not struck: no click in the pickup
-        record[E_RELEASE] = release_at(hardest, velocity, sensitivity,
-                                       params.FULL_RANGE_SENSITIVITY) / st.constants[K]
+        release = slip_release(key[KEY_SLIP], math.sqrt(st.voice_f[GAMMA2, lane]),
+                               record[E_HOLD], record[E_POSITION])
+        if plectrum:
+            release = max(release, plectrum_release(cur[params.PLECTRUM_STIFFNESS]))
+        record[E_RELEASE] = release / st.constants[K]
         record[E_SCRAPE] = PLECTRUM_SCRAPE if plectrum else FINGER_SCRAPE
         if plectrum:
             record[E_WIDTH] *= PLECTRUM_CONTACT / FINGER_CONTACT
@@ -538,6 +546,7 @@ def _render(st, start, stop):
     scale = st.constants[BRIDGE_SCALE] if acoustic else 1.0
     fresh = st.constants[FRESH] != 0.0
     st.constants[FRESH] = 0.0
+    settling = math.exp(-st.constants[K] / PRESS_SECONDS)
     for v in range(hi):
         status = st.voice_int[STATUS, v]
         if status == IDLE:
@@ -557,10 +566,14 @@ def _render(st, start, stop):
             else (1.0, 1.0)
         velocity_scale = st.voice_f[VELOCITY_SCALE, v]
         bridge = st.hushed if st.voice_int[HUSHED, v] != 0 else st.force
+        if math.isnan(previous):  # a held string: heard from where the press left it
+            st.voice_f[PRESSED, v] = st.lane_out[0, v]
+        pressed = st.voice_f[PRESSED, v]
         if fresh or math.isnan(previous):  # a new output or a held string: the
-            previous = st.lane_out[0, v]        # differentiator starts from here
+            previous = st.lane_out[0, v] - pressed  # differentiator starts from here
         for i in range(n):
-            x = st.lane_out[i, v]
+            x = st.lane_out[i, v] - pressed
+            pressed *= settling
             y = (x - previous) * velocity_scale if mode == params.PICKUP else x * scale
             previous = x
             sound = env * y
@@ -572,6 +585,7 @@ def _render(st, start, stop):
         st.voice_f[ENV, v] = env
         st.voice_f[VOICE_PEAK, v] = peak
         st.voice_f[PREVIOUS, v] = previous
+        st.voice_f[PRESSED, v] = pressed
 
 
 @njit(**INTERNAL)

@@ -49,12 +49,12 @@ KEY_GAMMA, KEY_KAPPA, KEY_NU, KEY_SIGMA0 = (
     keyboards.GAMMA, keyboards.KAPPA, keyboards.NU, keyboards.SIGMA0)
 _STRINGS = len(keyboards.STRING_FIELDS)
 (KEY_POSITION, KEY_AMPLITUDE, KEY_HAMMER_MASS, KEY_FELT, KEY_FELT_EXPONENT, KEY_HALF_WIDTH,
- KEY_SPEED_SOFT, KEY_SPEED_HARD, KEY_HOLD) = (
+ KEY_SPEED_SOFT, KEY_SPEED_HARD, KEY_HOLD, KEY_SLIP) = (
     _STRINGS + field for field in (keyboards.POSITION, keyboards.AMPLITUDE,
                                    keyboards.HAMMER_MASS, keyboards.FELT,
                                    keyboards.FELT_EXPONENT, keyboards.HALF_WIDTH,
                                    keyboards.SPEED_SOFT, keyboards.SPEED_HARD,
-                                   keyboards.HOLD))
+                                   keyboards.HOLD, keyboards.SLIP))
 KEY_FIELDS = _STRINGS + len(keyboards.EXCITATION_FIELDS)
 # params rows (float64, one column per parameter)
 TARGET, CURRENT, MINIMUM, MAXIMUM, SMOOTHING, RETUNES = range(6)
@@ -70,9 +70,11 @@ VOICE_INT_ROWS = 6
 IDLE, HELD, RELEASED, FADING = 0, 1, 2, 3
 # voice_f rows
 # PAN_LEFT, PAN_RIGHT: the voice's direct sound in each channel (acoustic output);
-# PREVIOUS: its last output sample, VELOCITY_SCALE: fs / omega_1 (the pickup output's scale)
-GAMMA2, ENV, ENV_STEP, VOICE_PEAK, PAN_LEFT, PAN_RIGHT, PREVIOUS, VELOCITY_SCALE = range(8)
-VOICE_F_ROWS = 8
+# PREVIOUS: its last output sample, VELOCITY_SCALE: fs / omega_1 (the pickup output's scale);
+# PRESSED: what a held pluck's string gave before it was let go, taken off its output
+(GAMMA2, ENV, ENV_STEP, VOICE_PEAK, PAN_LEFT, PAN_RIGHT, PREVIOUS, VELOCITY_SCALE,
+ PRESSED) = range(9)
+VOICE_F_ROWS = 9
 # meters (float64): a seqlock counter, then the loudest voice
 # LOUD_FREQ is the first mode's measured frequency (Hz), from its phase advance over the last
 # block; PREV_LANE and PREV_PHASE are what that measurement needs from the block before.

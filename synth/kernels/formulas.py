@@ -65,7 +65,7 @@ contact_profile = njit(**INLINE)(modes.contact_profile)
 felt_potential = njit(**INLINE)(hammer.felt_potential)
 felt_force = njit(**INLINE)(hammer.felt_force)
 plectrum_release = njit(**INLINE)(pluck.plectrum_release)
-release_at = njit(**INLINE)(pluck.release_at)
+slip_release = njit(**INLINE)(pluck.slip_release)
 
 
 def excitation_record(amplitude: float, length: float, shape: int, position: float,

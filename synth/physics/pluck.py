@@ -11,13 +11,13 @@ contact's spread (`modes.contact_profile`). So:
   the string's lateral stiffness there (1000-2000 N/m for steel strings 6-10 cm from the
   bridge, Zollner & Zwicker, who give 2 mm as a typical deflection, hardly more for the
   fretboard's distance; about 650 N/m for the nylon strings);
-- a finger touches FINGER_CONTACT of the string and lets go in FINGER_RELEASE; a plectrum
-  touches PLECTRUM_CONTACT and lets go as fast as its tip springs back, a quarter period of
-  the tip's mass on the plectrum's bending stiffness (`plectrum_release`), so a stiffer
-  plectrum is brighter;
-- a harder stroke moves the hand faster, so the release shortens as 1 / velocity
-  (`release_at`), and the scrape is a share of the holding force, so harder is brighter and
-  noisier.
+- let go, the kink under the contact runs off at the speed c d / x (c the wave speed), so
+  the string leaves a finger once it has moved SLIP, about its own diameter, past the
+  flesh's edge: T_r = SLIP x / (c d) (`slip_release`), shorter the harder the pluck;
+- a finger touches FINGER_CONTACT of the string; a plectrum touches PLECTRUM_CONTACT and
+  cannot let go faster than its tip springs back, a quarter period of the tip's mass on the
+  plectrum's bending stiffness (`plectrum_release`), so a stiffer plectrum is brighter;
+- the scrape is a share of the holding force, so harder is also noisier.
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ from synth.physics.strings import PhysicalString
 
 FINGER_CONTACT = 8.0e-3  # m: a fingertip's flesh across the string [A]
 PLECTRUM_CONTACT = 2.0e-3  # m: a plectrum's tip [A]
-# s: the string slipping off the flesh at velocity 127: a rounded edge of about 1.5 mm [A]
-# passed at the released kink's speed c d / x, 5 m/s for a guitar string held 2-4 mm [D]
-FINGER_RELEASE = 0.3e-3
-PLECTRUM_TIP_MASS = 5.0e-6  # kg: the plectrum's tip that springs back [A]
+SLIP = 1.0e-3  # m: how far the string moves to leave the contact, about its diameter [A]
+PLECTRUM_TIP_MASS = 1.0e-5  # kg: the plectrum's tip that springs back [A]
 FINGER_SCRAPE = 0.2  # the scrape's amplitude over the holding force: flesh [A]
 PLECTRUM_SCRAPE = 0.3  # and a plectrum's edge [A]
 ZOLLNER = ("M. Zollner, T. Zwicker, 'Physik der Elektrogitarre' (2002, 2020), 1.5 'The "
@@ -59,8 +57,9 @@ def plectrum_release(stiffness):
     return 0.5 * math.pi * (PLECTRUM_TIP_MASS / stiffness) ** 0.5
 
 
-def release_at(hardest, velocity, sensitivity, default_sensitivity):
-    """The release (s) at MIDI `velocity` of one that takes `hardest` (s) at velocity 127:
-    longer as the hand moves slower, as (127 / velocity)^(sensitivity / default)."""
-    return hardest * (127.0 / min(max(velocity, 1.0), 127.0)) ** (
-        sensitivity / default_sensitivity)
+def slip_release(slip, gamma, hold, position):
+    """T_r (s) of a string let go from a held pluck: `slip` (a fraction of the length) over
+    the kink's speed. In normalised units, a hold H (force over mu L^2) at `position` x
+    deflects the string u = H x (1 - x) / gamma^2 and the kink runs at gamma u / x lengths a
+    second, so T_r = slip gamma / (H (1 - x)) (gamma in 1/s)."""
+    return slip * gamma / (hold * (1.0 - position))
