@@ -78,6 +78,8 @@ class Keyboard:
                         | (e[:, SPEED_SOFT] > e[:, SPEED_HARD]))).any():
             faults.append("a key's hammer needs a felt exponent >= 1 and speeds 0 < softest "
                           "<= hardest")
+        if ((e[:, HOLD] > 0) & (e[:, SLIP] <= 0)).any():
+            faults.append("a key whose pluck holds its string needs a slip > 0")
         return faults + range_faults(self.range)
 
     def tensors(self) -> dict[str, np.ndarray]:
@@ -123,10 +125,10 @@ FIRST_WIDTHS = (5, 8)
 
 
 def _widened(table: np.ndarray, first: int, width: int) -> np.ndarray:
-    """A first keyboard's (128, first) table padded with zero fields to `width`; any other
-    table as it is."""
-    if table.ndim == 2 and table.shape[1] == first:
-        return np.hstack([table, np.zeros((table.shape[0], width - first))])
+    """An earlier keyboard's (128, w) table, first <= w < width, padded with zero fields to
+    `width`; any other table as it is."""
+    if table.ndim == 2 and first <= table.shape[1] < width:
+        return np.hstack([table, np.zeros((table.shape[0], width - table.shape[1]))])
     return table
 
 
@@ -142,6 +144,8 @@ def keyboard_from_file(description: dict, tensors: dict[str, np.ndarray]) -> Key
         _widened(np.asarray(tensors[name], dtype=np.float64), first, len(fields))
         for name, first, fields in zip(TENSORS, FIRST_WIDTHS, (STRING_FIELDS, EXCITATION_FIELDS),
                                        strict=True))
+    if np.asarray(tensors[TENSORS[1]]).shape[1:] == (SLIP,):  # held plucks saved without
+        excitation[:, HOLD] = 0.0  # their slip: plucked by the pulse instead
     return Keyboard(strings, excitation,
                     range=note_range(description, "keyboard"),
                     name=str(description.get("name", "")),

@@ -84,7 +84,17 @@ def test_a_keyboard_saved_before_the_losses_and_the_held_pluck_still_loads(tmp_p
     save_file(tensors, path, metadata={METADATA_KEY: json.dumps(meta)})
     first = load_preset(path).keyboard
     np.testing.assert_array_equal(first.strings[:, :5], piano.keyboard.strings[:, :5])
-    assert (first.strings[:, 5:] == 0).all() and (first.excitation[:, 8] == 0).all()
+    assert (first.strings[:, 5:] == 0).all() and (first.excitation[:, 8:] == 0).all()
+
+
+def test_a_guitar_saved_before_the_slip_still_loads_plucked_by_its_pulse(tmp_path):
+    nylon = load_preset(find_preset("nylon-guitar"))
+    tensors = {**nylon.body.tensors(), "keyboard.strings": nylon.keyboard.strings.copy(),
+               "keyboard.excitation": nylon.keyboard.excitation[:, :9].copy()}
+    path = tmp_path / "before-slip.safetensors"
+    save_file(tensors, path, metadata={METADATA_KEY: json.dumps(nylon.metadata())})
+    keyboard = load_preset(path).keyboard
+    assert (keyboard.excitation[:, 8:] == 0).all()  # no held pluck: its pulse plays
 
 
 @pytest.mark.parametrize("change, message", [

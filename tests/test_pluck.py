@@ -124,6 +124,20 @@ def test_a_stiffer_plectrum_is_brighter(nylon):
     assert centroid(stiff, FS, 0.05, 0.3) >= 1.05 * centroid(soft, FS, 0.05, 0.3)
 
 
+def test_a_replucked_string_and_an_output_switch_go_on_without_a_jump(nylon):
+    from synth.engine.state import PRESSED
+
+    engine = Engine(nylon, fs=FS, polyphony=2)
+    audio = render_events(engine, [Event(0, NOTE_ON, 55, 90), Event(9600, NOTE_ON, 55, 90)],
+                          12000)[:, 0].astype(np.float64)
+    steps = np.abs(np.diff(audio))
+    assert steps[9595:9605].max() < 3 * steps[9000:9590].max()  # no click at the re-pluck
+    engine.set_param("output", 2.0)
+    for _ in range(200):
+        engine.process(128)
+    assert np.all(engine.state.voice_f[PRESSED] == 0.0)  # settled, and never denormal
+
+
 def test_the_steel_guitar_is_played_with_a_plectrum_and_renders_the_same_twice():
     steel = load_preset(find_preset("steel-guitar"))
     assert steel.controls["plectrum"] == 1.0

@@ -374,7 +374,7 @@ def _excite(st, lane, velocity):
         # a string retuned by tension is as stiff sideways as its tension: the same
         # deflection needs a force in proportion to it
         record[E_HOLD] = key[KEY_HOLD] * strength * scale
-        st.voice_f[PREVIOUS, lane] = math.nan  # held, not struck: no click in the pickup
+        st.voice_f[PRESSED, lane] = math.nan  # held: heard from where the press left it
         release = slip_release(key[KEY_SLIP], math.sqrt(st.voice_f[GAMMA2, lane]),
                                record[E_HOLD], record[E_POSITION])
         if plectrum:
@@ -566,11 +566,13 @@ def _render(st, start, stop):
             else (1.0, 1.0)
         velocity_scale = st.voice_f[VELOCITY_SCALE, v]
         bridge = st.hushed if st.voice_int[HUSHED, v] != 0 else st.force
-        if math.isnan(previous):  # a held string: heard from where the press left it
-            st.voice_f[PRESSED, v] = st.lane_out[0, v]
         pressed = st.voice_f[PRESSED, v]
-        if fresh or math.isnan(previous):  # a new output or a held string: the
-            previous = st.lane_out[0, v] - pressed  # differentiator starts from here
+        if math.isnan(pressed):  # a held string starts: its output goes on from where it was
+            pressed = st.lane_out[0, v] - (0.0 if fresh else previous)
+        elif fresh:  # another output: its quantity is another, and nothing is pressed
+            pressed = 0.0
+        if fresh:  # the differentiator starts from here
+            previous = st.lane_out[0, v] - pressed
         for i in range(n):
             x = st.lane_out[i, v] - pressed
             pressed *= settling
@@ -585,7 +587,7 @@ def _render(st, start, stop):
         st.voice_f[ENV, v] = env
         st.voice_f[VOICE_PEAK, v] = peak
         st.voice_f[PREVIOUS, v] = previous
-        st.voice_f[PRESSED, v] = pressed
+        st.voice_f[PRESSED, v] = pressed if abs(pressed) > TINY else 0.0  # no denormals
 
 
 @njit(**INTERNAL)
