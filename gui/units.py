@@ -15,7 +15,7 @@ import math
 
 from synth.keyboards import GAMMA, KAPPA, SIGMA0
 from synth.params import PARAMS, output_of
-from synth.physics.losses import L_BENDING, L_BRIDGE_MASS, L_FRICTION, L_SIGMA1, t60s
+from synth.physics.losses import L_BRIDGE_MASS, RISING, t60s
 from synth.physics.pluck import plectrum_release
 from synth.physics.strings import note_frequency
 from synth.presets import Preset
@@ -42,7 +42,7 @@ def describe(name: str, value: float, preset: Preset, decay: float = 1.0,
         decay, brightness = (value, brightness) if name == "decay" else (decay, value)
         key = preset.keys().strings[round(preset.reference_note)]
         losses = key[SIGMA0:] / decay
-        for field in (L_SIGMA1, L_FRICTION, L_BENDING):
+        for field in RISING:
             losses[field] /= brightness
         losses[L_BRIDGE_MASS] = key[SIGMA0 + L_BRIDGE_MASS]
         fundamental = note_frequency(preset.reference_note)

@@ -66,7 +66,7 @@ from synth.physics.losses import (
 )
 from synth.physics.pluck import FINGER_CONTACT, ZOLLNER, hold_force, lateral_stiffness
 from synth.physics.pluck import SLIP as PLUCK_SLIP
-from synth.physics.strings import PhysicalString, note_frequency
+from synth.physics.strings import LN_1000, PhysicalString, note_frequency
 
 STEEL_DENSITY = 7850.0  # kg/m^3
 STEEL_MODULUS = 2.0e11  # Pa
@@ -156,7 +156,7 @@ def piano_string(note: int) -> PhysicalString:
     else:
         radius = math.sqrt(density / (math.pi * STEEL_DENSITY))
     b3 = _between(B3, note)
-    t60 = [(f, 3.0 * math.log(10.0) / (B1 + b3 * (2.0 * math.pi * f) ** 2))
+    t60 = [(f, LN_1000 / (B1 + b3 * (2.0 * math.pi * f) ** 2))
            for f in (frequency, 4000.0 if frequency < 2000.0 else 2.0 * frequency)]
     return PhysicalString(length=length, tension=tension, linear_density=density,
                           youngs_modulus=STEEL_MODULUS, radius=radius,
@@ -318,7 +318,7 @@ def steel_friction() -> float:
     frequency, t60 = STEEL_T60[1]
     beta2 = normal.beta_squared_at(frequency)
     sigma_air = mode_decay(air, normal.gamma ** 2, normal.kappa, beta2)
-    return 2.0 * (3.0 * math.log(10.0) / t60 - sigma_air) / (2.0 * math.pi * frequency)
+    return 2.0 * (LN_1000 / t60 - sigma_air) / (2.0 * math.pi * frequency)
 
 
 def string_alone_losses(set_name: str, open_note: int, string: PhysicalString) -> np.ndarray:

@@ -135,14 +135,11 @@ from synth.kernels.formulas import (
     E_WIDTH,
     HAMMER,
     HELD_PLUCK,
-    L_AIR,
-    L_BENDING,
     L_BRIDGE_MASS,
-    L_FRICTION,
     L_SIGMA0,
-    L_SIGMA1,
     LOSS_FIELDS,
     PLUCK,
+    RISING,
     STRIKE,
     first_mode_gamma2,
     mode_decay,
@@ -195,7 +192,7 @@ def _fill_losses(st, note, released):
     brightness = decay * cur[params.BRIGHTNESS]
     for field in range(LOSS_FIELDS):
         losses[field] = key[KEY_SIGMA0 + field] / decay
-    for field in (L_SIGMA1, L_AIR, L_FRICTION, L_BENDING):
+    for field in RISING:
         losses[field] = key[KEY_SIGMA0 + field] / brightness
     losses[L_BRIDGE_MASS] = key[KEY_SIGMA0 + L_BRIDGE_MASS]  # a mass, not a loss
     if released:

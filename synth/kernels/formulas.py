@@ -52,6 +52,7 @@ LOSS_FIELDS = len(losses.LOSS_NAMES)
 L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS = (
     losses.L_SIGMA0, losses.L_SIGMA1, losses.L_AIR, losses.L_FRICTION, losses.L_BENDING,
     losses.L_BRIDGE, losses.L_BRIDGE_MASS)
+RISING = losses.RISING
 
 squared_frequency = njit(**INLINE)(modes.squared_frequency)
 mode_decay = njit(**INLINE)(losses.mode_decay)

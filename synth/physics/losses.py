@@ -45,6 +45,8 @@ from synth.physics.strings import LN_1000, PhysicalString, check_finite
 LOSS_NAMES = keyboards.STRING_FIELDS[keyboards.SIGMA0:]
 L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS = range(
     len(LOSS_NAMES))
+# the losses that grow with frequency, which the brightness control divides (with decay)
+RISING = (L_SIGMA1, L_AIR, L_FRICTION, L_BENDING)
 AIR_VISCOSITY = 1.8e-5  # Pa s, at 20 C
 AIR_DENSITY = 1.2  # kg/m^3
 VALETTE = ("C. Valette, 'The mechanics of vibrating strings', in Mechanics of Musical "
