@@ -57,6 +57,7 @@ from synth.physics.hammer import CHAIGNE_ASKENFELT, PIANO_HAMMERS, Hammer
 from synth.physics.losses import (
     CREMER_HECKL,
     L_BRIDGE,
+    L_MISTUNING,
     L_SIGMA1,
     VALETTE,
     mode_decay,
@@ -88,6 +89,7 @@ WINDING_FILL = 0.75  # the share of a winding's layer that is copper [A]
 # The soundboard at the bridge: conductance (s/kg) and the bridge's mass (kg) [A]
 SOUNDBOARD = (3.0e-4, 0.25)
 FIRST_PAIR, FIRST_TRIPLE = 28, 36  # E1 and C2: one string below, two, then three [A]
+UNISON_MISTUNING = 0.5  # cents rms about their mean: strings about a cent apart [A]
 
 
 def plain_tension(length: float, frequency: float, inharmonicity: float) -> float:
@@ -125,11 +127,15 @@ SOURCES = {
         "[A] the geometric middle of measured soundboard impedances, 1e3 to 1e4 kg/s (N. "
         "Giordano, 'Mechanical impedance of a piano soundboard', J. Acoust. Soc. Am. 103(4) "
         "(1998)); the bridge's mass sets where the board turns mass-like (2 kHz)",
-    "one string A0-D#1, two E1-B1, three from C2, tuned alike and struck alike":
-        "[A] a concert grand's stringing; identical unisons move in phase, so each loses N "
-        "times a lone string's energy into the bridge (G. Weinreich, 'Coupled piano "
-        "strings', J. Acoust. Soc. Am. 62 (1977)): the prompt sound, without the aftersound "
-        "that detuned unisons add",
+    "one string A0-D#1, two E1-B1, three from C2, struck alike": "[A] a concert grand's "
+        "stringing; unisons moving in phase each lose N times a lone string's energy into "
+        "the bridge, moving against each other only their own (G. Weinreich, 'Coupled piano "
+        "strings', J. Acoust. Soc. Am. 62 (1977)): the prompt sound and the aftersound",
+    "unisons 0.5 cents rms from their mean": "[A] a careful tuner's unison, its strings "
+        "about a cent apart; listeners prefer slightly mistuned unisons to exact ones (R. E. "
+        "Kirk, 'Tuning preferences for piano unison groups', J. Acoust. Soc. Am. 31 (1959)); "
+        "the mistuning couples the two motions (Weinreich), so the note decays fast, then "
+        "slowly, and beats",
     "hammer speeds 0.5 to 5 m/s, felt 1 cm wide": "[S] Askenfelt & Jansson 1991, Russell & "
                                                   "Rossing 1998; width [A]",
     "check": f"[P] {YOUNG}",
@@ -170,14 +176,15 @@ def unisons(note: int) -> int:
 
 def piano_losses(note: int, string: PhysicalString) -> np.ndarray:
     """The loss record of the key of MIDI `note` with its `string`: Chaigne & Askenfelt's
-    b1 + b3 omega^2 (as sigma0 + sigma1 beta^2), and the soundboard's bridge, its loss times
-    the key's unisons (Weinreich)."""
+    b1 + b3 omega^2 (as sigma0 + sigma1 beta^2), the soundboard's bridge, its loss times the
+    key's unisons, and their mistuning (Weinreich)."""
     normal = string.to_normalised("kc")
     conductance, bridge_mass = SOUNDBOARD
     losses = string_losses(string, 0.0, 0.0, conductance=conductance, bridge_mass=bridge_mass,
                            extra=normal.sigma0)
     losses[L_SIGMA1] = normal.sigma1
     losses[L_BRIDGE] *= unisons(note)
+    losses[L_MISTUNING] = UNISON_MISTUNING if unisons(note) > 1 else 0.0
     return losses
 
 

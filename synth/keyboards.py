@@ -4,10 +4,11 @@ preset holds them (a piano's scale, a guitar's strings and frets).
 A keyboard gives each MIDI note 0..127 the normalised string that plays it and how that
 string is set in motion:
 
-    keyboard.strings    (128, 10): gamma, kappa, nu (1/s), gamma tuned to the note at
+    keyboard.strings    (128, 11): gamma, kappa, nu (1/s), gamma tuned to the note at
                         tension 1 (the engine tunes again, with the live controls), then
                         the string's losses: sigma0, sigma1 (1/s), air (1/s^(1/2)),
-                        friction, bending (loss factors), bridge, bridge_mass (s)
+                        friction, bending (loss factors), bridge, bridge_mass (s), and
+                        the mistuning of the key's unisons (cents rms; 0 for one string)
                         (`synth.physics.losses`)
     keyboard.excitation (128, 10): position (0..1), amplitude (normalised force of a pulse at
                         velocity 127), and its hammer: mass ratio, felt, felt exponent,
@@ -32,10 +33,13 @@ from synth.errors import PresetError
 
 KEYS = 128
 STRING_FIELDS = ("gamma", "kappa", "nu", "sigma0", "sigma1", "air", "friction", "bending",
-                 "bridge", "bridge_mass")
+                 "bridge", "bridge_mass", "mistuning")
 EXCITATION_FIELDS = ("position", "amplitude", "hammer_mass", "felt", "felt_exponent",
                      "half_width", "speed_soft", "speed_hard", "hold", "slip")
 GAMMA, KAPPA, NU, SIGMA0 = range(4)  # the losses follow from SIGMA0 on
+MISTUNING = STRING_FIELDS.index("mistuning")
+MAX_MISTUNING = 10.0  # cents: unisons further apart are not one note (and the kernels' coupled
+                      # modes keep their stability margin)
 (POSITION, AMPLITUDE, HAMMER_MASS, FELT, FELT_EXPONENT, HALF_WIDTH, SPEED_SOFT,
  SPEED_HARD, HOLD, SLIP) = range(10)
 TENSORS = ("keyboard.strings", "keyboard.excitation")
@@ -44,7 +48,7 @@ MAX_VALUE = 1e16  # the felt's normalised stiffness reaches 1e13 in the treble
 
 @dataclass(frozen=True, eq=False)
 class Keyboard:
-    """strings (128, 10) and excitation (128, 10) as in the module docstring; range (low,
+    """strings (128, 11) and excitation (128, 10) as in the module docstring; range (low,
     high) the MIDI notes the instrument has; name and provenance say where the numbers come
     from."""
 
@@ -78,6 +82,8 @@ class Keyboard:
                         | (e[:, SPEED_SOFT] > e[:, SPEED_HARD]))).any():
             faults.append("a key's hammer needs a felt exponent >= 1 and speeds 0 < softest "
                           "<= hardest")
+        if (s[:, MISTUNING] > MAX_MISTUNING).any():
+            faults.append(f"unisons may be mistuned by at most {MAX_MISTUNING:g} cents")
         if ((e[:, HOLD] > 0) & (e[:, SLIP] <= 0)).any():
             faults.append("a key whose pluck holds its string needs a slip > 0")
         return faults + range_faults(self.range)
@@ -114,13 +120,14 @@ def range_faults(low_high: tuple[float, float]) -> list[str]:
 
 
 def single_string(string: np.ndarray, excitation: np.ndarray) -> Keyboard:
-    """Every note on one string: `string` (10,) and `excitation` (10,) on every key."""
+    """Every note on one string: `string` (11,) and `excitation` (10,) on every key."""
     return Keyboard(np.tile(np.asarray(string, np.float64), (KEYS, 1)),
                     np.tile(np.asarray(excitation, np.float64), (KEYS, 1)), (0.0, 127.0))
 
 
-# The widths of the first keyboards' tables, strings and excitation (before the losses and
-# the held pluck), which load with those fields zero: sigma0 + sigma1 beta^2 alone, no hold
+# The widths of the first keyboards' tables, strings and excitation (before the losses, the
+# unisons and the held pluck), which load with those fields zero: sigma0 + sigma1 beta^2
+# alone, one string a key, no hold
 FIRST_WIDTHS = (5, 8)
 
 

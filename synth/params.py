@@ -95,7 +95,8 @@ _DEFINITIONS = [
     ("plectrum", 0.0, 1.0, 0.0, "", _NONE, False, "linear", False,
      "what plucks a held string: 0 a finger (wide, soft), 1 a plectrum"),
     ("plectrum_stiffness", 100.0, 3000.0, 500.0, "N/m", _NONE, False, "log", True,
-     "the plectrum's bending stiffness at its tip: stiffer lets go faster, brighter"),
+     "the plectrum's bending stiffness at its tip: stiffer springs back faster, so a pluck "
+     "slower than the tip lets go faster and is brighter"),
 ]
 
 PARAMS: dict[str, Param] = {

@@ -100,7 +100,7 @@ def test_a_guitar_saved_before_the_slip_still_loads_plucked_by_its_pulse(tmp_pat
 @pytest.mark.parametrize("change, message", [
     (lambda m, t: t.pop("keyboard.strings"), "keyboard: missing tensor(s)"),
     (lambda m, t: t.update({"keyboard.strings": t["keyboard.strings"][:12]}),
-     "strings must have shape (128, 10)"),
+     "strings must have shape (128, 11)"),
     (lambda m, t: t["keyboard.strings"].__setitem__((60, 0), -1.0), "gamma > 0"),
     (lambda m, t: t["keyboard.excitation"].__setitem__((60, 0), 1.5), "positions must lie"),
     (lambda m, t: t["keyboard.excitation"].__setitem__((60, 4), 0.5), "felt exponent >= 1"),

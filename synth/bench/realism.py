@@ -4,8 +4,9 @@ instruments, measured the same way on its renders and on reference recordings.
 The preset plays its reference note and the octave above at velocities 40, 80 and 120, each
 held for `SECONDS`; the references are WAV files in DIR named NOTE-VELOCITY.wav (MIDI note
 and velocity, e.g. 55-80.wav). Both are measured with `synth.acoustics` from their onset and
-printed side by side; with --figures, spectrograms and the first 60 ms of each are drawn;
-with --listening, FLAC files of the reference note (render and reference) are written.
+printed side by side; with --figures, spectrograms, the first 60 ms and the first partials'
+decays of each are drawn; with --listening, FLAC files of the reference note (render and
+reference) are written.
 
 References from a General MIDI soundfont (`make_references`: fluidsynth with reverb and
 chorus off) have limits the output states: one sample may serve several notes (an octave up
@@ -190,8 +191,20 @@ def _side_by_side(preset: Preset, reference: Path | None, note: int) -> list:
     return sources
 
 
+def _partial_envelopes(axis, x: np.ndarray, fs: float, note: int, count: int = 4) -> None:
+    """The levels (dB from the loudest) of the first `count` partials of x over time."""
+    found = acoustics.partials(x, fs, note_frequency(note), count=count)
+    for n, frequency in enumerate(found, start=1):
+        times, level = acoustics.envelope_db(x, fs, frequency, width=fs / acoustics.FRAME)
+        axis.plot(times, level - level.max(), lw=0.9, label=f"partial {n}")
+    axis.set(xlim=(0, SECONDS), ylim=(-60, 3), xlabel="s", ylabel="dB")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="lower left")
+
+
 def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
-    """Spectrograms and the first 60 ms of each render beside its reference, velocity 80."""
+    """Spectrograms, the first 60 ms and the first partials' decays of each render beside
+    its reference, velocity 80."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -200,7 +213,7 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
     from synth.files import save_figure
 
     notes = notes_of(preset)
-    figure, axes = plt.subplots(len(notes), 4, figsize=(16, 3.6 * len(notes)), squeeze=False)
+    figure, axes = plt.subplots(len(notes), 6, figsize=(24, 3.6 * len(notes)), squeeze=False)
     for row, note in enumerate(notes):
         for column, (name, audio, fs) in enumerate(_side_by_side(preset, reference, note)):
             x = acoustics.mono(from_onset(np.asarray(audio, dtype=np.float64)))
@@ -211,6 +224,8 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
             start = x[:round(0.06 * fs)]
             axes[row, 2 + column].plot(np.arange(len(start)) / fs * 1000, start, lw=0.7)
             axes[row, 2 + column].set(title=f"{name}: first 60 ms", xlabel="ms")
+            _partial_envelopes(axes[row, 4 + column], x, fs, note)
+            axes[row, 4 + column].set(title=f"{name}: partials 1-4")
     figure.tight_layout()
     path = Path(out) / f"realism-{preset.name}.png"
     save_figure(figure, path, dpi=FIGURE_DPI)

@@ -136,6 +136,7 @@ from synth.kernels.formulas import (
     HAMMER,
     HELD_PLUCK,
     L_BRIDGE_MASS,
+    L_MISTUNING,
     L_SIGMA0,
     LOSS_FIELDS,
     PLUCK,
@@ -186,7 +187,8 @@ def _tuned_gamma2(st, note):
 def _fill_losses(st, note, released):
     """Write the losses of `note`'s key under the live decay and brightness (and, once
     released, the damper) into the record st.losses: decay divides every loss, brightness
-    those that grow with frequency (sigma1, air, friction, bending)."""
+    those that grow with frequency (sigma1, air, friction, bending); the bridge's mass and
+    the unisons' mistuning are kept."""
     cur, key, losses = st.params[CURRENT], st.keys[note], st.losses
     decay = cur[params.DECAY]
     brightness = decay * cur[params.BRIGHTNESS]
@@ -195,6 +197,7 @@ def _fill_losses(st, note, released):
     for field in RISING:
         losses[field] = key[KEY_SIGMA0 + field] / brightness
     losses[L_BRIDGE_MASS] = key[KEY_SIGMA0 + L_BRIDGE_MASS]  # a mass, not a loss
+    losses[L_MISTUNING] = key[KEY_SIGMA0 + L_MISTUNING]  # a tuning, not a loss
     if released:
         losses[L_SIGMA0] += LN_1000 / cur[params.DAMPER]
 

@@ -47,15 +47,17 @@ SCRAPE, SEED = 11, 12
 EXC_ROWS = 13
 
 # The loss record (float64, LOSS_FIELDS) `retune` is given: the coefficients of
-# `synth.physics.losses`, in its order (L_SIGMA0 ...)
+# `synth.physics.losses` and the unisons' mistuning, in its order (L_SIGMA0 ...)
 LOSS_FIELDS = len(losses.LOSS_NAMES)
-L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS = (
+L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS, L_MISTUNING = (
     losses.L_SIGMA0, losses.L_SIGMA1, losses.L_AIR, losses.L_FRICTION, losses.L_BENDING,
-    losses.L_BRIDGE, losses.L_BRIDGE_MASS)
+    losses.L_BRIDGE, losses.L_BRIDGE_MASS, losses.L_MISTUNING)
 RISING = losses.RISING
 
 squared_frequency = njit(**INLINE)(modes.squared_frequency)
-mode_decay = njit(**INLINE)(losses.mode_decay)
+string_decay = njit(**INLINE)(losses.string_decay)
+bridge_decay = njit(**INLINE)(losses.bridge_decay)
+unison_coupling = njit(**INLINE)(losses.unison_coupling)
 mode_shape = njit(**INLINE)(modes.mode_shape)
 readout = njit(**INLINE)(modes.readout)
 note_frequency = njit(**INLINE)(strings.note_frequency)
@@ -82,6 +84,13 @@ def excitation_record(amplitude: float, length: float, shape: int, position: flo
     record[E_FELT], record[E_FELT_EXPONENT] = felt, felt_exponent
     record[E_HOLD], record[E_RELEASE], record[E_SCRAPE] = hold, release, scrape
     return record
+
+
+@njit(**INLINE)
+def mode_decay(losses, gamma2, kappa, beta2):
+    """`synth.physics.losses.mode_decay` compiled: the string's own part and the bridge's."""
+    return string_decay(losses, gamma2, kappa, beta2) + bridge_decay(losses, gamma2, kappa,
+                                                                     beta2)
 
 
 @njit(**INLINE)

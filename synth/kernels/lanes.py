@@ -9,9 +9,12 @@ each potential gets its own loop. They advance lanes [0, n_lanes) and allocate n
 
 Arrays (float32 or float64; all lanes share the potential's tables):
     q, p           (M, C)   state
+    anti_q, anti_p (M, C)   the state of a key's unisons' cancelling motion (below)
     coef           (COEF_ROWS, M, C): DECAY, STIFF, GAIN as in `linear.sav_coefficients`,
                    DRIVE = Phi(x_e), PICKUP = the readout of q (`formulas.readout`) and
-                   TENSION = that of the nonlinear modal force (`formulas.tension_readout`)
+                   TENSION = that of the nonlinear modal force (`formulas.tension_readout`);
+                   ANTI_DECAY, ANTI_STIFF those of the cancelling motion, COUPLING and
+                   ANTI_COUPLING = GAIN c and its GAIN c (c the unisons' coupling)
     ramp           (COEF_ROWS, M, C): per-sample increments of coef (DRIVE's row unused)
     per_lane       (LANE_ROWS, C): PSI, NU2, D_NU2 (per-sample increment of NU2), RESYNC
                    (steps until the potential's carried quantities are recomputed from q;
@@ -23,6 +26,14 @@ Arrays (float32 or float64; all lanes share the potential's tables):
     scratch, column, hidden: the potential's work arrays (`lane_potentials`)
     out            (n, C): what every lane is heard as after every step: sum_m PICKUP q_m
                    + TENSION f_m, f_m = -nu^2 dV/dq_m as the SAV step applies it
+
+A lane plays a key's unisons moving in phase (`synth.physics.losses`); where they are
+mistuned (COUPLING of the first mode nonzero in some lane), mode m of the lane and the linear
+mode m of their cancelling motion (anti_q, anti_p; silent at the bridge) are coupled by the
+force -c x (x the other's displacement at the half step, c = 2 epsilon omega_s^2), stepped
+alike: drift half a step, kick, drift. The coupling derives from the potential c q x, so for
+the linear parts the step stays the symplectic position Verlet, stable while
+k^2 omega_s^2 (1 + 2 epsilon) < 4 (`keyboards.MAX_MISTUNING` keeps that margin).
 
 While any lane's hammer is in play (`formulas.H_LEFT` > 0), the lanes take the struck step
 (`_struck_step`): the hammer (mass ratio r, position y, velocity v) and the felt's potential
@@ -64,14 +75,16 @@ from synth.kernels.formulas import (
     felt_potential,
 )
 from synth.kernels.lane_potentials import NORM1, V_HALF, V_NOW, half_drift
-from synth.kernels.options import INLINE
+from synth.kernels.options import INLINE, KERNEL
 from synth.kernels.potentials import is_linear
 from synth.kernels.sav import EPS
 
 REST_PSI = math.sqrt(EPS)  # psi_h of an uncompressed felt
 
 DECAY, STIFF, GAIN, DRIVE, PICKUP, TENSION = 0, 1, 2, 3, 4, 5
-COEF_ROWS = 6
+ANTI_DECAY, ANTI_STIFF, COUPLING, ANTI_COUPLING = 6, 7, 8, 9
+COEF_ROWS = 10
+RAMPED = (DECAY, STIFF, GAIN, PICKUP, TENSION, ANTI_DECAY, ANTI_STIFF, COUPLING, ANTI_COUPLING)
 PSI, NU2, D_NU2, RESYNC = 0, 1, 2, 3
 LANE_ROWS = 4
 ACC_ROWS = 18
@@ -82,25 +95,55 @@ _CORR, _SCALE, _GP, _GU, _GB, _FORCE, _GPN = range(3, 10)
 _HQ, _HP, _HS, _HB, _HK, _GPHI, _PHIGPHI, _PHIB = range(10, 18)
 
 
+# The two helpers of the cancelling motion are not inlined at Numba's IR level (inline=
+# "always" lost their writes to anti_q, anti_p inside the steps' loops); LLVM inlines them.
+@njit(**KERNEL)
+def _anti_drift(n_lanes, anti, half_k):
+    """Drift the unisons' cancelling motion of lanes [0, n_lanes) half a step: anti_q then
+    holds its half step."""
+    anti_q, anti_p = anti[0], anti[1]
+    for m in range(anti_q.shape[0]):
+        for v in range(n_lanes):
+            anti_q[m, v] += half_k * anti_p[m, v]
+
+
+@njit(**KERNEL)
+def _anti_kick(anti, m, v, q_half, half_k):
+    """Kick mode m of lane v's cancelling motion (anti_q at its half step) by its own
+    stiffness and the coupling to the lane's q_half, then drift it to the step's end."""
+    x_half = anti[0][m, v]
+    pn = anti[2][m, v] * anti[1][m, v] - anti[3][m, v] * x_half - anti[5][m, v] * q_half
+    anti[1][m, v] = pn
+    anti[0][m, v] = x_half + half_k * pn
+
+
 @njit(**INLINE)
-def _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, acc, half_k, out_row):
+def _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, anti, coupled, acc, half_k,
+                 out_row):
     """One step of the string without a potential (the plain linear update)."""
     for v in range(n_lanes):
         out_row[v] = q.dtype.type(0.0)
+    anti_q, couple = anti[0], anti[4]
+    if coupled:
+        _anti_drift(n_lanes, anti, half_k)
     for m in range(q.shape[0]):
         for v in range(n_lanes):
             pm = p[m, v]
-            pn = decay[m, v] * pm - stiff[m, v] * (q[m, v] + half_k * pm) \
+            q_half = q[m, v] + half_k * pm
+            pn = decay[m, v] * pm - stiff[m, v] * q_half \
                 + gain[m, v] * drive[m, v] * acc[_FORCE, v]
-            qn = q[m, v] + half_k * (pm + pn)
+            if coupled:
+                pn -= couple[m, v] * anti_q[m, v]
+                _anti_kick(anti, m, v, q_half, half_k)
+            qn = q_half + half_k * pn
             q[m, v] = qn
             p[m, v] = pn
             out_row[v] += pickup[m, v] * qn
 
 
 @njit(**INLINE)
-def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, countdown, acc,
-          k, lambda0, tables, scratch, hidden, column, grad, out_row):
+def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti, coupled, psi, nu2,
+          countdown, acc, k, lambda0, tables, scratch, hidden, column, grad, out_row):
     """One step of every lane; acc[_FORCE] holds f(t_{n+1/2}) per lane; what each lane is
     heard as (the module docstring's `out`) goes to out_row."""
     dt = q.dtype.type
@@ -108,10 +151,14 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, c
     half_k = dt(0.5) * k
     eps = dt(EPS)
     if is_linear(tables):
-        _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, acc, half_k, out_row)
+        _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, anti, coupled, acc,
+                     half_k, out_row)
         return
     half_drift(tables, n_lanes, q, p, scratch, hidden, column, countdown, acc, grad, half_k,
                lambda0)  # q now holds q_half
+    anti_q, couple = anti[0], anti[4]
+    if coupled:
+        _anti_drift(n_lanes, anti, half_k)
     quarter_k = dt(0.25) * k
     for v in range(n_lanes):
         acc[_SCALE, v] = one / np.sqrt(two * acc[V_HALF, v] + eps)
@@ -134,6 +181,8 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, c
             gm = gain[m, v]
             base = decay[m, v] * pm - stiff[m, v] * q[m, v] \
                 + gm * drive[m, v] * acc[_FORCE, v]
+            if coupled:
+                base -= couple[m, v] * anti_q[m, v]
             acc[_GP, v] += g * pm
             acc[_GU, v] += g * gm * g
             acc[_GB, v] += g * base
@@ -148,12 +197,15 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2, c
         for v in range(n_lanes):
             gm = gain[m, v]
             g = grad[m, v]
-            pn = decay[m, v] * p[m, v] - stiff[m, v] * q[m, v] \
-                + gm * drive[m, v] * acc[_FORCE, v] \
-                - acc[_SCALE, v] * gm * g
+            q_half = q[m, v]
+            pn = decay[m, v] * p[m, v] - stiff[m, v] * q_half \
+                + gm * drive[m, v] * acc[_FORCE, v] - acc[_SCALE, v] * gm * g
+            if coupled:
+                pn -= couple[m, v] * anti_q[m, v]
+                _anti_kick(anti, m, v, q_half, half_k)
             p[m, v] = pn
             acc[_GPN, v] += g * pn
-            qn = q[m, v] + half_k * pn
+            qn = q_half + half_k * pn
             q[m, v] = qn
             out_row[v] += pickup[m, v] * qn - tension[m, v] * acc[_SCALE, v] * g
     for v in range(n_lanes):
@@ -171,8 +223,8 @@ def _hammer_scale(exc, v, hq, hp, half_k):
 
 
 @njit(**INLINE)
-def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,
-                 countdown, acc, exc, k, lambda0, tables, scratch, hidden, column, grad,
+def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti, coupled, psi,
+                 nu2, countdown, acc, exc, k, lambda0, tables, scratch, hidden, column, grad,
                  out_row):
     """One step of every lane, some struck by their hammers (the module docstring); a lane
     whose hammer is gone (exc[H_LEFT] <= 0) has s = 0 and steps as `_step` does."""
@@ -190,6 +242,9 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi,
             acc[_HP, v] += drive[m, v] * p[m, v]
     half_drift(tables, n_lanes, q, p, scratch, hidden, column, countdown, acc, grad, half_k,
                lambda0)  # q now holds q_half; a linear string's grad V is zero
+    anti_q, couple = anti[0], anti[4]
+    if coupled:
+        _anti_drift(n_lanes, anti, half_k)
     for v in range(n_lanes):
         acc[_SCALE, v] = one / np.sqrt(two * acc[V_HALF, v] + eps)
         if lambda0 > zero and not is_linear(tables):
@@ -214,6 +269,8 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi,
             grad[m, v] = g
             gm, shape = gain[m, v], drive[m, v]
             base = decay[m, v] * pm - stiff[m, v] * q[m, v] + gm * shape * acc[_FORCE, v]
+            if coupled:
+                base -= couple[m, v] * anti_q[m, v]
             acc[_GP, v] += g * pm
             acc[_GU, v] += g * gm * g
             acc[_GB, v] += g * base
@@ -240,13 +297,16 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi,
     for m in range(n_modes):
         for v in range(n_lanes):
             gm, g, shape = gain[m, v], grad[m, v], drive[m, v]
-            pn = decay[m, v] * p[m, v] - stiff[m, v] * q[m, v] \
-                + gm * shape * acc[_FORCE, v] \
-                - gm * (acc[_SCALE, v] * g - acc[_HB, v] * shape)
+            q_half = q[m, v]
+            pn = decay[m, v] * p[m, v] - stiff[m, v] * q_half \
+                + gm * shape * acc[_FORCE, v] - gm * (acc[_SCALE, v] * g - acc[_HB, v] * shape)
+            if coupled:
+                pn -= couple[m, v] * anti_q[m, v]
+                _anti_kick(anti, m, v, q_half, half_k)
             p[m, v] = pn
             acc[_GPN, v] += g * pn
             acc[_HQ, v] += shape * pn
-            qn = q[m, v] + half_k * pn
+            qn = q_half + half_k * pn
             q[m, v] = qn
             out_row[v] += pickup[m, v] * qn - tension[m, v] * acc[_SCALE, v] * g
     for v in range(n_lanes):
@@ -283,8 +343,8 @@ def _scrape(exc, v):
 
 
 @njit(**INLINE)
-def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k, lambda0,
-                  tables, scratch, hidden, column, grad, acc, out):
+def lanes_advance(n_steps, n_lanes, q, p, anti_q, anti_p, coef, ramp, ramping, per_lane, exc,
+                  k, lambda0, tables, scratch, hidden, column, grad, acc, out):
     """Advance lanes [0, n_lanes) by n_steps; write what each is heard as (a point's
     displacement or the bridge force) to out[:n_steps, :n_lanes].
 
@@ -296,12 +356,17 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
     # Row views are made once here, not per step (each view costs refcount updates).
     decay, stiff, gain, drive, pickup, tension = coef[DECAY], coef[STIFF], coef[GAIN], \
         coef[DRIVE], coef[PICKUP], coef[TENSION]
+    anti = (anti_q, anti_p, coef[ANTI_DECAY], coef[ANTI_STIFF], coef[COUPLING],
+            coef[ANTI_COUPLING])
     psi, nu2, d_nu2, countdown = per_lane[PSI], per_lane[NU2], per_lane[D_NU2], \
         per_lane[RESYNC]
     struck = False  # a hammer in play: the struck step for the whole call
+    coupled = False  # mistuned unisons: their cancelling motion too
     for v in range(n_lanes):
         if exc[H_LEFT, v] > 0.0:
             struck = True
+        if coef[COUPLING, 0, v] != dt(0.0):
+            coupled = True
     for n in range(n_steps):
         for v in range(n_lanes):
             force = excitation_force(exc[ELAPSED, v], exc[AMP, v], exc[LEN, v], exc[SHAPE, v])
@@ -310,19 +375,17 @@ def lanes_advance(n_steps, n_lanes, q, p, coef, ramp, ramping, per_lane, exc, k,
             acc[_FORCE, v] = dt(force)
             exc[ELAPSED, v] += 1.0
         if struck:
-            _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,
-                         countdown, acc, exc, k, lambda0, tables, scratch, hidden, column,
-                         grad, out[n])
+            _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti,
+                         coupled, psi, nu2, countdown, acc, exc, k, lambda0, tables, scratch,
+                         hidden, column, grad, out[n])
         else:
-            _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, psi, nu2,
-                  countdown, acc, k, lambda0, tables, scratch, hidden, column, grad, out[n])
+            _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti, coupled,
+                  psi, nu2, countdown, acc, k, lambda0, tables, scratch, hidden, column, grad,
+                  out[n])
         if ramping:
-            for m in range(n_modes):
-                for v in range(n_lanes):
-                    decay[m, v] += ramp[DECAY, m, v]
-                    stiff[m, v] += ramp[STIFF, m, v]
-                    gain[m, v] += ramp[GAIN, m, v]
-                    pickup[m, v] += ramp[PICKUP, m, v]
-                    tension[m, v] += ramp[TENSION, m, v]
+            for row in RAMPED:
+                for m in range(n_modes):
+                    for v in range(n_lanes):
+                        coef[row, m, v] += ramp[row, m, v]
             for v in range(n_lanes):
                 nu2[v] += d_nu2[v]

@@ -2,8 +2,8 @@
 through which the engine plays them (`synth.kinds.VoiceKernels`).
 
 A voice is a lane of `synth.kernels.lanes`. Its string is described by gamma^2, kappa, its
-losses (a record, `formulas.L_SIGMA0` ...) and nu^2 (normalised units) and where it is heard
-(a pickup position, or the bridge);
+losses (a record, `formulas.L_SIGMA0` ...; with its unisons' mistuning) and nu^2 (normalised
+units) and where it is heard (a pickup position, or the bridge);
 `retune` turns them into the warped per-mode coefficients of its lane, either at once or as
 per-sample ramps over a block.
 Modes above 0.45 fs are dropped (coefficients and state zeroed), so a parameter change can
@@ -41,6 +41,7 @@ from synth.kernels.formulas import (
     H_Y,
     HAMMER,
     HELD_PLUCK,
+    L_MISTUNING,
     LEN,
     SCRAPE,
     SEED,
@@ -51,11 +52,17 @@ from synth.kernels.formulas import (
     pulse_shape,
     readout,
     squared_frequency,
+    string_decay,
     tension_readout,
+    unison_coupling,
     wavenumber2,
 )
 from synth.kernels.lane_potentials import PER_VOICE_LANES, lane_value
 from synth.kernels.lanes import (
+    ANTI_COUPLING,
+    ANTI_DECAY,
+    ANTI_STIFF,
+    COUPLING,
     D_NU2,
     DECAY,
     DRIVE,
@@ -63,6 +70,7 @@ from synth.kernels.lanes import (
     NU2,
     PICKUP,
     PSI,
+    RAMPED,
     REST_PSI,
     RESYNC,
     STIFF,
@@ -70,7 +78,7 @@ from synth.kernels.lanes import (
     lanes_advance,
 )
 from synth.kernels.linear import NYQUIST_FRACTION, mode_coefficients, warped_mode
-from synth.kernels.options import KERNEL
+from synth.kernels.options import INLINE, KERNEL
 from synth.kernels.potentials import is_gradnet
 from synth.kernels.sav import EPS
 
@@ -85,6 +93,8 @@ class SavVoices(NamedTuple):
 
     q: np.ndarray
     p: np.ndarray
+    anti_q: np.ndarray
+    anti_p: np.ndarray
     coef: np.ndarray
     ramp: np.ndarray
     per_lane: np.ndarray
@@ -106,6 +116,8 @@ def reset(voices, v):
     for m in range(q.shape[0]):
         q[m, v] = dt(0.0)
         p[m, v] = dt(0.0)
+        voices.anti_q[m, v] = dt(0.0)
+        voices.anti_p[m, v] = dt(0.0)
         for row in range(coef.shape[0]):
             coef[row, m, v] = dt(0.0)
             ramp[row, m, v] = dt(0.0)
@@ -124,15 +136,29 @@ def settle(voices, v):
     for m in range(voices.q.shape[0]):
         voices.q[m, v] = dt(0.0)
         voices.p[m, v] = dt(0.0)
+        voices.anti_q[m, v] = dt(0.0)
+        voices.anti_p[m, v] = dt(0.0)
     voices.per_lane[PSI, v] = dt(voices.constants[PSI_REST])
     voices.per_lane[RESYNC, v] = dt(0.0)
+
+
+@njit(**INLINE)
+def _set(coef, ramp, row, m, v, value, n_ramp):
+    """coef[row, m, v] becomes `value`: at once (n_ramp 0) or over n_ramp steps."""
+    dt = coef.dtype.type
+    if n_ramp > 0:
+        ramp[row, m, v] = dt((value - coef[row, m, v]) / n_ramp)
+    else:
+        coef[row, m, v] = dt(value)
+        ramp[row, m, v] = dt(0.0)
 
 
 @njit(**KERNEL)
 def retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp):
     """Give lane v the string (gamma2, kappa, nu2; each mode decaying as the loss record
-    `losses` says, `formulas.mode_decay`) heard at `pickup` (0..1, or `formulas.BRIDGE`: the
-    force on the bridge, see `formulas.readout`).
+    `losses` says, `formulas.mode_decay`, and coupled to its unisons' cancelling motion as
+    their mistuning says, `lanes`) heard at `pickup` (0..1, or `formulas.BRIDGE`: the force
+    on the bridge, see `formulas.readout`).
 
     With n_ramp > 0, modes that are already sounding glide to their new coefficients over
     n_ramp steps (coef + n_ramp * ramp = target); otherwise the coefficients are set at once.
@@ -141,11 +167,15 @@ def retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp):
     dt = coef.dtype.type
     k = voices.constants[K]
     omega_max = NYQUIST_FRACTION * 2.0 * math.pi / k
+    share = unison_coupling(losses[L_MISTUNING])
     for m in range(coef.shape[1]):
         beta2 = wavenumber2(m + 1)
         omega = math.sqrt(squared_frequency(gamma2, kappa, beta2))
+        if omega > omega_max or share == 0.0:
+            voices.anti_q[m, v] = dt(0.0)
+            voices.anti_p[m, v] = dt(0.0)
         if omega > omega_max:
-            for row in (DECAY, STIFF, GAIN, PICKUP, TENSION):
+            for row in RAMPED:
                 coef[row, m, v] = dt(0.0)
                 ramp[row, m, v] = dt(0.0)
             voices.q[m, v] = dt(0.0)
@@ -153,22 +183,23 @@ def retune(voices, v, gamma2, kappa, losses, nu2, pickup, n_ramp):
             continue
         omega2_s, sigma_s = warped_mode(omega, mode_decay(losses, gamma2, kappa, beta2), k)
         decay, stiff, gain = mode_coefficients(omega2_s, sigma_s, k)
-        listen = readout(m + 1, pickup, gamma2, kappa)
-        listen_tension = tension_readout(m + 1, pickup, gamma2)
-        if n_ramp > 0 and coef[GAIN, m, v] != dt(0.0):
-            ramp[DECAY, m, v] = dt((decay - coef[DECAY, m, v]) / n_ramp)
-            ramp[STIFF, m, v] = dt((stiff - coef[STIFF, m, v]) / n_ramp)
-            ramp[GAIN, m, v] = dt((gain - coef[GAIN, m, v]) / n_ramp)
-            ramp[PICKUP, m, v] = dt((listen - coef[PICKUP, m, v]) / n_ramp)
-            ramp[TENSION, m, v] = dt((listen_tension - coef[TENSION, m, v]) / n_ramp)
-        else:
-            coef[DECAY, m, v] = dt(decay)
-            coef[STIFF, m, v] = dt(stiff)
-            coef[GAIN, m, v] = dt(gain)
-            coef[PICKUP, m, v] = dt(listen)
-            coef[TENSION, m, v] = dt(listen_tension)
-            for row in (DECAY, STIFF, GAIN, PICKUP, TENSION):
-                ramp[row, m, v] = dt(0.0)
+        anti_decay, anti_stiff, anti_gain = 0.0, 0.0, 0.0
+        if share > 0.0:  # the cancelling motion keeps the string's own losses alone
+            anti_omega2_s, anti_sigma_s = warped_mode(
+                omega, string_decay(losses, gamma2, kappa, beta2), k)
+            anti_decay, anti_stiff, anti_gain = mode_coefficients(anti_omega2_s,
+                                                                  anti_sigma_s, k)
+        coupling = share * omega2_s
+        n = n_ramp if coef[GAIN, m, v] != dt(0.0) else 0  # a silent mode starts at once
+        _set(coef, ramp, DECAY, m, v, decay, n)
+        _set(coef, ramp, STIFF, m, v, stiff, n)
+        _set(coef, ramp, GAIN, m, v, gain, n)
+        _set(coef, ramp, PICKUP, m, v, readout(m + 1, pickup, gamma2, kappa), n)
+        _set(coef, ramp, TENSION, m, v, tension_readout(m + 1, pickup, gamma2), n)
+        _set(coef, ramp, ANTI_DECAY, m, v, anti_decay, n)
+        _set(coef, ramp, ANTI_STIFF, m, v, anti_stiff, n)
+        _set(coef, ramp, COUPLING, m, v, gain * coupling, n)
+        _set(coef, ramp, ANTI_COUPLING, m, v, anti_gain * coupling, n)
     per_lane = voices.per_lane
     if n_ramp > 0:
         per_lane[D_NU2, v] = dt((nu2 - per_lane[NU2, v]) / n_ramp)
@@ -244,10 +275,10 @@ def advance(voices, n_steps, n_lanes, ramping, out):
     dt = voices.q.dtype.type
     if n_lanes > PER_VOICE_LANES and not is_gradnet(voices.tables):
         n_lanes = whole_vectors(n_lanes, voices.q)
-    lanes_advance(n_steps, n_lanes, voices.q, voices.p, voices.coef, voices.ramp, ramping,
-                  voices.per_lane, voices.exc, dt(voices.constants[K]),
-                  dt(voices.constants[LAMBDA0]), voices.tables, voices.scratch, voices.hidden,
-                  voices.column, voices.grad, voices.acc, out)
+    lanes_advance(n_steps, n_lanes, voices.q, voices.p, voices.anti_q, voices.anti_p,
+                  voices.coef, voices.ramp, ramping, voices.per_lane, voices.exc,
+                  dt(voices.constants[K]), dt(voices.constants[LAMBDA0]), voices.tables,
+                  voices.scratch, voices.hidden, voices.column, voices.grad, voices.acc, out)
 
 
 @njit(**KERNEL)

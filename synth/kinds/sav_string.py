@@ -71,7 +71,8 @@ def lanes_for(potential: Potential, fs: float, capacity: int, dtype) -> sav_voic
     per_lane = lanes(LANE_ROWS)
     per_lane[PSI] = constants[sav_voice.PSI_REST]
     return sav_voice.SavVoices(
-        q=lanes(n_modes), p=lanes(n_modes), coef=lanes(COEF_ROWS, n_modes),
+        q=lanes(n_modes), p=lanes(n_modes), anti_q=lanes(n_modes), anti_p=lanes(n_modes),
+        coef=lanes(COEF_ROWS, n_modes),
         ramp=lanes(COEF_ROWS, n_modes), per_lane=per_lane, exc=lanes(EXC_ROWS, kind=np.float64),
         tables=potential.astype(dtype).tables, scratch=lanes(SCRATCH_ROWS, width),
         hidden=aligned_zeros((capacity, width), dtype),

@@ -9,7 +9,8 @@ A mode of angular frequency omega (rad/s) and wavenumber^2 beta^2 of a normalise
                                     / (gamma^2 + kappa^2 beta^2))      internal friction
           + gamma^2 bridge / (1 + (omega bridge_mass)^2)               the bridge
 
-(1/s): a loss record holds the seven coefficients `LOSS_NAMES`, in that order. In SI units,
+(1/s): a loss record holds these seven coefficients and the unisons' mistuning (`LOSS_NAMES`,
+in that order). In SI units,
 for a string of length L (m), tension T (N), linear density mu (kg/m) and outer diameter
 d (m):
 
@@ -27,6 +28,16 @@ d (m):
   (kg): Y = 1 / (1 / G + i omega M), so Re Y = G / (1 + (omega M G)^2). With T / L =
   mu L gamma^2, bridge = mu L G and bridge_mass = M G (both in s).
 
+A piano key's N unisons (Weinreich 1977), struck alike, move mostly in phase: that motion,
+the one the lane plays, pushes the bridge with all N strings and so loses N times one
+string's bridge loss (the keyboard's `bridge` holds the N). Motion in which the strings
+cancel at the bridge loses only the string's own losses (`string_decay`). Unisons mistuned
+by `mistuning` (cents, the rms of each string's deviation from their mean) couple the two:
+their squared frequencies differ by 2 epsilon omega^2 (epsilon = 2^(cents/1200) - 1), so the
+in-phase motion and the cancelling one are coupled by `unison_coupling` x omega^2. Energy
+passes slowly into the cancelling motion and back, and the note decays fast and then slowly
+(the prompt sound and the aftersound), with beats. A single string has mistuning 0.
+
 `mode_decay` is plain arithmetic on scalars, NumPy arrays or torch tensors (a record
 indexed by the L_* constants); `synth.kernels.formulas` compiles the same function for the
 kernels, and `models.losses` calls it on tensors.
@@ -43,8 +54,9 @@ from synth.errors import ParameterError
 from synth.physics.strings import LN_1000, PhysicalString, check_finite
 
 LOSS_NAMES = keyboards.STRING_FIELDS[keyboards.SIGMA0:]
-L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS = range(
+L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS, L_MISTUNING = range(
     len(LOSS_NAMES))
+MAX_MISTUNING = keyboards.MAX_MISTUNING  # cents
 # the losses that grow with frequency, which the brightness control divides (with decay)
 RISING = (L_SIGMA1, L_AIR, L_FRICTION, L_BENDING)
 AIR_VISCOSITY = 1.8e-5  # Pa s, at 20 C
@@ -59,12 +71,32 @@ CREMER_HECKL = ("L. Cremer, M. Heckl, Structure-Borne Sound, Springer (1988): th
 def mode_decay(losses, gamma2, kappa, beta2):
     """sigma (1/s) of the mode of wavenumber^2 beta2 (normalised) of the string (gamma2 =
     gamma^2 (1/s^2), kappa (1/s)) under the loss record `losses` (the module docstring)."""
+    return string_decay(losses, gamma2, kappa, beta2) + bridge_decay(losses, gamma2, kappa,
+                                                                     beta2)
+
+
+def string_decay(losses, gamma2, kappa, beta2):
+    """The part of `mode_decay` (1/s) the string loses itself: the scheme's law, the air and
+    internal friction (what unisons moving against each other keep, the bridge unmoved)."""
     bending_share = kappa * kappa * beta2
     omega = (gamma2 * beta2 + bending_share * beta2) ** 0.5
     friction = losses[L_FRICTION] + losses[L_BENDING] * bending_share / (gamma2 + bending_share)
-    mass_term = omega * losses[L_BRIDGE_MASS]
     return losses[L_SIGMA0] + losses[L_SIGMA1] * beta2 + losses[L_AIR] * omega ** 0.5 \
-        + 0.5 * omega * friction + gamma2 * losses[L_BRIDGE] / (1.0 + mass_term * mass_term)
+        + 0.5 * omega * friction
+
+
+def bridge_decay(losses, gamma2, kappa, beta2):
+    """The part of `mode_decay` (1/s) lost into the bridge."""
+    omega = (gamma2 * beta2 + kappa * kappa * beta2 * beta2) ** 0.5
+    mass_term = omega * losses[L_BRIDGE_MASS]
+    return gamma2 * losses[L_BRIDGE] / (1.0 + mass_term * mass_term)
+
+
+def unison_coupling(mistuning):
+    """2 epsilon: the coupling of a key's in-phase and cancelling motions as a share of the
+    squared frequency, for unisons mistuned by `mistuning` cents rms (the module
+    docstring)."""
+    return 2.0 * (2.0 ** (mistuning / 1200.0) - 1.0)
 
 
 def scheme_losses(sigma0: float, sigma1: float) -> np.ndarray:

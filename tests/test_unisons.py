@@ -1,0 +1,146 @@
+"""A piano key's mistuned unisons (synth.physics.losses, synth.kernels.lanes): the lane's mode and
+its unisons' cancelling motion against the closed form of two coupled damped oscillators,
+the prompt sound and the aftersound at Weinreich's rates, stability at the largest mistuning,
+and the keyboards that carry the mistuning."""
+
+import math
+
+import numpy as np
+import pytest
+
+from synth.errors import PresetError
+from synth.kernels import sav_voice
+from synth.kernels.lanes import ANTI_COUPLING, COUPLING
+from synth.keyboards import MAX_MISTUNING, MISTUNING, Keyboard, keyboard_from_file
+from synth.kinds.sav_string import lanes_for
+from synth.physics.losses import (
+    L_BRIDGE,
+    L_MISTUNING,
+    bridge_decay,
+    scheme_losses,
+    string_decay,
+    unison_coupling,
+)
+from synth.physics.potentials import make_potential
+
+FS = 48000.0
+F0 = 262.0
+GAMMA2 = (2.0 * F0) ** 2  # normalised: the fundamental is gamma / 2 Hz
+BETA2 = math.pi ** 2
+
+
+def unison_losses(mistuning, sigma0=0.5, bridge=2e-6):
+    losses = scheme_losses(sigma0, 0.0)
+    losses[L_BRIDGE], losses[L_MISTUNING] = bridge, mistuning
+    return losses
+
+
+def first_mode(losses, seconds=2.0, every=96, gamma2=GAMMA2, n_modes=4):
+    """q and anti_q of mode 1 of a linear string's lane, started at q_1 = 1, every `every`
+    steps: (times (s), q, anti_q)."""
+    voices = lanes_for(make_potential("linear", n_modes), FS, 1, np.float64)
+    sav_voice.retune(voices, 0, gamma2, 0.0, losses, 0.0, 0.3, 0)
+    voices.q[0, 0] = 1.0
+    out = np.zeros((every, 1))
+    count = int(seconds * FS) // every
+    q, anti = np.zeros(count), np.zeros(count)
+    for i in range(count):
+        q[i], anti[i] = voices.q[0, 0], voices.anti_q[0, 0]
+        sav_voice.advance(voices, every, 1, False, out)
+    return np.arange(count) * every / FS, q, anti
+
+
+def coupled_closed_form(losses, times):
+    """(q, anti) of the continuous system q'' + 2 s_q q' + w^2 q + c x = 0, x'' + 2 s_x x' +
+    w^2 x + c q = 0 from q = 1 at rest, by the matrix exponential's eigenvectors."""
+    omega2 = GAMMA2 * BETA2
+    s_q = string_decay(losses, GAMMA2, 0.0, BETA2) + bridge_decay(losses, GAMMA2, 0.0, BETA2)
+    s_x = string_decay(losses, GAMMA2, 0.0, BETA2)
+    c = unison_coupling(losses[L_MISTUNING]) * omega2
+    system = np.array([[0, 0, 1, 0], [0, 0, 0, 1],
+                       [-omega2, -c, -2 * s_q, 0], [-c, -omega2, 0, -2 * s_x]], dtype=complex)
+    values, vectors = np.linalg.eig(system)
+    weights = np.linalg.solve(vectors, np.array([1, 0, 0, 0], dtype=complex))
+    states = (vectors * weights) @ np.exp(np.outer(values, times))
+    return states[0].real, states[1].real
+
+
+@pytest.mark.parametrize("mistuning", [0.3, 2.0])
+def test_the_lane_and_its_unisons_cancelling_motion_are_two_coupled_oscillators(mistuning):
+    losses = unison_losses(mistuning)
+    times, q, anti = first_mode(losses)
+    q_exact, anti_exact = coupled_closed_form(losses, times)
+    np.testing.assert_allclose(q, q_exact, atol=2e-3)
+    np.testing.assert_allclose(anti, anti_exact, atol=2e-3)
+    assert np.abs(anti).max() > 0.1  # and the coupling matters: energy really moves
+
+
+def test_unisons_tuned_alike_leave_the_cancelling_motion_silent():
+    times, q, anti = first_mode(unison_losses(0.0), seconds=0.2)
+    assert not anti.any()
+    envelope = np.exp(-(0.5 + GAMMA2 * 2e-6) * times)
+    assert np.abs(q).max() == 1.0 and np.all(np.abs(q) <= envelope + 1e-9)
+
+
+def test_below_the_critical_mistuning_the_note_decays_fast_then_at_the_aftersounds_rate():
+    # Weinreich: with the coupling eps w below half the bridge's loss, the two motions decay
+    # at (s_q + s_x) / 2 +- sqrt(((s_q - s_x) / 2)^2 - (eps w)^2), without beats
+    losses = unison_losses(0.5, sigma0=0.2, bridge=1e-5)
+    times, q, _ = first_mode(losses, seconds=6.0)
+    s_q, s_x = 0.2 + GAMMA2 * 1e-5, 0.2
+    coupling = unison_coupling(0.5) * math.sqrt(GAMMA2 * BETA2) / 2.0
+    half = (s_q - s_x) / 2.0
+    assert coupling < half
+    fast = (s_q + s_x) / 2.0 + math.sqrt(half ** 2 - coupling ** 2)
+    slow = (s_q + s_x) / 2.0 - math.sqrt(half ** 2 - coupling ** 2)
+    level = np.log(np.maximum.accumulate(np.abs(q)[::-1])[::-1])  # the upper envelope
+    early = -np.polyfit(times[times < 0.2], level[times < 0.2], 1)[0]
+    late = -np.polyfit(times[times > 3.0], level[times > 3.0], 1)[0]
+    assert early == pytest.approx(fast, rel=0.05)
+    assert late == pytest.approx(slow, rel=0.02)
+    assert early > 5 * late
+
+
+def test_the_largest_mistuning_keeps_every_mode_below_nyquist_stable():
+    voices = lanes_for(make_potential("linear", 64), FS, 1, np.float64)
+    gamma2 = (2.0 * 1500.0) ** 2  # modes up to 0.45 fs kept, the top one near the limit
+    sav_voice.retune(voices, 0, gamma2, 0.0, unison_losses(MAX_MISTUNING, sigma0=0.0,
+                                                            bridge=0.0), 0.0, 0.3, 0)
+    kept = np.flatnonzero(voices.coef[COUPLING, :, 0])
+    assert len(kept) > 10 and np.all(voices.coef[ANTI_COUPLING, kept, 0] > 0)
+    voices.q[kept, 0] = 1e-3
+    out = np.zeros((4800, 1))
+    for _ in range(20):
+        sav_voice.advance(voices, 4800, 1, False, out)
+    assert np.isfinite(out).all() and np.abs(voices.q).max() < 1e-2
+    assert np.abs(voices.anti_q).max() < 1e-2
+
+
+def test_the_grand_pianos_keys_with_unisons_are_mistuned_and_the_guitars_are_not():
+    from presets.keyboards import UNISON_MISTUNING, grand_piano, guitar, unisons
+
+    piano = grand_piano().strings[:, MISTUNING]
+    for note in range(21, 109):
+        assert piano[note] == (UNISON_MISTUNING if unisons(note) > 1 else 0.0), note
+    assert not guitar("steel", 0.1, 0.001).strings[:, MISTUNING].any()
+
+
+def test_a_keyboard_saved_before_the_unisons_loads_with_one_string_a_key():
+    from presets.keyboards import grand_piano
+
+    piano = grand_piano()
+    old = {"keyboard.strings": piano.strings[:, :MISTUNING],
+           "keyboard.excitation": piano.excitation}
+    loaded = keyboard_from_file(piano.description(), old)
+    assert not loaded.strings[:, MISTUNING].any()
+    np.testing.assert_array_equal(loaded.strings[:, :MISTUNING], piano.strings[:, :MISTUNING])
+
+
+def test_unisons_mistuned_beyond_the_limit_are_refused():
+    from presets.keyboards import grand_piano
+
+    piano = grand_piano()
+    strings = piano.strings.copy()
+    strings[60, MISTUNING] = MAX_MISTUNING * 1.5
+    with pytest.raises(PresetError, match="mistuned by at most"):
+        Keyboard(strings, piano.excitation)
