@@ -19,13 +19,14 @@ from synth.physics.losses import mode_decay
 
 
 def scheme_modes(losses: torch.Tensor, gamma2: torch.Tensor, kappa: torch.Tensor,
-                 n_modes: int, k: float) -> tuple[torch.Tensor, torch.Tensor]:
+                 n_modes: int, k: float, decay=mode_decay) -> tuple[torch.Tensor, torch.Tensor]:
     """(omega_s^2, sigma_s), each (B, n_modes), of B strings (gamma2, kappa (B,), normalised)
     whose modes decay as their loss records `losses` (B, `formulas.LOSS_FIELDS`) say, at
-    time step k (s)."""
+    time step k (s); `decay` the part of the losses to take (`synth.physics.losses`: the
+    whole `mode_decay`, or `string_decay` for the unisons' cancelling motion)."""
     beta2 = (torch.arange(1, n_modes + 1, dtype=losses.dtype) * math.pi) ** 2
     g2, kap = gamma2[:, None], kappa[:, None]
-    sigma = mode_decay(losses.T[..., None], g2, kap, beta2)
+    sigma = decay(losses.T[..., None], g2, kap, beta2)
     omega = torch.sqrt(g2 * beta2 + kap * kap * beta2 * beta2)
     a = k * sigma
     damped = torch.sqrt(torch.clamp(omega * omega - sigma * sigma, min=0.0))

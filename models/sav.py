@@ -78,9 +78,11 @@ class SAVScheme(nn.Module):
         """The consistent auxiliary variable sqrt(2 V(q) + eps), shape (B,)."""
         return torch.sqrt(2.0 * self.potential(q)[0] + EPS)
 
-    def step(self, q: torch.Tensor, p: torch.Tensor, psi: torch.Tensor,
-             force: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Advance (q, p (B, M), psi (B,)) one step under force f(t_{n+1/2}) (B,)."""
+    def step(self, q: torch.Tensor, p: torch.Tensor, psi: torch.Tensor, force: torch.Tensor,
+             modal_force: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor,
+                                                                torch.Tensor]:
+        """Advance (q, p (B, M), psi (B,)) one step under force f(t_{n+1/2}) (B,) at the
+        excitation's shape, and `modal_force` (B, M) on each mode if given."""
         k = self.k
         q_half = q + 0.5 * k * p
         value, grad = self.potential(q_half)
@@ -93,9 +95,11 @@ class SAVScheme(nn.Module):
             g = g + g_mod
         d_plus = 1.0 + k * self.sigma
         a = 0.5 * k * torch.sqrt(self.nu2) * g  # (D + a a^T) p' = rhs, by Sherman-Morrison
+        forcing = self.phi_e * force[:, None]
+        if modal_force is not None:
+            forcing = forcing + modal_force
         rhs = (1.0 - k * self.sigma) * p - a * (a * p).sum(-1, keepdim=True) \
-            + k * (-self.omega2 * q_half - self.nu2 * g * psi[:, None]
-                   + self.phi_e * force[:, None])
+            + k * (-self.omega2 * q_half - self.nu2 * g * psi[:, None] + forcing)
         b = a / d_plus
         p_next = rhs / d_plus \
             - b * (b * rhs).sum(-1, keepdim=True) / (1.0 + (a * b).sum(-1, keepdim=True))

@@ -66,7 +66,6 @@ from synth.physics.losses import (
     t60s,
 )
 from synth.physics.pluck import FINGER_CONTACT, ZOLLNER, hold_force, lateral_stiffness
-from synth.physics.pluck import SLIP as PLUCK_SLIP
 from synth.physics.strings import LN_1000, PhysicalString, note_frequency
 
 STEEL_DENSITY = 7850.0  # kg/m^3
@@ -295,7 +294,7 @@ GUITAR_SOURCES = {
              f"({ZOLLNER}), 4 mm on the classical guitar, whose action (3-4 mm at the 12th "
              "fret, about twice an electric's) leaves the finger that much more room [A]; under "
              "a finger 8 mm wide (a plectrum: 2 mm) [A], then let go as fast as the string "
-             "slips 1 mm off it [A] (synth.physics.pluck); "
+             "slips its own gauge off it [A] (synth.physics.pluck); "
              "the pulse a kind that cannot hold its string plays gives it the same energy",
 }
 
@@ -423,7 +422,7 @@ def guitar(set_name: str, pluck_distance: float, pulse_seconds: float,
                                                           HARD_PLUCK[set_name]))
         excitation[note, HALF_WIDTH] = half_width
         excitation[note, HOLD] = hold_force(physical, position, HARD_PLUCK[set_name])
-        excitation[note, SLIP] = PLUCK_SLIP / physical.length
+        excitation[note, SLIP] = GAUGES[set_name][open_note] * INCH / physical.length
     top = (NYLON_SET if set_name == "nylon" else STEEL_SET)[-1][0] + GUITAR_FRETS
     return Keyboard(strings, excitation, (40.0, float(top)), name,
                     {"sources": {"strings": GUITAR_SOURCES[set_name],

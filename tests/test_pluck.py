@@ -88,15 +88,22 @@ def test_a_nonlinear_held_string_starts_with_a_consistent_auxiliary_variable():
     assert voices.per_lane[PSI, 0] == pytest.approx(math.sqrt(2 * value + EPS), rel=1e-12)
 
 
-def test_the_string_slips_off_at_its_kinks_speed_and_a_plectrum_as_its_tip_springs_back():
-    normal = B3.to_normalised()
-    depth, slip = 2e-3, 1e-3
-    hold = hold_force(B3, POSITION, depth)
-    speed = normal.gamma * B3.length * depth / (POSITION * B3.length)  # c d / x (m/s)
-    assert slip_release(slip / B3.length, normal.gamma, hold, POSITION) == \
-        pytest.approx(slip / speed, rel=1e-12)
-    assert slip_release(0.1, 300.0, 2.0, 0.2) == pytest.approx(
-        2 * slip_release(0.1, 300.0, 4.0, 0.2))  # twice as hard: twice as fast
+def test_the_string_slips_off_as_its_held_point_returns_and_a_plectrum_as_its_tip_springs_back():
+    normal, length = B3.to_normalised(), B3.length
+    x, c = POSITION * length, normal.gamma * length  # m, m/s
+
+    def returning(depth):  # d'Alembert: the held point's speed once let go (m/s)
+        return 0.5 * c * (depth / x + depth / (length - x))
+
+    slip = 0.4e-3
+    hard, soft = hold_force(B3, POSITION, 2e-3), hold_force(B3, POSITION, 0.2e-3)
+    assert slip_release(slip / length, normal.gamma, hard, POSITION) == \
+        pytest.approx(slip / returning(2e-3), rel=1e-12)
+    assert slip_release(slip / length, normal.gamma, 2 * hard, POSITION) == pytest.approx(
+        0.5 * slip_release(slip / length, normal.gamma, hard, POSITION))  # twice as fast
+    # held less deep than the slip, the string leaves once it is back: its deflection's time
+    assert slip_release(slip / length, normal.gamma, soft, POSITION) == \
+        pytest.approx(0.2e-3 / returning(0.2e-3), rel=1e-12)
     assert plectrum_release(400.0) == pytest.approx(2 * plectrum_release(1600.0))
 
 

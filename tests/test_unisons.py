@@ -144,3 +144,60 @@ def test_unisons_mistuned_beyond_the_limit_are_refused():
     strings[60, MISTUNING] = MAX_MISTUNING * 1.5
     with pytest.raises(PresetError, match="mistuned by at most"):
         Keyboard(strings, piano.excitation)
+
+
+def test_the_torch_twin_plays_the_unisons_as_the_kernel_does():
+    torch = pytest.importorskip("torch")
+    from models.losses import scheme_modes
+    from models.sav import KirchhoffCarrierPotential, SAVScheme
+    from models.unisons import UnisonString
+    from synth.kernels.formulas import excitation_force, excitation_record
+
+    n_modes, nu2, k, steps, position = 30, 2000.0 ** 2, 1 / FS, 2400, 0.12
+    gamma2, kappa = (2.0 * 131.0) ** 2, 1.5
+    losses = unison_losses(3.0, sigma0=0.4, bridge=4e-6)
+    voices = lanes_for(make_potential("kc", n_modes), FS, 1, np.float64)
+    sav_voice.retune(voices, 0, gamma2, kappa, losses, nu2, 0.3, 0)
+    sav_voice.excite(voices, 0, excitation_record(3e4, 0.001 * FS, 2, position))
+    w_kernel = np.zeros((steps, 1))
+    sav_voice.advance(voices, steps, 1, False, w_kernel)
+
+    row = lambda a: torch.as_tensor(np.atleast_1d(a), dtype=torch.float64)  # noqa: E731
+    losses_t = row(losses)[None]
+    omega2_s, sigma_s = scheme_modes(losses_t, row(gamma2), row(kappa), n_modes, k)
+    m = np.arange(1, n_modes + 1)
+    scheme = SAVScheme(KirchhoffCarrierPotential(n_modes), omega2_s, sigma_s, row(nu2),
+                       row(np.sqrt(2) * np.sin(m * np.pi * position))[None], k)
+    twin = UnisonString(scheme, losses_t, row(gamma2), row(kappa))
+    forces = row([excitation_force(n, 3e4, 0.001 * FS, 2) for n in range(steps)])[None]
+    q = torch.zeros(1, n_modes, dtype=torch.float64)
+    with torch.no_grad():
+        qs, xs = twin.rollout(q, torch.zeros_like(q), scheme.psi_of(q), forces)
+    w_twin = qs[0].numpy() @ (np.sqrt(2) * np.sin(m * np.pi * 0.3))
+    scale = np.abs(w_kernel).max()
+    np.testing.assert_allclose(w_twin, w_kernel[:, 0], rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(xs[0, -1].numpy(), voices.anti_q[:, 0], rtol=0,
+                               atol=1e-9 * np.abs(voices.q).max())
+    assert np.abs(voices.anti_q).max() > 1e-3 * np.abs(voices.q).max()  # x is not idle
+
+
+def test_the_twins_unisons_have_gradients_in_the_mistuning():
+    torch = pytest.importorskip("torch")
+    from models.losses import scheme_modes
+    from models.sav import KirchhoffCarrierPotential, SAVScheme
+    from models.unisons import UnisonString
+
+    losses = torch.tensor(unison_losses(1.0)[None], requires_grad=True)
+    gamma2, kappa = torch.tensor([GAMMA2], dtype=torch.float64), torch.zeros(1,
+                                                                           dtype=torch.float64)
+    omega2_s, sigma_s = scheme_modes(losses, gamma2, kappa, 8, 1 / FS)
+    scheme = SAVScheme(KirchhoffCarrierPotential(8), omega2_s, sigma_s,
+                       torch.tensor([0.0], dtype=torch.float64),
+                       torch.ones(1, 8, dtype=torch.float64), 1 / FS)
+    twin = UnisonString(scheme, losses, gamma2, kappa)
+    q = torch.zeros(1, 8, dtype=torch.float64)
+    q[0, 0] = 1.0
+    qs, _ = twin.rollout(q, torch.zeros_like(q), scheme.psi_of(q),
+                         torch.zeros(1, 200, dtype=torch.float64))
+    (qs[0, -1, 0] ** 2).backward()
+    assert losses.grad[0, L_MISTUNING] != 0.0

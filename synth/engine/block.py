@@ -375,8 +375,10 @@ def _excite(st, lane, velocity):
         # deflection needs a force in proportion to it
         record[E_HOLD] = key[KEY_HOLD] * strength * scale
         st.voice_f[PRESSED, lane] = math.nan  # held: heard from where the press left it
-        release = slip_release(key[KEY_SLIP], math.sqrt(st.voice_f[GAMMA2, lane]),
-                               record[E_HOLD], record[E_POSITION])
+        semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
+        gamma_now = math.sqrt(st.voice_f[GAMMA2, lane] * cur[params.TENSION]
+                              * 2.0 ** (semitones / 6.0))  # as `_retune` tunes the lane
+        release = slip_release(key[KEY_SLIP], gamma_now, record[E_HOLD], record[E_POSITION])
         if plectrum:
             release = max(release, plectrum_release(cur[params.PLECTRUM_STIFFNESS]))
         record[E_RELEASE] = release / st.constants[K]

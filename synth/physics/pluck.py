@@ -11,9 +11,11 @@ contact's spread (`modes.contact_profile`). So:
   the string's lateral stiffness there (1000-2000 N/m for steel strings 6-10 cm from the
   bridge, Zollner & Zwicker, who give 2 mm as a typical deflection, hardly more for the
   fretboard's distance; about 650 N/m for the nylon strings);
-- let go, the kink under the contact runs off at the speed c d / x (c the wave speed), so
-  the string leaves a finger once it has moved SLIP, about its own diameter, past the
-  flesh's edge: T_r = SLIP x / (c d) (`slip_release`), shorter the harder the pluck;
+- let go, the kink under the contact splits in two that run off at the wave speed c, and
+  the held point returns at (c / 2) (d / x + d / (L - x)), H / (2 gamma) in normalised
+  units; the string leaves a finger once it has moved its own diameter (the slip) past the
+  flesh's edge, or its whole deflection if that is less: T_r = 2 gamma min(slip, d) / H
+  (`slip_release`), shorter the harder the pluck;
 - a finger touches FINGER_CONTACT of the string; a plectrum touches PLECTRUM_CONTACT and
   cannot let go faster than its tip springs back, a quarter period of the tip's mass on the
   plectrum's bending stiffness (`plectrum_release`), so a stiffer plectrum is brighter;
@@ -28,7 +30,6 @@ from synth.physics.strings import PhysicalString
 
 FINGER_CONTACT = 8.0e-3  # m: a fingertip's flesh across the string [A]
 PLECTRUM_CONTACT = 2.0e-3  # m: a plectrum's tip [A]
-SLIP = 1.0e-3  # m: how far the string moves to leave the contact, about its diameter [A]
 PLECTRUM_TIP_MASS = 1.0e-5  # kg: the plectrum's tip that springs back [A]
 FINGER_SCRAPE = 0.2  # the scrape's amplitude over the holding force: flesh [A]
 PLECTRUM_SCRAPE = 0.3  # and a plectrum's edge [A]
@@ -58,8 +59,10 @@ def plectrum_release(stiffness):
 
 
 def slip_release(slip, gamma, hold, position):
-    """T_r (s) of a string let go from a held pluck: `slip` (a fraction of the length) over
-    the kink's speed. In normalised units, a hold H (force over mu L^2) at `position` x
-    deflects the string u = H x (1 - x) / gamma^2 and the kink runs at gamma u / x lengths a
-    second, so T_r = slip gamma / (H (1 - x)) (gamma in 1/s)."""
-    return slip * gamma / (hold * (1.0 - position))
+    """T_r (s) of a string let go from a held pluck (normalised units: `slip` a fraction of
+    the length, gamma (1/s), the hold H (force over mu L^2) at `position` x). The held point
+    returns at H / (2 gamma) lengths a second, so the string leaves the contact once it has
+    moved the slip, or its whole deflection H x (1 - x) / gamma^2 if that is less (a soft
+    pluck): T_r = 2 gamma min(slip, deflection) / H."""
+    deflection = hold * position * (1.0 - position) / (gamma * gamma)
+    return 2.0 * gamma * min(slip, deflection) / hold
