@@ -28,7 +28,7 @@ from synth.engine.engine import Engine
 from synth.engine.events import NOTE_ON
 from synth.errors import PresetError
 from synth.keyboards import HAMMER_MASS, KAPPA
-from synth.physics.losses import L_BRIDGE, L_FRICTION, t60s
+from synth.physics.losses import L_BRIDGE, L_FRICTION, scheme_losses, t60s
 from synth.physics.strings import note_frequency
 from synth.presets import METADATA_KEY, find_preset, load_preset, save_preset
 from synth.render import Event, render_events
@@ -185,7 +185,8 @@ def test_a_hard_pluck_leaves_the_energy_of_a_2_mm_static_deflection():
     normal = string.to_normalised()
     n_modes = 200
     voices = lanes_for(make_potential("linear", n_modes), FS * 8, 1, np.float64)
-    sav_voice.retune(voices, 0, normal.gamma ** 2, normal.kappa, np.zeros(7), 0.0, 0.5, 0)
+    sav_voice.retune(voices, 0, normal.gamma ** 2, normal.kappa, scheme_losses(0.0, 0.0), 0.0,
+                     0.5, 0)
     sav_voice.excite(voices, 0, excitation_record(amplitude, seconds * FS * 8, PLUCK,
                                                   position, width=half_width))
     out = np.zeros((int(2 * seconds * FS * 8), 1))

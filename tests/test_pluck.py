@@ -43,7 +43,7 @@ def lane(potential="linear", n_modes=60, losses=None):
     normal = B3.to_normalised()
     voices = lanes_for(make_potential(potential, n_modes), FS, 1, np.float64)
     sav_voice.retune(voices, 0, normal.gamma ** 2, normal.kappa,
-                     np.zeros(7) if losses is None else losses, normal.nu ** 2, 0.5, 0)
+                     scheme_losses(0.0, 0.0) if losses is None else losses, normal.nu ** 2, 0.5, 0)
     return voices
 
 
@@ -234,3 +234,17 @@ def test_the_twins_pluck_has_gradients():
     release = torch.tensor([12.0], dtype=torch.float64, requires_grad=True)
     release_forces(hold, release, 20).sum().backward()
     assert float(hold.grad) > 0 and float(release.grad) > 0
+
+
+def test_the_release_follows_the_tension_of_the_moment(nylon):
+    from synth.kernels.formulas import E_RELEASE
+
+    releases = []
+    for tension in (1.0, 2.0):
+        engine = Engine(nylon, fs=FS, polyphony=2)
+        engine.set_param("tension", tension)
+        later = 24000  # once the control's smoothing has settled
+        render_events(engine, [Event(later, NOTE_ON, 55, 127)], later + 256)
+        releases.append(engine.state.excitation[E_RELEASE])
+    # held deeper than its gauge: T_r = 2 gamma slip / H; the same hold, gamma x sqrt(2)
+    assert releases[1] == pytest.approx(np.sqrt(2.0) * releases[0], rel=1e-9)

@@ -10,7 +10,7 @@ import pytest
 
 from synth.errors import PresetError
 from synth.kernels import sav_voice
-from synth.kernels.lanes import ANTI_COUPLING, COUPLING
+from synth.kernels.lanes import ANTI_COUPLING, COUPLING, GAIN, STIFF
 from synth.keyboards import MAX_MISTUNING, MISTUNING, Keyboard, keyboard_from_file
 from synth.kinds.sav_string import lanes_for
 from synth.physics.losses import (
@@ -102,18 +102,82 @@ def test_below_the_critical_mistuning_the_note_decays_fast_then_at_the_aftersoun
 
 
 def test_the_largest_mistuning_keeps_every_mode_below_nyquist_stable():
-    voices = lanes_for(make_potential("linear", 64), FS, 1, np.float64)
-    gamma2 = (2.0 * 1500.0) ** 2  # modes up to 0.45 fs kept, the top one near the limit
+    n_top = 15
+    gamma2 = (2.0 * 0.4499 * FS / n_top) ** 2  # mode 15 just below 0.45 fs, the last kept
+    voices = lanes_for(make_potential("linear", 20), FS, 1, np.float64)
     sav_voice.retune(voices, 0, gamma2, 0.0, unison_losses(MAX_MISTUNING, sigma0=0.0,
                                                             bridge=0.0), 0.0, 0.3, 0)
     kept = np.flatnonzero(voices.coef[COUPLING, :, 0])
-    assert len(kept) > 10 and np.all(voices.coef[ANTI_COUPLING, kept, 0] > 0)
+    assert kept[-1] == n_top - 1 and np.all(voices.coef[ANTI_COUPLING, kept, 0] > 0)
+    # position Verlet's limit on the coupled stiffnesses, k^2 omega_s^2 (1 + 2 eps) < 4,
+    # with room to spare (about 21 cents is the edge here)
+    k2_omega2 = voices.coef[STIFF, n_top - 1, 0] / voices.coef[GAIN, n_top - 1, 0] / FS ** 2
+    assert k2_omega2 * (1 + unison_coupling(MAX_MISTUNING)) < 3.995
+    assert k2_omega2 * (1 + unison_coupling(2.5 * MAX_MISTUNING)) > 4.0
     voices.q[kept, 0] = 1e-3
     out = np.zeros((4800, 1))
     for _ in range(20):
         sav_voice.advance(voices, 4800, 1, False, out)
     assert np.isfinite(out).all() and np.abs(voices.q).max() < 1e-2
     assert np.abs(voices.anti_q).max() < 1e-2
+
+
+def test_the_struck_step_couples_the_unisons_as_the_plain_step_does():
+    # a hammer moving away never touches the string, but while it is in play every step is
+    # the struck one: the lane must ring exactly as without it
+    from synth.kernels.formulas import HAMMER, excitation_record
+
+    runs = []
+    for hammer in (False, True):
+        voices = lanes_for(make_potential("kc", 16), FS, 1, np.float64)
+        sav_voice.retune(voices, 0, GAMMA2, 1.0, unison_losses(2.0), 1500.0 ** 2, 0.3, 0)
+        if hammer:
+            sav_voice.excite(voices, 0, excitation_record(
+                0.0, 0.0, HAMMER, 0.12, hammer_velocity=-50.0, hammer_mass=0.5, felt=1e9,
+                felt_exponent=2.5))
+        voices.q[:3, 0] = (2e-3, -1e-3, 5e-4)
+        out = np.zeros((900, 1))  # within the hammer's 20 ms in play
+        sav_voice.advance(voices, 900, 1, False, out)
+        runs.append((out[:, 0].copy(), voices.anti_q[:, 0].copy()))
+    assert np.abs(runs[0][1]).max() > 1e-6  # the unisons are coupled
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=0, atol=1e-12)
+
+
+def test_a_ramped_retune_reaches_the_unisons_coefficients_and_a_reset_silences_them():
+    from synth.kernels.lanes import RAMPED
+
+    voices = lanes_for(make_potential("linear", 8), FS, 2, np.float64)
+    for v in (0, 1):
+        sav_voice.retune(voices, v, GAMMA2, 0.0, unison_losses(1.0), 0.0, 0.3, 0)
+    voices.q[0, :] = 1.0
+    out = np.zeros((256, 2))
+    sav_voice.advance(voices, 256, 2, False, out)
+    sav_voice.retune(voices, 0, 1.3 * GAMMA2, 0.0, unison_losses(3.0), 0.0, 0.3, 128)
+    sav_voice.retune(voices, 1, 1.3 * GAMMA2, 0.0, unison_losses(3.0), 0.0, 0.3, 0)
+    sav_voice.advance(voices, 128, 2, True, np.zeros((128, 2)))
+    for row in RAMPED:
+        np.testing.assert_allclose(voices.coef[row, :, 0], voices.coef[row, :, 1],
+                                   rtol=1e-9, atol=1e-15)
+    assert np.abs(voices.anti_q).min(axis=1)[0] > 0
+    sav_voice.settle(voices, 0)
+    sav_voice.reset(voices, 1)
+    assert not voices.anti_q.any() and not voices.anti_p.any()
+
+
+def test_a_held_pluck_on_mistuned_unisons_rests_in_their_coupled_equilibrium():
+    from synth.kernels.formulas import HELD_PLUCK, excitation_record
+
+    voices = lanes_for(make_potential("linear", 24), FS, 1, np.float64)
+    sav_voice.retune(voices, 0, GAMMA2, 1.0, unison_losses(5.0), 0.0, 0.3, 0)
+    sav_voice.excite(voices, 0, excitation_record(0.0, 0.0, HELD_PLUCK, 0.15, hold=1e4,
+                                                  release=1e9))
+    before, anti_before = voices.q[:, 0].copy(), voices.anti_q[:, 0].copy()
+    assert np.abs(anti_before).max() > 1e-4 * np.abs(before).max()
+    sav_voice.advance(voices, 960, 1, False, np.zeros((960, 1)))
+    np.testing.assert_allclose(voices.q[:, 0], before, rtol=0, atol=1e-9 * abs(before).max())
+    np.testing.assert_allclose(voices.anti_q[:, 0], anti_before, rtol=0,
+                               atol=1e-9 * abs(before).max())
 
 
 def test_the_grand_pianos_keys_with_unisons_are_mistuned_and_the_guitars_are_not():
@@ -181,23 +245,32 @@ def test_the_torch_twin_plays_the_unisons_as_the_kernel_does():
     assert np.abs(voices.anti_q).max() > 1e-3 * np.abs(voices.q).max()  # x is not idle
 
 
-def test_the_twins_unisons_have_gradients_in_the_mistuning():
+def test_the_twins_gradient_in_the_mistuning_matches_finite_differences():
     torch = pytest.importorskip("torch")
     from models.losses import scheme_modes
     from models.sav import KirchhoffCarrierPotential, SAVScheme
     from models.unisons import UnisonString
 
-    losses = torch.tensor(unison_losses(1.0)[None], requires_grad=True)
-    gamma2, kappa = torch.tensor([GAMMA2], dtype=torch.float64), torch.zeros(1,
-                                                                           dtype=torch.float64)
-    omega2_s, sigma_s = scheme_modes(losses, gamma2, kappa, 8, 1 / FS)
-    scheme = SAVScheme(KirchhoffCarrierPotential(8), omega2_s, sigma_s,
-                       torch.tensor([0.0], dtype=torch.float64),
-                       torch.ones(1, 8, dtype=torch.float64), 1 / FS)
-    twin = UnisonString(scheme, losses, gamma2, kappa)
-    q = torch.zeros(1, 8, dtype=torch.float64)
-    q[0, 0] = 1.0
-    qs, _ = twin.rollout(q, torch.zeros_like(q), scheme.psi_of(q),
-                         torch.zeros(1, 200, dtype=torch.float64))
-    (qs[0, -1, 0] ** 2).backward()
-    assert losses.grad[0, L_MISTUNING] != 0.0
+    def last_energy(losses):
+        gamma2 = torch.tensor([GAMMA2], dtype=torch.float64)
+        kappa = torch.zeros(1, dtype=torch.float64)
+        omega2_s, sigma_s = scheme_modes(losses, gamma2, kappa, 8, 1 / FS)
+        scheme = SAVScheme(KirchhoffCarrierPotential(8), omega2_s, sigma_s,
+                           torch.tensor([0.0], dtype=torch.float64),
+                           torch.ones(1, 8, dtype=torch.float64), 1 / FS)
+        twin = UnisonString(scheme, losses, gamma2, kappa)
+        q = torch.zeros(1, 8, dtype=torch.float64)
+        q[0, 0] = 1.0
+        qs, _ = twin.rollout(q, torch.zeros_like(q), scheme.psi_of(q),
+                             torch.zeros(1, 2400, dtype=torch.float64))
+        return (qs[0, -240:, 0] ** 2).mean()  # the heard mode's level after 50 ms
+
+    losses = torch.tensor(unison_losses(2.0)[None], requires_grad=True)
+    last_energy(losses).backward()
+    step = 1e-4
+    shifted = [unison_losses(2.0 + sign * step)[None] for sign in (1, -1)]
+    with torch.no_grad():
+        up, down = (last_energy(torch.tensor(x)) for x in shifted)
+    finite = float(up - down) / (2 * step)
+    assert abs(finite) > 1e-6
+    assert float(losses.grad[0, L_MISTUNING]) == pytest.approx(finite, rel=1e-4)

@@ -348,7 +348,8 @@ def _excite(st, lane, velocity):
     (and bent by the nonlinearity) about as much as at its own pitch; a key that holds its
     string for a pluck (`synth.physics.pluck`) is held by a force that grows alike, by a
     finger or a plectrum (the `plectrum` control), and let go as fast as the string slips
-    off it (faster the harder the note), or the plectrum's tip springs back.
+    off it (faster the harder the note, once held deeper than its gauge), or the
+    plectrum's tip springs back.
     A hammer's speed runs from the key's softest to its hardest, evenly in its logarithm
     (so in dB) over velocities 1..127, the range narrowing toward the hardest as the
     velocity sensitivity falls below its default (0 plays every note at the hardest). The

@@ -245,16 +245,27 @@ def excite(voices, v, excitation):
 @njit(**KERNEL)
 def _hold(voices, v, excitation):
     """Lane v held deflected by the pluck's force H at its contact (the DRIVE row): in the
-    scheme's equilibrium, q_m = H DRIVE_m GAIN_m / STIFF_m, p = 0, psi consistent with q;
-    then let go over the release, with the scrape's noise (`formulas.HELD_PLUCK`)."""
+    scheme's equilibrium, q_m = H DRIVE_m GAIN_m / STIFF_m, p = 0 (with mistuned unisons,
+    the coupled one: STIFF q + COUPLING x = H DRIVE GAIN, ANTI_STIFF x + ANTI_COUPLING q = 0),
+    psi consistent with q; then let go over the release, with the scrape's noise
+    (`formulas.HELD_PLUCK`)."""
     coef, exc, q, p = voices.coef, voices.exc, voices.q, voices.p
     dt = q.dtype.type
     hold = excitation[E_HOLD]
     for m in range(q.shape[0]):
-        stiff = coef[STIFF, m, v]
-        q[m, v] = dt(hold * coef[DRIVE, m, v] * coef[GAIN, m, v] / stiff) \
-            if stiff != dt(0.0) else dt(0.0)
+        stiff, couple = float(coef[STIFF, m, v]), float(coef[COUPLING, m, v])
+        anti_stiff, anti_couple = float(coef[ANTI_STIFF, m, v]), float(coef[ANTI_COUPLING, m, v])
+        pushed = hold * coef[DRIVE, m, v] * coef[GAIN, m, v]
+        if stiff == 0.0:
+            q[m, v], voices.anti_q[m, v] = dt(0.0), dt(0.0)
+        elif couple == 0.0:
+            q[m, v] = dt(pushed / stiff)
+        else:
+            held = pushed * anti_stiff / (stiff * anti_stiff - couple * anti_couple)
+            q[m, v] = dt(held)
+            voices.anti_q[m, v] = dt(-anti_couple * held / anti_stiff)
         p[m, v] = dt(0.0)
+        voices.anti_p[m, v] = dt(0.0)
     value = lane_value(voices.tables, q, v, voices.column)
     voices.per_lane[PSI, v] = dt(math.sqrt(2.0 * value + EPS))
     voices.per_lane[RESYNC, v] = dt(0.0)
