@@ -21,6 +21,21 @@ def mono(x: np.ndarray) -> np.ndarray:
     return x.sum(axis=1) if x.ndim == 2 else x
 
 
+ONSET_LEVEL = 10 ** (-40 / 20)  # the onset: the first sample within 40 dB of the peak
+
+
+def onset(x: np.ndarray) -> int:
+    """The index of x's onset: its first sample within 40 dB of its peak (0 if silent)."""
+    level = np.abs(mono(x))
+    peak = level.max(initial=0.0)
+    return int(np.argmax(level > ONSET_LEVEL * peak)) if peak > 0.0 else 0
+
+
+def from_onset(x: np.ndarray) -> np.ndarray:
+    """x from its onset on (leading silence and a soundfont's delay removed)."""
+    return x[onset(x):]
+
+
 def _spectrum(x: np.ndarray, fs: float, start: float, stop: float, deep: bool = False):
     """Power spectrum (zero-padded 8x) of mono(x) from start to stop s: Hann window, or with
     `deep` a 4-term Blackman-Harris one (side lobes -92 dB), for energy far below a peak."""

@@ -18,7 +18,7 @@ LAYERS = [
     ("formulas", ["synth.physics.strings", "synth.physics.modes", "synth.physics.hammer",
                   "synth.physics.losses", "synth.physics.pluck"]),
     ("kernels", ["synth.kernels"]),
-    ("physics", ["synth.physics", "synth.audiofile", "synth.dataset"]),
+    ("physics", ["synth.physics", "synth.audiofile", "synth.dataset", "synth.recording"]),
     ("kinds", ["synth.kinds"]),
     ("presets", ["synth.presets"]),
     ("engine", ["synth.engine"]),

@@ -40,7 +40,6 @@ VELOCITIES = (40, 80, 120)
 SECONDS = 3.0
 FS = 48000
 FIGURE_DPI = 60  # spectrograms compress poorly: small enough to keep in docs/
-ONSET_LEVEL = 10 ** (-40 / 20)  # the onset: the first sample within 40 dB of the peak
 GM_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 LIMITS = (
     "FluidR3 has one sample for several notes of steel guitar and piano: B an octave up "
@@ -65,19 +64,10 @@ def render_note(preset: Preset, note: int, velocity: int) -> np.ndarray:
     return render_events(engine, timeline, round(SECONDS * FS))
 
 
-def from_onset(audio: np.ndarray) -> np.ndarray:
-    """The audio from its onset on (leading silence and a soundfont's delay removed)."""
-    level = np.abs(acoustics.mono(audio))
-    peak = level.max(initial=0.0)
-    if peak == 0.0:
-        return audio
-    return audio[int(np.argmax(level > ONSET_LEVEL * peak)):]
-
-
 def measure(audio: np.ndarray, fs: float, note: int) -> dict[str, float]:
     """The realism figures of one note (see `synth.acoustics`)."""
     f0 = note_frequency(note)
-    x = from_onset(np.asarray(audio, dtype=np.float64))
+    x = acoustics.from_onset(np.asarray(audio, dtype=np.float64))
     found = acoustics.partials(x, fs, f0, count=10)
     fitted_f0, b = acoustics.inharmonicity(found)
     figures = {"f0 (Hz)": fitted_f0, "B": b}
@@ -216,7 +206,7 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
     figure, axes = plt.subplots(len(notes), 6, figsize=(24, 3.6 * len(notes)), squeeze=False)
     for row, note in enumerate(notes):
         for column, (name, audio, fs) in enumerate(_side_by_side(preset, reference, note)):
-            x = acoustics.mono(from_onset(np.asarray(audio, dtype=np.float64)))
+            x = acoustics.mono(acoustics.from_onset(np.asarray(audio, dtype=np.float64)))
             axes[row, column].specgram(x[:round(2 * fs)], NFFT=2048, Fs=fs, noverlap=1536,
                                        cmap="magma", vmin=-140)
             axes[row, column].set(ylim=(0, 5000), title=f"{name}, note {note}, velocity 80",
@@ -243,7 +233,7 @@ def write_listening(preset: Preset, reference: Path | None, out: Path,
     note = notes_of(preset)[0]
     written = []
     for name, audio, fs in _side_by_side(preset, reference, note):
-        x = from_onset(np.asarray(audio, dtype=np.float64))[:round(LISTEN_SECONDS * fs)]
+        x = acoustics.from_onset(np.asarray(audio, dtype=np.float64))[:round(LISTEN_SECONDS * fs)]
         x = x * (LISTEN_PEAK / max(np.abs(x).max(), 1e-12))
         target = Path(out) / f"{prefix}{preset.name}-{note}-{name}.flac"
         with replace_atomically(target) as temporary:
