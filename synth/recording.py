@@ -13,8 +13,8 @@ partials. It refuses, with a one-line RecordingError, what a fit cannot use:
   MIN_CHORD_PARTIALS partials and CHORD_LEVEL of the first's power (a note an octave or a
   twelfth above the first hides in its partials and is not found).
 
-A clipped recording (CLIP_RUN samples in a row at its full scale) is kept from its last
-clipped sample on, with a warning; refused if what is left is too short.
+A clipped recording (CLIP_RUN samples in a row held at a full-scale peak) is kept from its
+last clipped sample on, with a warning; refused if what is left is too short.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from synth.physics.strings import note_frequency
 MIN_SECONDS = 0.3  # from the onset
 SILENCE_DBFS = -60.0  # a peak below this is silence
 CLIP_LEVEL = 0.999  # of the format's full scale
-CLIP_RUN = 3  # samples in a row at full scale: clipped
+CLIP_RUN = 4  # samples in a row held at a full-scale peak: clipped
 WINDOW = (0.03, 0.33)  # s from the onset: where the fundamental is looked for
 LOWEST, HIGHEST = 26.0, 4300.0  # Hz: the fundamentals looked for (A0 to C8, with room)
 SEARCH_TOP = 5000.0  # Hz: the partials that count in the search
@@ -134,13 +134,15 @@ def _read(path: Path) -> tuple[np.ndarray, float]:
 
 
 def _clipped_until(audio: np.ndarray) -> int | None:
-    """The index after the last run of CLIP_RUN samples at the recording's full scale (1.0,
-    or its own peak if that is near it), in any channel; None if it never clips."""
+    """The index after the last run of CLIP_RUN samples held at the recording's peak, where
+    that peak is at full scale (CLIP_LEVEL of 1.0), in any channel; None if it never
+    clips. (A peak reached by the waveform itself lasts a sample or two at any pitch; a
+    clipped one stays.)"""
     level = np.abs(audio if audio.ndim == 2 else audio[:, None])
     top = level.max()
-    if top < CLIP_LEVEL * 0.99:
+    if top < CLIP_LEVEL:
         return None
-    at_top = (level >= CLIP_LEVEL * top).any(axis=1).astype(np.int8)
+    at_top = (level >= top * (1.0 - 1e-9)).any(axis=1).astype(np.int8)
     runs = np.convolve(at_top, np.ones(CLIP_RUN, dtype=np.int8), mode="valid") == CLIP_RUN
     if not runs.any():
         return None

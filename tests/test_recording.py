@@ -128,6 +128,16 @@ def test_a_clipped_recording_is_used_after_its_clipping_with_a_warning(tmp_path,
         assert "too short" in refused(path)
 
 
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_a_low_note_normalised_to_full_scale_is_not_clipped(tmp_path, subtype):
+    path = tmp_path / "normalised.wav"
+    low_e = render("nylon-guitar", [40])
+    soundfile.write(path, low_e * (32767 / 32768 / np.abs(low_e).max()), FS, subtype=subtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ClippedWarning)
+        assert not read_note(path).clipped
+
+
 def test_files_that_are_not_readable_audio_are_refused(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
