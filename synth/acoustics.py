@@ -36,7 +36,7 @@ def from_onset(x: np.ndarray) -> np.ndarray:
     return x[onset(x):]
 
 
-def _spectrum(x: np.ndarray, fs: float, start: float, stop: float, deep: bool = False):
+def spectrum(x: np.ndarray, fs: float, start: float, stop: float, deep: bool = False):
     """Power spectrum (zero-padded 8x) of mono(x) from start to stop s: Hann window, or with
     `deep` a 4-term Blackman-Harris one (side lobes -92 dB), for energy far below a peak."""
     segment = mono(x)[int(start * fs):int(stop * fs)]
@@ -69,7 +69,7 @@ def partials(x: np.ndarray, fs: float, f0: float, count: int = 10, start: float 
              stop: float = 1.05) -> np.ndarray:
     """Frequencies (Hz, (count,)) of partials 1..count, each found near where the ones below
     predict it (a stiff string's partials spread upwards), from start to stop s."""
-    freqs, power = _spectrum(x, fs, start, stop)
+    freqs, power = spectrum(x, fs, start, stop)
     found = []
     for n in range(1, count + 1):
         if len(found) >= 3:
@@ -141,7 +141,7 @@ def overall_t60(x: np.ndarray, fs: float) -> float:
 
 def centroid(x: np.ndarray, fs: float, start: float, stop: float) -> float:
     """Spectral centroid (Hz, power-weighted) from start to stop s."""
-    freqs, power = _spectrum(x, fs, start, stop)
+    freqs, power = spectrum(x, fs, start, stop)
     return float(np.sum(freqs * power) / max(np.sum(power), 1e-300))
 
 
@@ -151,8 +151,8 @@ def glide_cents(x: np.ndarray, fs: float, f0: float, early: tuple[float, float] 
     hard pluck's tension glide, which raises them all): the median over partials 1..count,
     each found within f0 / 8 of n f0, so that a body mode beside one of them cannot pull the
     figure."""
-    first = _spectrum(x, fs, *early)
-    settled = _spectrum(x, fs, *late)
+    first = spectrum(x, fs, *early)
+    settled = spectrum(x, fs, *late)
     cents = [1200.0 * math.log2(_peak(*first, n * f0, f0 / 8) / _peak(*settled, n * f0, f0 / 8))
              for n in range(1, count + 1)]
     return float(np.median(cents))
@@ -165,7 +165,7 @@ def energy_below_f0(x: np.ndarray, fs: float, f0: float, stop: float = 0.15) -> 
     """Energy from 20 Hz to 0.8 f0 over the first `stop` s, in dB relative to all of it: the
     body's air and low plate modes. For a low note the band stops short of the
     fundamental's main lobe (f0 - 4.5 / stop Hz), so the fundamental never counts."""
-    freqs, power = _spectrum(x, fs, 0.0, stop, deep=True)
+    freqs, power = spectrum(x, fs, 0.0, stop, deep=True)
     edge = min(0.8 * f0, f0 - MAIN_LOBE_BINS / stop)
     below = power[(freqs > 20.0) & (freqs < edge)].sum()
     return 10 * math.log10(max(below, 1e-300) / max(power.sum(), 1e-300))
@@ -176,7 +176,7 @@ def inharmonic_energy(x: np.ndarray, fs: float, frequencies: np.ndarray,
     """Energy away from the partials (farther than a quarter of the fundamental from each,
     above 0.8 f0) over the first `stop` s, in dB relative to all of it: the noise of the
     pluck or the knock of the hammer."""
-    freqs, power = _spectrum(x, fs, 0.0, stop, deep=True)
+    freqs, power = spectrum(x, fs, 0.0, stop, deep=True)
     f0 = frequencies[0]
     near = np.zeros(len(freqs), bool)
     for f in frequencies:

@@ -203,7 +203,7 @@ def _series(peak_f: np.ndarray, peak_p: np.ndarray, low: float,
 def _fundamental(path: Path, x: np.ndarray, fs: float, note: float | None) -> float:
     """The note's fundamental (Hz), found in WINDOW; RecordingError for noise or a chord."""
     stop = min(WINDOW[1], len(x) / fs)
-    freqs, power = acoustics._spectrum(x, fs, WINDOW[0], stop, deep=True)
+    freqs, power = acoustics.spectrum(x, fs, WINDOW[0], stop, deep=True)
     total = float(power[freqs <= SEARCH_TOP].sum())
     lobe = max(round(8.0 / (stop - WINDOW[0]) / (freqs[1] - freqs[0])), 1)
     peak_f, peak_p = _peaks(freqs, power, lobe)
