@@ -21,8 +21,8 @@ from synth.physics.losses import L_MISTUNING, string_decay, unison_coupling
 
 class UnisonString(nn.Module):
     """A `SAVScheme` of B strings and their unisons' cancelling motion: the strings' loss
-    records `losses` (B, LOSS_FIELDS), gamma2, kappa (B,) normalised, n_modes and the time
-    step k (s) set x's coefficients and the coupling, as `sav_voice.retune` does."""
+    records `losses` (B, LOSS_FIELDS) and gamma2, kappa (B,, normalised), with the scheme's
+    modes and time step, set x's coefficients and the coupling, as `sav_voice.retune` does."""
 
     def __init__(self, scheme: SAVScheme, losses: torch.Tensor, gamma2: torch.Tensor,
                  kappa: torch.Tensor) -> None:

@@ -66,7 +66,7 @@ from synth.physics.losses import (
     t60s,
 )
 from synth.physics.pluck import FINGER_CONTACT, ZOLLNER, hold_force, lateral_stiffness
-from synth.physics.strings import LN_1000, PhysicalString, note_frequency
+from synth.physics.strings import LN_1000, PhysicalString, note_frequency, young_inharmonicity
 
 STEEL_DENSITY = 7850.0  # kg/m^3
 STEEL_MODULUS = 2.0e11  # Pa
@@ -199,11 +199,6 @@ def inharmonicity(string: PhysicalString) -> float:
     inertia = math.pi * string.radius ** 4 / 4.0
     return math.pi ** 2 * string.youngs_modulus * inertia / (string.tension
                                                              * string.length ** 2)
-
-
-def young_inharmonicity(note: float) -> float:
-    """Young's (1952) plain strings: B 3.5e-4 at C4, doubling every 8 semitones."""
-    return 3.5e-4 * 2.0 ** ((note - 60.0) / 8.0)
 
 
 def grand_piano(amplitude_newtons: float = 80.0) -> Keyboard:

@@ -30,7 +30,7 @@ import soundfile
 
 from synth import acoustics
 from synth.errors import ParameterError
-from synth.physics.strings import note_frequency
+from synth.physics.strings import frequency_note, note_frequency, young_inharmonicity
 
 MIN_SECONDS = 0.3  # from the onset
 SILENCE_DBFS = -60.0  # a peak below this is silence
@@ -78,7 +78,7 @@ class RecordedNote:
     @property
     def note(self) -> float:
         """The fundamental as a MIDI note number (A4 = 69 at 440 Hz)."""
-        return 69.0 + 12.0 * math.log2(self.f0 / 440.0)
+        return frequency_note(self.f0)
 
 
 def read_note(path, note: float | None = None, seconds: float | None = None) -> RecordedNote:
@@ -162,7 +162,7 @@ def _peaks(freqs: np.ndarray, power: np.ndarray, lobe: int) -> tuple[np.ndarray,
     return freqs[local], s[local]
 
 
-def _explained(peak_f: np.ndarray, peak_p: np.ndarray, f0: float) -> np.ndarray:
+def _explained(peak_f: np.ndarray, f0: float) -> np.ndarray:
     """Which peaks are partials of f0: f / (n f0) within PITCH_TOLERANCE, and the stretch up
     to sqrt(1 + B n^2) that a stiff string of that pitch may have (`max_inharmonicity`)."""
     order = np.maximum(np.round(peak_f / f0), 1.0)
@@ -173,8 +173,8 @@ def _explained(peak_f: np.ndarray, peak_p: np.ndarray, f0: float) -> np.ndarray:
 
 def max_inharmonicity(f0: float) -> float:
     """The most inharmonic string expected at f0 Hz: four times Young's plain piano strings
-    (B 3.5e-4 at C4, as f0^1.5), at least 1e-3, at most 0.03."""
-    return min(max(4 * 3.5e-4 * (f0 / 261.6) ** 1.5, 1e-3), 0.03)
+    (`strings.young_inharmonicity`), at least 1e-3, at most 0.03."""
+    return min(max(4.0 * young_inharmonicity(frequency_note(f0)), 1e-3), 0.03)
 
 
 def _series(peak_f: np.ndarray, peak_p: np.ndarray, low: float,
@@ -188,14 +188,14 @@ def _series(peak_f: np.ndarray, peak_p: np.ndarray, low: float,
     candidates = candidates[(candidates >= low) & (candidates <= high)]
     scores = np.zeros(len(candidates))
     for i, f0 in enumerate(candidates):
-        matched = _explained(peak_f, peak_p, f0)
+        matched = _explained(peak_f, f0)
         if matched.any():
             orders = np.unique(np.round(peak_f[matched] / f0))
             scores[i] = peak_p[matched].sum() * len(orders) ** 1.25 / orders.max()
     if not scores.any():
         return math.nan, np.zeros(len(peak_f), dtype=bool)
     best = candidates[int(np.argmax(scores))]
-    matched = _explained(peak_f, peak_p, best)
+    matched = _explained(peak_f, best)
     lowest = peak_f[matched & (np.round(peak_f / best) == 1)]
     return float(lowest[0] if len(lowest) else best), matched
 

@@ -21,7 +21,6 @@ from presets.keyboards import (
     pluck_amplitude,
     steel_friction,
     string_alone_losses,
-    young_inharmonicity,
 )
 from synth import acoustics
 from synth.engine.engine import Engine
@@ -29,7 +28,7 @@ from synth.engine.events import NOTE_ON
 from synth.errors import PresetError
 from synth.keyboards import HAMMER_MASS, KAPPA
 from synth.physics.losses import L_BRIDGE, L_FRICTION, scheme_losses, t60s
-from synth.physics.strings import note_frequency
+from synth.physics.strings import note_frequency, young_inharmonicity
 from synth.presets import METADATA_KEY, find_preset, load_preset, save_preset
 from synth.render import Event, render_events
 

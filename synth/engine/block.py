@@ -203,11 +203,18 @@ def _fill_losses(st, note, released):
 
 
 @njit(**INTERNAL)
+def _live_gamma2(st, v):
+    """gamma^2 of lane v's string now: its note's, under the live tension and pitch bend."""
+    cur = st.params[CURRENT]
+    semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
+    return st.voice_f[GAMMA2, v] * cur[params.TENSION] * 2.0 ** (semitones / 6.0)
+
+
+@njit(**INTERNAL)
 def _retune(st, v, n_ramp):
     """Apply the current live parameters to lane v's string (its note's key's)."""
     cur, key = st.params[CURRENT], st.keys[st.voice_int[NOTE, v]]
-    semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
-    gamma2 = st.voice_f[GAMMA2, v] * cur[params.TENSION] * 2.0 ** (semitones / 6.0)
+    gamma2 = _live_gamma2(st, v)
     kappa = key[KEY_KAPPA] * cur[params.STIFFNESS]
     _fill_losses(st, st.voice_int[NOTE, v], st.voice_int[STATUS, v] == RELEASED)
     nu = key[KEY_NU] * cur[params.NONLINEARITY]
@@ -376,16 +383,14 @@ def _excite(st, lane, velocity):
         # deflection needs a force in proportion to it
         record[E_HOLD] = key[KEY_HOLD] * strength * scale
         st.voice_f[PRESSED, lane] = math.nan  # held: heard from where the press left it
-        semitones = cur[params.PITCH_BEND] * cur[params.BEND_RANGE]
-        gamma_now = math.sqrt(st.voice_f[GAMMA2, lane] * cur[params.TENSION]
-                              * 2.0 ** (semitones / 6.0))  # as `_retune` tunes the lane
-        release = slip_release(key[KEY_SLIP], gamma_now, record[E_HOLD], record[E_POSITION])
+        release = slip_release(key[KEY_SLIP], math.sqrt(_live_gamma2(st, lane)),
+                               record[E_HOLD], record[E_POSITION])
+        record[E_SCRAPE] = FINGER_SCRAPE
         if plectrum:
             release = max(release, plectrum_release(cur[params.PLECTRUM_STIFFNESS]))
-        record[E_RELEASE] = release / st.constants[K]
-        record[E_SCRAPE] = PLECTRUM_SCRAPE if plectrum else FINGER_SCRAPE
-        if plectrum:
+            record[E_SCRAPE] = PLECTRUM_SCRAPE
             record[E_WIDTH] *= PLECTRUM_CONTACT / FINGER_CONTACT
+        record[E_RELEASE] = release / st.constants[K]
     softest, hardest = key[KEY_SPEED_SOFT], key[KEY_SPEED_HARD]
     record[E_HAMMER_VELOCITY] = 0.0
     if hardest > 0.0:

@@ -110,11 +110,13 @@ def _anti_drift(n_lanes, anti, half_k):
 @njit(**KERNEL)
 def _anti_kick(anti, m, v, q_half, half_k):
     """Kick mode m of lane v's cancelling motion (anti_q at its half step) by its own
-    stiffness and the coupling to the lane's q_half, then drift it to the step's end."""
+    stiffness and the coupling to the lane's q_half, then drift it to the step's end;
+    return the coupling's pull on the lane's mode, COUPLING x_half."""
     x_half = anti[0][m, v]
     pn = anti[2][m, v] * anti[1][m, v] - anti[3][m, v] * x_half - anti[5][m, v] * q_half
     anti[1][m, v] = pn
     anti[0][m, v] = x_half + half_k * pn
+    return anti[4][m, v] * x_half
 
 
 @njit(**INLINE)
@@ -123,7 +125,6 @@ def _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, anti, coupled
     """One step of the string without a potential (the plain linear update)."""
     for v in range(n_lanes):
         out_row[v] = q.dtype.type(0.0)
-    anti_q, couple = anti[0], anti[4]
     if coupled:
         _anti_drift(n_lanes, anti, half_k)
     for m in range(q.shape[0]):
@@ -133,8 +134,7 @@ def _linear_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, anti, coupled
             pn = decay[m, v] * pm - stiff[m, v] * q_half \
                 + gain[m, v] * drive[m, v] * acc[_FORCE, v]
             if coupled:
-                pn -= couple[m, v] * anti_q[m, v]
-                _anti_kick(anti, m, v, q_half, half_k)
+                pn -= _anti_kick(anti, m, v, q_half, half_k)
             qn = q_half + half_k * pn
             q[m, v] = qn
             p[m, v] = pn
@@ -201,8 +201,7 @@ def _step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti, coupl
             pn = decay[m, v] * p[m, v] - stiff[m, v] * q_half \
                 + gm * drive[m, v] * acc[_FORCE, v] - acc[_SCALE, v] * gm * g
             if coupled:
-                pn -= couple[m, v] * anti_q[m, v]
-                _anti_kick(anti, m, v, q_half, half_k)
+                pn -= _anti_kick(anti, m, v, q_half, half_k)
             p[m, v] = pn
             acc[_GPN, v] += g * pn
             qn = q_half + half_k * pn
@@ -301,8 +300,7 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti
             pn = decay[m, v] * p[m, v] - stiff[m, v] * q_half \
                 + gm * shape * acc[_FORCE, v] - gm * (acc[_SCALE, v] * g - acc[_HB, v] * shape)
             if coupled:
-                pn -= couple[m, v] * anti_q[m, v]
-                _anti_kick(anti, m, v, q_half, half_k)
+                pn -= _anti_kick(anti, m, v, q_half, half_k)
             p[m, v] = pn
             acc[_GPN, v] += g * pn
             acc[_HQ, v] += shape * pn

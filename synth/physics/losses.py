@@ -38,9 +38,9 @@ in-phase motion and the cancelling one are coupled by `unison_coupling` x omega^
 passes slowly into the cancelling motion and back, and the note decays fast and then slowly
 (the prompt sound and the aftersound), with beats. A single string has mistuning 0.
 
-`mode_decay` is plain arithmetic on scalars, NumPy arrays or torch tensors (a record
-indexed by the L_* constants); `synth.kernels.formulas` compiles the same function for the
-kernels, and `models.losses` calls it on tensors.
+`mode_decay` and its two parts are plain arithmetic on scalars, NumPy arrays or torch
+tensors (a record indexed by the L_* constants); `synth.kernels.formulas` compiles the same
+functions for the kernels, and `models.losses` calls them on tensors.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from synth.physics.strings import LN_1000, PhysicalString, check_finite
 LOSS_NAMES = keyboards.STRING_FIELDS[keyboards.SIGMA0:]
 L_SIGMA0, L_SIGMA1, L_AIR, L_FRICTION, L_BENDING, L_BRIDGE, L_BRIDGE_MASS, L_MISTUNING = range(
     len(LOSS_NAMES))
-MAX_MISTUNING = keyboards.MAX_MISTUNING  # cents
 # the losses that grow with frequency, which the brightness control divides (with decay)
 RISING = (L_SIGMA1, L_AIR, L_FRICTION, L_BENDING)
 AIR_VISCOSITY = 1.8e-5  # Pa s, at 20 C

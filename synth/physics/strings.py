@@ -229,6 +229,12 @@ def frequency_note(frequency: float, a4: float = 440.0) -> float:
     return 69.0 + 12.0 * math.log2(frequency / a4)
 
 
+def young_inharmonicity(note: float) -> float:
+    """B of Young's (1952) plain piano strings at MIDI `note`: 3.5e-4 at C4, doubling every
+    8 semitones."""
+    return 3.5e-4 * 2.0 ** ((note - 60.0) / 8.0)
+
+
 def gamma_for_frequency(frequency: float, kappa: float, sigma0: float = 0.0,
                         sigma1: float = 0.0) -> float:
     """gamma that puts the first mode's damped frequency at `frequency` Hz.
