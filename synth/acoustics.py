@@ -55,32 +55,54 @@ def _blackman_harris(length: int) -> np.ndarray:
 def _peak(freqs: np.ndarray, power: np.ndarray, near: float, width: float) -> float:
     """The frequency of the strongest peak within +-width Hz of `near` (parabolic
     interpolation of the log power)."""
+    return _peak_and_level(freqs, power, near, width)[0]
+
+
+def _peak_and_level(freqs: np.ndarray, power: np.ndarray, near: float,
+                    width: float) -> tuple[float, float]:
+    """(frequency, level in dB) of the strongest peak within +-width Hz of `near`."""
     band = np.flatnonzero((freqs > near - width) & (freqs < near + width))
     i = band[np.argmax(power[band])]
+    level = 10 * math.log10(max(float(power[i]), 1e-300))
     if 0 < i < len(power) - 1:
         a, b, c = np.log(power[i - 1:i + 2] + 1e-300)
         denominator = a - 2 * b + c
         offset = 0.5 * (a - c) / denominator if denominator < 0 else 0.0
-        return float(freqs[i] + offset * (freqs[1] - freqs[0]))
-    return float(freqs[i])
+        return float(freqs[i] + offset * (freqs[1] - freqs[0])), level
+    return float(freqs[i]), level
+
+
+WEAK_PARTIAL = 40.0  # dB below the strongest: a partial too weak to be found (a node's)
 
 
 def partials(x: np.ndarray, fs: float, f0: float, count: int = 10, start: float = 0.05,
              stop: float = 1.05) -> np.ndarray:
     """Frequencies (Hz, (count,)) of partials 1..count, each found near where the ones below
     predict it (a stiff string's partials spread upwards), from start to stop s."""
+    return partial_peaks(x, fs, f0, count, start, stop)[0]
+
+
+def partial_peaks(x: np.ndarray, fs: float, f0: float, count: int = 10, start: float = 0.05,
+                  stop: float = 1.05) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, levels in dB), each (count,) or fewer below 0.5 fs, of partials
+    1..count from start to stop s, each looked for within f0 / 4 of where the ones below
+    predict it (a stiff string's partials spread upwards); a partial WEAK_PARTIAL dB below
+    the strongest (at a node of the excitation) is not used to predict the next."""
     freqs, power = spectrum(x, fs, start, stop)
-    found = []
+    found, levels = [], []
     for n in range(1, count + 1):
-        if len(found) >= 3:
-            base, spread = _fit(np.arange(1, len(found) + 1), np.array(found))
+        strong = [i for i, level in enumerate(levels) if level > max(levels) - WEAK_PARTIAL]
+        if len(strong) >= 3:
+            base, spread = _fit(np.array(strong) + 1.0, np.array(found)[strong])
             predicted = n * base * math.sqrt(1.0 + spread * n * n)
         else:
-            predicted = n * (found[0] if found else f0)
+            predicted = n * (found[strong[0]] / (strong[0] + 1) if strong else f0)
         if predicted + f0 / 4 >= fs / 2:
             break
-        found.append(_peak(freqs, power, predicted, f0 / 4))
-    return np.array(found)
+        frequency, level = _peak_and_level(freqs, power, predicted, f0 / 4)
+        found.append(frequency)
+        levels.append(level)
+    return np.array(found), np.array(levels)
 
 
 def _fit(orders: np.ndarray, frequencies: np.ndarray) -> tuple[float, float]:
@@ -90,9 +112,12 @@ def _fit(orders: np.ndarray, frequencies: np.ndarray) -> tuple[float, float]:
     return math.sqrt(intercept), slope / intercept
 
 
-def inharmonicity(frequencies: np.ndarray) -> tuple[float, float]:
-    """(f0 in Hz, B) fitted to partials 1..len(frequencies)."""
-    return _fit(np.arange(1, len(frequencies) + 1), np.asarray(frequencies, dtype=float))
+def inharmonicity(frequencies: np.ndarray, orders: np.ndarray | None = None) -> tuple[float,
+                                                                                       float]:
+    """(f0 in Hz, B) fitted to partials of the given orders (default 1..len(frequencies))."""
+    frequencies = np.asarray(frequencies, dtype=float)
+    orders = np.arange(1, len(frequencies) + 1) if orders is None else np.asarray(orders)
+    return _fit(orders, frequencies)
 
 
 def envelope_db(x: np.ndarray, fs: float, frequency: float | None = None,
@@ -193,3 +218,47 @@ def stereo_correlation(x: np.ndarray) -> float:
     left, right = x[:, 0] - x[:, 0].mean(), x[:, 1] - x[:, 1].mean()
     denominator = math.sqrt(np.sum(left ** 2) * np.sum(right ** 2))
     return float(np.sum(left * right) / denominator) if denominator > 0 else 1.0
+
+
+def partial_levels(x: np.ndarray, fs: float, f0: float, inharmonicity: float, count: int,
+                   start: float, stop: float) -> np.ndarray:
+    """Levels (dB, (count,)) of partials 1..count of a note with fundamental f0 Hz and
+    inharmonicity B, from start to stop s: the power within a quarter of f0 of each
+    n f0 sqrt(1 + B n^2) (Blackman-Harris window); partials above 0.45 fs are -inf."""
+    freqs, power = spectrum(x, fs, start, stop, deep=True)
+    levels = np.full(count, -math.inf)
+    for n in range(1, count + 1):
+        frequency = n * f0 * math.sqrt(1.0 + inharmonicity * n * n)
+        if frequency > 0.45 * fs:
+            break
+        band = np.abs(freqs - frequency) < f0 / 4
+        levels[n - 1] = 10 * math.log10(max(float(power[band].sum()), 1e-300))
+    return levels
+
+
+SPECTRAL_FRAMES = (256, 1024, 4096)  # multi-resolution STFT sizes at 48 kHz (scaled with fs)
+SPECTRAL_FLOOR = 80.0  # dB below the loudest bin: quieter bins count as the floor
+
+
+def log_spectral_distance(x: np.ndarray, y: np.ndarray, fs: float) -> float:
+    """The multi-resolution log-spectral distance (dB) of two sounds from their onsets, over
+    the shorter one: each normalised to unit RMS, the mean over SPECTRAL_FRAMES (Hann
+    windows, hop a quarter) of the mean |20 log10 |X| - 20 log10 |Y||, each magnitude
+    floored SPECTRAL_FLOOR dB below y's loudest bin. 0 for the same sound at any level."""
+    a, b = mono(x), mono(y)
+    length = min(len(a), len(b))
+    a, b = a[:length], b[:length]
+    a = a / max(math.sqrt(np.mean(a * a)), 1e-300)
+    b = b / max(math.sqrt(np.mean(b * b)), 1e-300)
+    distances = []
+    for size in SPECTRAL_FRAMES:
+        frame = min(max(round(size * fs / 48000.0), 16), length)
+        hop = max(frame // 4, 1)
+        window = np.hanning(frame)
+        starts = np.arange(0, length - frame + 1, hop)
+        spectra = [np.abs(np.fft.rfft(np.stack([s[i:i + frame] * window for i in starts]),
+                                      axis=1)) for s in (a, b)]
+        floor = spectra[1].max() * 10 ** (-SPECTRAL_FLOOR / 20)
+        la, lb = (20 * np.log10(np.maximum(s, floor)) for s in spectra)
+        distances.append(float(np.mean(np.abs(la - lb))))
+    return float(np.mean(distances))

@@ -46,7 +46,8 @@ PITCH_TOLERANCE = 0.02  # a partial within 2 % (35 cents) of n f0, before the st
 HARMONIC_SHARE = 0.7  # of the power up to SEARCH_TOP in the partials: a pitched note
 CHORD_LEVEL = 0.03  # a second series this strong (in power, -15 dB) is a second note
 MIN_CHORD_PARTIALS = 3  # ... with at least this many partials
-N_PARTIALS = 10
+N_PARTIALS = 10  # partials a note's decays are measured on
+B_PARTIALS = 20  # partials its f0 and B are fitted to
 UNSUPPORTED = {".m4a", ".aac", ".mp4", ".wma", ".ape", ".alac", ".amr", ".ra"}
 
 
@@ -106,13 +107,27 @@ def read_note(path, note: float | None = None, seconds: float | None = None) -> 
         what = "after its clipping" if clipped_until is not None else "from its onset"
         raise RecordingError(f"{path}: too short: {len(x) / fs:.2f} s {what}, a fit needs "
                              f"at least {MIN_SECONDS:g} s")
-    f0 = _fundamental(path, x, fs, note)
-    found = acoustics.partials(x, fs, f0, count=N_PARTIALS, start=WINDOW[0],
-                               stop=min(len(x) / fs, WINDOW[0] + 1.0))
-    fitted, b = acoustics.inharmonicity(found) if len(found) >= 3 else (f0, 0.0)
-    return RecordedNote(path, x, float(fs), start / fs, fitted, max(b, 0.0), found,
+    fitted, b, found = measure_partials(x, fs, _fundamental(path, x, fs, note))
+    return RecordedNote(path, x, float(fs), start / fs, fitted, b, found,
                         hashlib.sha256(path.read_bytes()).hexdigest(),
                         clipped_until is not None)
+
+
+def measure_partials(x: np.ndarray, fs: float, f0: float) -> tuple[float, float, np.ndarray]:
+    """(f0 in Hz, B, the frequencies of partials 1..N_PARTIALS in Hz) of a note x (N,) from its
+    onset, whose fundamental is near f0 Hz: partials 1..B_PARTIALS followed up from f0 over
+    the first second after WINDOW[0], f_n = n f0 sqrt(1 + B n^2) fitted to those not too
+    weak to find (`acoustics.WEAK_PARTIAL`; B >= 0), and a weak one's frequency the fit's."""
+    found, levels = acoustics.partial_peaks(x, fs, f0, count=B_PARTIALS, start=WINDOW[0],
+                                            stop=min(len(x) / fs, WINDOW[0] + 1.0))
+    orders = np.arange(1, len(found) + 1)
+    strong = levels > levels.max(initial=0.0) - acoustics.WEAK_PARTIAL
+    if strong.sum() < 3:
+        return f0, 0.0, found[:N_PARTIALS]
+    fitted, b = acoustics.inharmonicity(found[strong], orders[strong])
+    b = max(b, 0.0)
+    found = np.where(strong, found, orders * fitted * np.sqrt(1.0 + b * orders ** 2))
+    return fitted, b, found[:N_PARTIALS]
 
 
 def _read(path: Path) -> tuple[np.ndarray, float]:

@@ -1,0 +1,373 @@
+"""A preset fitted to recorded notes by analysis by synthesis: the engine plays the base
+preset's notes, its renders are measured as the recordings are (`synth.acoustics`), and the
+keyboard is corrected until they agree (docs/design.md, "Fitting a preset to recordings").
+
+For each recorded note (`synth.recording.read_note`), at its key:
+
+1. the velocity and the excitation position whose render's partial levels over PROBE come
+   closest to the recording's (dB, the level difference removed, the stronger partials
+   weighing more), on a grid and then a finer one;
+2. the string, in ROUNDS rounds, each correcting by what the last render measured:
+   - the stiffness kappa, scaled by sqrt(B_recorded / B_rendered);
+   - the losses, split into the part that does not rise with frequency (sigma0 and the
+     bridge) and the part that does (sigma1, the air, internal friction), scaled by
+     factors a and b >= 0 (the decay of mode m is a F_m + b R_m,
+     `synth.physics.losses.mode_decay`) fitted by least squares to the partials'
+     recorded decay rates, each partial's error relative and weighted by how much of its
+     decay the recording holds.
+
+The corrections (log kappa, log a, log b, log position) are interpolated between the
+recorded keys, linearly in the key and constant beyond the outermost ones, over the base's
+whole keyboard: one instrument, made note by note as the base makes its notes. The base's
+body, hammer, velocity mapping and controls are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from synth import acoustics
+from synth.engine.engine import Engine
+from synth.engine.levels import level_gain
+from synth.errors import ParameterError
+from synth.keyboards import GAMMA, KAPPA, KEYS, POSITION, SIGMA0, Keyboard
+from synth.physics.losses import L_BRIDGE, L_SIGMA0, RISING, mode_decay
+from synth.physics.strings import LN_1000, note_frequency
+from synth.presets import Preset, find_preset, load_preset
+from synth.recording import RecordedNote, measure_partials
+
+KINDS = {"guitar": ("nylon-guitar", "steel-guitar"), "piano": ("piano-wound",)}
+KINDS["auto"] = KINDS["guitar"] + KINDS["piano"]
+FLAT = (L_SIGMA0, L_BRIDGE)  # the loss fields that do not rise with frequency
+PROBE = (0.02, 0.25)  # s from the onset: where partial levels are compared
+LEVEL_PARTIALS = 30
+LEVEL_RANGE = 50.0  # dB: partials further below the strongest do not count
+VELOCITIES = (16, 32, 48, 64, 80, 96, 112, 127)
+COARSE_POSITIONS = np.round(np.arange(0.04, 0.501, 0.02), 3)
+FINE_STEP, FINE_SPAN = 0.004, 0.02  # the finer grid about the best coarse position
+MIN_POSITION, MAX_POSITION = 0.02, 0.5
+DECAY_PARTIALS = 10
+WEAK_DECAY = 30.0  # dB below the strongest partial: too weak to measure a decay on
+ROUNDS = 3
+FACTOR_RANGE = (0.02, 50.0)  # how far a fit may scale kappa or a loss part, per key
+MAX_SECONDS = 3.0  # of a recording used to fit decays
+
+
+@dataclass(frozen=True)
+class FittedNote:
+    """One recorded note and its fit at `key`: the velocity and position that match it, the
+    factors applied to kappa and to the flat and rising losses, and its B and partial T60s
+    (s, partials 1..DECAY_PARTIALS, inf where they did not decay), recorded and as the fitted
+    preset plays them; the log-spectral distances (dB) of the base and the fit to it."""
+
+    recording: RecordedNote
+    key: int
+    velocity: int
+    position: float
+    kappa_factor: float
+    flat_factor: float
+    rising_factor: float
+    b_fitted: float
+    t60s_recorded: np.ndarray
+    t60s_fitted: np.ndarray
+    distance_base: float
+    distance_fitted: float
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The fitted preset, its base, each note's fit and the seconds it took."""
+
+    preset: Preset
+    base: Preset
+    notes: list[FittedNote]
+    seconds: float
+
+
+def choose_base(notes: list[RecordedNote], kind: str = "auto",
+                start: str | None = None) -> Preset:
+    """The preset a fit starts from: `start` (a name or file) if given, else among the
+    shipped instruments of `kind` (KINDS) the one whose renders of the recorded keys are
+    closest to the recordings (`acoustics.log_spectral_distance`, velocity 80)."""
+    if start is not None:
+        return load_preset(find_preset(start))
+    if kind not in KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    candidates = [load_preset(find_preset(name)) for name in KINDS[kind]]
+    if len(candidates) == 1:
+        return candidates[0]
+    distances = [sum(acoustics.log_spectral_distance(
+        render(candidate, _key(note), 80, note.fs, _seconds(note)), note.samples, note.fs)
+        for note in notes) for candidate in candidates]
+    return candidates[int(np.argmin(distances))]
+
+
+def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
+               progress: Callable[[float], None] | None = None,
+               command: str = "") -> Fit:
+    """The preset `name` fitted to `notes` from `base` (the module docstring); `progress`
+    is called with each step's share of the whole (they add up to 1)."""
+    begun = time.monotonic()
+    keys = base.keys()
+    step = 1.0 / (len(notes) * (len(VELOCITIES) * (len(COARSE_POSITIONS) + 1)
+                                + round(2 * FINE_SPAN / FINE_STEP) + 1 + ROUNDS + 2) + 1)
+    tick = (lambda: progress(step)) if progress is not None else (lambda: None)
+    fitted = []
+    for note in notes:
+        key = _key(note)
+        velocity, position = _excitation(base, note, key, tick)
+        fitted.append(_string(base, note, key, velocity, position, tick))
+    preset = dataclasses.replace(
+        base, name=name, path=None, keyboard=corrected(keys, fitted),
+        reference_note=float(round(np.median([n.key for n in fitted]))),
+        description=_description(base, fitted))
+    preset = dataclasses.replace(preset, output_gain=level_gain(preset))
+    tick()
+    notes_after = []
+    for note in fitted:
+        notes_after.append(_measured(preset, note))
+        tick()
+    fit = Fit(preset, base, notes_after, time.monotonic() - begun)
+    return dataclasses.replace(fit, preset=dataclasses.replace(
+        preset, provenance=_provenance(fit, command)))
+
+
+def render(preset: Preset, key: int, velocity: int, fs: float, seconds: float) -> np.ndarray:
+    """(N,) float64: `key` played at `velocity` for `seconds` at fs Hz, summed to mono, from
+    its onset."""
+    engine = Engine(preset, fs=fs, polyphony=2)
+    engine.note_on(key, velocity)
+    return acoustics.from_onset(acoustics.mono(engine.process(round(seconds * fs))))
+
+
+def corrected(keys: Keyboard, notes: list[FittedNote]) -> Keyboard:
+    """`keys` with each fitted note's factors at its key, interpolated between the keys
+    (log-linear in the key, constant beyond the outermost)."""
+    order = np.argsort([n.key for n in notes], kind="stable")
+    at = np.array([notes[i].key for i in order], dtype=float)
+    every = np.arange(KEYS, dtype=float)
+
+    def spread(values) -> np.ndarray:
+        logs = np.log([values[i] for i in order])
+        return np.exp(np.interp(every, *_merged(at, logs)))
+
+    base_positions = np.array([keys.excitation[n.key, POSITION] for n in notes])
+    strings, excitation = keys.strings.copy(), keys.excitation.copy()
+    strings[:, KAPPA] *= spread([n.kappa_factor for n in notes])
+    flat, rising = spread([n.flat_factor for n in notes]), spread([n.rising_factor
+                                                                    for n in notes])
+    for field in FLAT:
+        strings[:, SIGMA0 + field] *= flat
+    for field in RISING:
+        strings[:, SIGMA0 + field] *= rising
+    excitation[:, POSITION] = np.clip(
+        excitation[:, POSITION] * spread([n.position for n in notes] / base_positions),
+        MIN_POSITION, MAX_POSITION)
+    return Keyboard(strings, excitation, keys.range, keys.name, keys.provenance)
+
+
+def _merged(at: np.ndarray, logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keys recorded more than once, their logs averaged."""
+    unique = np.unique(at)
+    return unique, np.array([logs[at == key].mean() for key in unique])
+
+
+def _key(note: RecordedNote) -> int:
+    key = round(note.note)
+    if not 0 <= key < KEYS:
+        raise ParameterError(f"{note.path}: {note.f0:.1f} Hz is outside the MIDI keys")
+    return key
+
+
+def _seconds(note: RecordedNote) -> float:
+    return min(len(note.samples) / note.fs, MAX_SECONDS)
+
+
+def _with(base: Preset, key: int, position: float | None = None,
+          kappa: float = 1.0, flat: float = 1.0, rising: float = 1.0) -> Preset:
+    """`base` with key `key` excited at `position` and its kappa and loss parts scaled."""
+    keys = base.keys()
+    strings, excitation = keys.strings.copy(), keys.excitation.copy()
+    if position is not None:
+        excitation[key, POSITION] = position
+    strings[key, KAPPA] *= kappa
+    for field in FLAT:
+        strings[key, SIGMA0 + field] *= flat
+    for field in RISING:
+        strings[key, SIGMA0 + field] *= rising
+    return dataclasses.replace(base, path=None, keyboard=Keyboard(
+        strings, excitation, keys.range, keys.name, keys.provenance))
+
+
+def _level_distance(recorded: np.ndarray, rendered: np.ndarray) -> float:
+    """Weighted mean |difference| (dB) of two partials' level profiles, their weighted mean
+    difference (the level) removed; partials within LEVEL_RANGE of the recording's strongest
+    weigh by how far above that they are."""
+    usable = np.isfinite(recorded) & np.isfinite(rendered)
+    weights = np.clip((recorded - recorded[usable].max() + LEVEL_RANGE) / LEVEL_RANGE, 0, 1)
+    weights = np.where(usable, weights, 0.0)
+    difference = np.where(usable, rendered - recorded, 0.0)
+    offset = np.sum(weights * difference) / weights.sum()
+    return float(np.sum(weights * np.abs(difference - offset)) / weights.sum())
+
+
+def _excitation(base: Preset, note: RecordedNote, key: int,
+                tick: Callable[[], None]) -> tuple[int, float]:
+    """The (velocity, position) at `key` whose render's partial levels best match `note`'s
+    over PROBE: both on a grid (VELOCITIES x COARSE_POSITIONS), then the position on a
+    finer one, then the velocity again."""
+    recorded = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
+                                        LEVEL_PARTIALS, *PROBE)
+    row = base.keys().strings[key]
+    b_base = (row[KAPPA] * math.pi / row[GAMMA]) ** 2
+    f0 = note_frequency(key)
+
+    def distance(velocity: int, position: float) -> float:
+        x = render(_with(base, key, position), key, velocity, note.fs, PROBE[1] + 0.05)
+        tick()
+        return _level_distance(recorded, acoustics.partial_levels(
+            x, note.fs, f0, b_base, LEVEL_PARTIALS, *PROBE))
+
+    velocity, position = min(((v, float(p)) for v in VELOCITIES for p in COARSE_POSITIONS),
+                             key=lambda pair: distance(*pair))
+    fine = np.clip(position + np.arange(-FINE_SPAN, FINE_SPAN + 1e-9, FINE_STEP),
+                   MIN_POSITION, MAX_POSITION)
+    position = float(min(fine, key=lambda p: distance(velocity, p)))
+    return min(VELOCITIES, key=lambda v: distance(v, position)), position
+
+
+def _decay_parts(keys: Keyboard, key: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(F, R) (count,) 1/s: the decay rates of modes 1..count at `key` from the flat and
+    the rising loss fields alone (the bridge's mass and the mistuning kept in both)."""
+    row = keys.strings[key]
+    losses = row[SIGMA0:]
+    field = np.arange(len(losses))
+    kept = ~np.isin(field, FLAT + RISING)
+    beta2 = (np.arange(1, count + 1) * math.pi) ** 2
+    return tuple(mode_decay(np.where(np.isin(field, part) | kept, losses, 0.0),
+                            row[GAMMA] ** 2, row[KAPPA], beta2) for part in (FLAT, RISING))
+
+
+def _t60s(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
+    t60s = np.full(DECAY_PARTIALS, math.inf)
+    for i, frequency in enumerate(partials[:DECAY_PARTIALS]):
+        t60s[i] = acoustics.partial_t60(x, fs, frequency)
+    return t60s
+
+
+def _two_factors(flat: np.ndarray, rising: np.ndarray, target: np.ndarray,
+                 weights: np.ndarray) -> tuple[float, float]:
+    """(a, b) in FACTOR_RANGE minimising sum w (a F + b R - target)^2 / target^2; a factor
+    whose part is zero stays 1."""
+    columns = [part for part in (flat, rising) if np.any(part > 0)]
+    if not columns:
+        return 1.0, 1.0
+    scale = weights / target
+    design = np.stack(columns, axis=1) * scale[:, None]
+    solved, *_ = np.linalg.lstsq(design, target * scale, rcond=None)
+    low, high = FACTOR_RANGE
+    bounded = (solved <= low) | (solved >= high)
+    solved = np.clip(solved, low, high)
+    if len(columns) == 2 and bounded.sum() == 1:  # the other refitted with that one held
+        held, free = (0, 1) if bounded[0] else (1, 0)
+        residual = target * scale - design[:, held] * solved[held]
+        solved[free] = np.clip(np.dot(design[:, free], residual)
+                               / max(np.dot(design[:, free], design[:, free]), 1e-300),
+                               low, high)
+    factors = iter(solved)
+    return tuple(float(next(factors)) if np.any(part > 0) else 1.0
+                 for part in (flat, rising))
+
+
+def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position: float,
+            tick: Callable[[], None]) -> FittedNote:
+    """The kappa and loss factors at `key` that make the render's B and partial decays
+    `note`'s (ROUNDS rounds)."""
+    seconds = _seconds(note)
+    recorded = _t60s(note.samples, note.fs, note.partials)
+    levels = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
+                                      len(recorded), *PROBE)
+    decaying = np.isfinite(recorded) & (recorded > 0) & (levels > levels.max() - WEAK_DECAY)
+    count = len(recorded)
+    flat_part, rising_part = _decay_parts(base.keys(), key, count)
+    weights = np.where(decaying, np.sqrt(np.minimum(1.0, seconds / np.where(
+        decaying, recorded, 1.0))), 0.0)
+    distance_base = acoustics.log_spectral_distance(
+        render(base, key, velocity, note.fs, seconds), note.samples, note.fs)
+    tick()
+    kappa = flat = rising = 1.0
+    for _ in range(ROUNDS):
+        x = render(_with(base, key, position, kappa, flat, rising), key, velocity, note.fs,
+                   seconds)
+        tick()
+        _, b, partials = measure_partials(x, note.fs, note_frequency(key))
+        if b > 0 and note.inharmonicity > 0:
+            kappa *= float(np.clip(math.sqrt(note.inharmonicity / b), 0.5, 2.0))
+            kappa = float(np.clip(kappa, *FACTOR_RANGE))
+        rendered = _t60s(x, note.fs, partials)
+        usable = decaying & np.isfinite(rendered) & (rendered > 0)
+        if usable.sum() < 2:
+            continue
+        predicted = flat * flat_part + rising * rising_part
+        bias = LN_1000 / np.where(usable, rendered, 1.0) - predicted
+        target = LN_1000 / np.where(usable, recorded, 1.0) - bias
+        usable &= target > 0
+        if usable.sum() >= 2:
+            flat, rising = _two_factors(flat_part[usable], rising_part[usable],
+                                        target[usable], weights[usable])
+    return FittedNote(note, key, velocity, position, kappa, flat, rising, math.nan,
+                      recorded, np.full(count, math.nan), distance_base, math.nan)
+
+
+def _measured(preset: Preset, fitted: FittedNote) -> FittedNote:
+    """`fitted` with the fitted preset's B and T60s at its key, and the base's and the
+    fit's distances to the recording."""
+    note = fitted.recording
+    seconds = _seconds(note)
+    x = render(preset, fitted.key, fitted.velocity, note.fs, seconds)
+    _, b, partials = measure_partials(x, note.fs, note_frequency(fitted.key))
+    return dataclasses.replace(
+        fitted, b_fitted=b, t60s_fitted=_t60s(x, note.fs, partials),
+        distance_fitted=acoustics.log_spectral_distance(x, note.samples, note.fs))
+
+
+def _description(base: Preset, notes: list[FittedNote]) -> str:
+    names = ", ".join(n.recording.path.name for n in notes)
+    return (f"{base.name} fitted to {len(notes)} recorded note{'s' * (len(notes) > 1)} "
+            f"({names}): stiffness, losses and excitation position per key, between the "
+            f"recorded keys interpolated. {base.description}")
+
+
+def _provenance(fit: Fit, command: str) -> dict:
+    return {
+        "fit": {
+            "made_by": command or "synth.fit.fit_preset",
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(fit.seconds, 1),
+            "base": fit.base.name,
+            "notes": [{
+                "file": n.recording.path.name, "sha256": n.recording.sha256,
+                "key": n.key, "f0_hz": round(n.recording.f0, 3),
+                "velocity": n.velocity, "position": round(n.position, 4),
+                "clipped": n.recording.clipped,
+                "b_recorded": n.recording.inharmonicity, "b_fitted": n.b_fitted,
+                "kappa_factor": round(n.kappa_factor, 4),
+                "flat_loss_factor": round(n.flat_factor, 4),
+                "rising_loss_factor": round(n.rising_factor, 4),
+                "t60s_recorded": [_json_seconds(t) for t in n.t60s_recorded],
+                "t60s_fitted": [_json_seconds(t) for t in n.t60s_fitted],
+                "log_spectral_distance_db": {"base": round(n.distance_base, 2),
+                                             "fitted": round(n.distance_fitted, 2)}}
+                for n in fit.notes]},
+        "base": fit.base.provenance}
+
+
+def _json_seconds(value: float) -> float | None:
+    return round(float(value), 3) if math.isfinite(value) else None
