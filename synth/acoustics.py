@@ -21,19 +21,28 @@ def mono(x: np.ndarray) -> np.ndarray:
     return x.sum(axis=1) if x.ndim == 2 else x
 
 
-ONSET_LEVEL = 10 ** (-40 / 20)  # the onset: the first sample within 40 dB of the peak
+ONSET_LEVEL = 10 ** (-40 / 20)  # the onset: the first sample within 40 dB of the peak ...
+ONSET_OVER_NOISE = 4.0  # ... and 12 dB over the noise's peaks
+NOISE_FRAME = 0.001  # s: frames whose peaks measure the noise
 
 
-def onset(x: np.ndarray) -> int:
-    """The index of x's onset: its first sample within 40 dB of its peak (0 if silent)."""
+def onset(x: np.ndarray, fs: float = 48000.0) -> int:
+    """The index of x's onset: its first sample within 40 dB of its peak and ONSET_OVER_NOISE
+    times above the noise (the median peak of the quietest tenth of NOISE_FRAME frames: a
+    recording's hiss or room); 0 if silent."""
     level = np.abs(mono(x))
     peak = level.max(initial=0.0)
-    return int(np.argmax(level > ONSET_LEVEL * peak)) if peak > 0.0 else 0
+    if peak == 0.0:
+        return 0
+    frame = max(round(NOISE_FRAME * fs), 1)
+    peaks = level[:len(level) // frame * frame].reshape(-1, frame).max(axis=1)
+    noise = float(np.median(np.sort(peaks)[:max(len(peaks) // 10, 1)])) if len(peaks) else 0.0
+    return int(np.argmax(level > max(ONSET_LEVEL * peak, ONSET_OVER_NOISE * noise)))
 
 
-def from_onset(x: np.ndarray) -> np.ndarray:
-    """x from its onset on (leading silence and a soundfont's delay removed)."""
-    return x[onset(x):]
+def from_onset(x: np.ndarray, fs: float = 48000.0) -> np.ndarray:
+    """x (at fs Hz) from its onset on (leading silence and a soundfont's delay removed)."""
+    return x[onset(x, fs):]
 
 
 def spectrum(x: np.ndarray, fs: float, start: float, stop: float, deep: bool = False):

@@ -194,6 +194,39 @@ def _body(args: argparse.Namespace) -> None:
           f"{'bare' if body is None else 'on the body of a ' + body.name}")
 
 
+def _fit(args: argparse.Namespace) -> None:
+    from synth.files import check_output
+    from synth.fit import choose_base, fit_preset, report
+    from synth.physics.strings import note_number
+    from synth.presets import save_preset, writable_user_directory
+    from synth.progress import Progress
+    from synth.recording import read_note
+
+    hints = [note_number(text) for text in args.note or []]
+    if hints and len(hints) != len(args.recordings):
+        raise ParameterError(f"give --note once per recording ({len(args.recordings)}), in "
+                             f"their order, or not at all; got {len(hints)}")
+    if args.seconds is not None and not args.seconds > 0:
+        raise ParameterError(f"--seconds must be > 0, got {args.seconds}")
+    name = args.name or (Path(args.out).stem if args.out else
+                         f"fitted-{Path(args.recordings[0]).stem}")
+    out = check_output(args.out or writable_user_directory() / f"{name}.safetensors",
+                       (".safetensors",), "a preset")
+    notes = [read_note(path, hints[i] if hints else None, args.seconds)
+             for i, path in enumerate(args.recordings)]
+    base = choose_base(notes, args.kind, args.start)
+    bar = Progress(1.0, f"fit {base.name}", enabled=not args.quiet)
+    try:
+        fit = fit_preset(notes, base, name, bar.update, command=" ".join(sys.argv))
+    except KeyboardInterrupt:
+        bar.close()
+        raise KeyboardInterrupt(f"fit interrupted: nothing was written to {out}") from None
+    bar.close()
+    saved = save_preset(fit.preset, out)
+    print(report(fit))
+    print(f"wrote {saved}: play it with `neural-strings play --preset {saved}`")
+
+
 def _duration(seconds: float) -> str:
     """A length for people: 12.5 s, 20 min 5 s, 3 h 0 min."""
     if seconds < 60:
@@ -443,6 +476,37 @@ def build_parser() -> argparse.ArgumentParser:
     body.add_argument("--name", help="preset name (default: OUT's stem)")
     body.set_defaults(handler=_body)
 
+    fit = commands.add_parser(
+        "fit", help="fit a playable preset to recorded notes",
+        description="Fit a preset to recordings of single notes of one instrument (WAV, "
+                    "FLAC, OGG, MP3 or AIFF; mono or stereo; any rate): starting from the "
+                    "closest shipped instrument (or --from), the engine plays each recorded "
+                    "key and its velocity, excitation position, string stiffness and losses "
+                    "are fitted until its partials' levels, inharmonicity and decays match "
+                    "the recording's; keys between the recorded ones are interpolated. "
+                    "Silence, noise, chords, files under 0.3 s and files that are not audio "
+                    "are refused before any work; a clipped file is fitted after its "
+                    "clipping.")
+    fit.add_argument("recordings", metavar="NOTE.wav", nargs="+",
+                     help="one recorded note a file, each let ring")
+    fit.add_argument("--out", metavar="OUT.safetensors",
+                     help="where to write the preset (default: NAME.safetensors in the user "
+                          "preset directory, where `play --preset NAME` finds it)")
+    fit.add_argument("--name", help="preset name (default: OUT's stem, or fitted-FIRST)")
+    fit.add_argument("--note", action="append", metavar="NOTE",
+                     help="the recorded note, a MIDI number or a name (G3, C#4, Bb2), where "
+                          "its pitch is not found (once per file, in order)")
+    fit.add_argument("--kind", default="auto", choices=["auto", "guitar", "piano"],
+                     help="which shipped instruments to start from (default: auto, the "
+                          "closest of all)")
+    fit.add_argument("--from", dest="start", metavar="PRESET",
+                     help="start from this preset instead (name or file)")
+    fit.add_argument("--seconds", type=float,
+                     help="use this much of each recording from its onset (default: all, "
+                          "decays from the first 3 s)")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(handler=_fit)
+
     devices = commands.add_parser(
         "devices", help="list audio outputs and MIDI inputs",
         description="List the audio outputs PortAudio sees (index, name, host API, channels, "
@@ -517,8 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(str(interrupt) or "interrupted", file=sys.stderr)
         return 130
     finally:
         warnings.showwarning = previous

@@ -144,7 +144,7 @@ def render(preset: Preset, key: int, velocity: int, fs: float, seconds: float) -
     its onset."""
     engine = Engine(preset, fs=fs, polyphony=2)
     engine.note_on(key, velocity)
-    return acoustics.from_onset(acoustics.mono(engine.process(round(seconds * fs))))
+    return acoustics.from_onset(acoustics.mono(engine.process(round(seconds * fs))), fs)
 
 
 def corrected(keys: Keyboard, notes: list[FittedNote]) -> Keyboard:
@@ -159,18 +159,45 @@ def corrected(keys: Keyboard, notes: list[FittedNote]) -> Keyboard:
         return np.exp(np.interp(every, *_merged(at, logs)))
 
     base_positions = np.array([keys.excitation[n.key, POSITION] for n in notes])
-    strings, excitation = keys.strings.copy(), keys.excitation.copy()
-    strings[:, KAPPA] *= spread([n.kappa_factor for n in notes])
-    flat, rising = spread([n.flat_factor for n in notes]), spread([n.rising_factor
-                                                                    for n in notes])
-    for field in FLAT:
-        strings[:, SIGMA0 + field] *= flat
-    for field in RISING:
-        strings[:, SIGMA0 + field] *= rising
+    strings = scaled(keys.strings, spread([n.kappa_factor for n in notes]),
+                     spread([n.flat_factor for n in notes]),
+                     spread([n.rising_factor for n in notes]))
+    excitation = keys.excitation.copy()
     excitation[:, POSITION] = np.clip(
         excitation[:, POSITION] * spread([n.position for n in notes] / base_positions),
         MIN_POSITION, MAX_POSITION)
     return Keyboard(strings, excitation, keys.range, keys.name, keys.provenance)
+
+
+REPORTED_PARTIALS = (1, 2, 5, 10)
+
+
+def report(fit: Fit) -> str:
+    """The fit for people: each note's pitch, matched velocity and position, B and partial
+    T60s as recorded and as the preset plays them, the factors applied to its string, and
+    the log-spectral distance of the base and of the fit to the recording."""
+    lines = [f"{fit.preset.name}: {fit.base.name} fitted to {len(fit.notes)} note"
+             f"{'s' * (len(fit.notes) > 1)} in {fit.seconds:.1f} s"]
+    for n in fit.notes:
+        r = n.recording
+        cents = 100.0 * (r.note - n.key)
+        t60 = "  ".join(f"p{m} {_seconds_text(n.t60s_recorded, m)} -> "
+                        f"{_seconds_text(n.t60s_fitted, m)}" for m in REPORTED_PARTIALS)
+        lines += [
+            f"  {r.path.name}: key {n.key}, f0 {r.f0:.2f} Hz ({cents:+.1f} cents), "
+            f"velocity {n.velocity}, excitation at {n.position:.3f} of the length",
+            f"    B {r.inharmonicity:.3g} -> {n.b_fitted:.3g}; T60 (s, recorded -> fitted) "
+            f"{t60}",
+            f"    string: stiffness kappa x{n.kappa_factor:.3f}, losses flat "
+            f"x{n.flat_factor:.3f}, rising x{n.rising_factor:.3f}; log-spectral distance "
+            f"{n.distance_base:.1f} dB ({fit.base.name}) -> {n.distance_fitted:.1f} dB"]
+    return "\n".join(lines)
+
+
+def _seconds_text(t60s: np.ndarray, partial: int) -> str:
+    if partial > len(t60s) or not math.isfinite(t60s[partial - 1]):
+        return "-"
+    return f"{t60s[partial - 1]:.2f}"
 
 
 def _merged(at: np.ndarray, logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,18 +217,30 @@ def _seconds(note: RecordedNote) -> float:
     return min(len(note.samples) / note.fs, MAX_SECONDS)
 
 
-def _with(base: Preset, key: int, position: float | None = None,
+def scaled(strings: np.ndarray, kappa, flat, rising) -> np.ndarray:
+    """A copy of a keyboard's strings (128, 11) with kappa and the flat and rising loss
+    fields scaled by these factors (scalars or (128,)), and gamma moved so that each key's
+    first mode (undamped: omega_1^2 = gamma^2 pi^2 + kappa^2 pi^4) stays where it was."""
+    out = strings.copy()
+    out[:, KAPPA] *= kappa
+    out[:, GAMMA] = np.sqrt(np.maximum(
+        strings[:, GAMMA] ** 2 + (strings[:, KAPPA] ** 2 - out[:, KAPPA] ** 2) * math.pi ** 2,
+        (0.01 * strings[:, GAMMA]) ** 2))
+    for field in FLAT:
+        out[:, SIGMA0 + field] *= flat
+    for field in RISING:
+        out[:, SIGMA0 + field] *= rising
+    return out
+
+
+def adjusted(base: Preset, key: int, position: float | None = None,
           kappa: float = 1.0, flat: float = 1.0, rising: float = 1.0) -> Preset:
     """`base` with key `key` excited at `position` and its kappa and loss parts scaled."""
     keys = base.keys()
     strings, excitation = keys.strings.copy(), keys.excitation.copy()
+    strings[key] = scaled(keys.strings[key:key + 1], kappa, flat, rising)[0]
     if position is not None:
         excitation[key, POSITION] = position
-    strings[key, KAPPA] *= kappa
-    for field in FLAT:
-        strings[key, SIGMA0 + field] *= flat
-    for field in RISING:
-        strings[key, SIGMA0 + field] *= rising
     return dataclasses.replace(base, path=None, keyboard=Keyboard(
         strings, excitation, keys.range, keys.name, keys.provenance))
 
@@ -230,7 +269,7 @@ def _excitation(base: Preset, note: RecordedNote, key: int,
     f0 = note_frequency(key)
 
     def distance(velocity: int, position: float) -> float:
-        x = render(_with(base, key, position), key, velocity, note.fs, PROBE[1] + 0.05)
+        x = render(adjusted(base, key, position), key, velocity, note.fs, PROBE[1] + 0.05)
         tick()
         return _level_distance(recorded, acoustics.partial_levels(
             x, note.fs, f0, b_base, LEVEL_PARTIALS, *PROBE))
@@ -304,7 +343,7 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
     tick()
     kappa = flat = rising = 1.0
     for _ in range(ROUNDS):
-        x = render(_with(base, key, position, kappa, flat, rising), key, velocity, note.fs,
+        x = render(adjusted(base, key, position, kappa, flat, rising), key, velocity, note.fs,
                    seconds)
         tick()
         _, b, partials = measure_partials(x, note.fs, note_frequency(key))

@@ -93,7 +93,7 @@ def read_note(path, note: float | None = None, seconds: float | None = None) -> 
     if peak == 0.0 or 20.0 * math.log10(peak) < SILENCE_DBFS:
         raise RecordingError(f"{path}: silence (peak below {SILENCE_DBFS:g} dBFS)")
     clipped_until = _clipped_until(audio)
-    start = acoustics.onset(x)
+    start = acoustics.onset(x, fs)
     if clipped_until is not None:
         warnings.warn(f"{path}: clipped until {clipped_until / fs:.2f} s; using the note "
                       "from there on", ClippedWarning, stacklevel=2)

@@ -25,7 +25,7 @@ LAYERS = [
     ("engine", ["synth.engine"]),
     ("io", ["synth.callback", "synth.audio", "synth.portaudio", "synth.midi_systems",
             "synth.midi", "synth.render",
-            "synth.warm", "synth.bench"]),
+            "synth.warm", "synth.bench", "synth.fit"]),
     ("training contracts", ["models.family", "models.strings", "models.sav", "models.segments",
                             "models.body", "models.hammer", "models.losses", "models.pluck",
                             "models.windows", "models.schemes", "models.oscillators",

@@ -67,7 +67,7 @@ def render_note(preset: Preset, note: int, velocity: int) -> np.ndarray:
 def measure(audio: np.ndarray, fs: float, note: int) -> dict[str, float]:
     """The realism figures of one note (see `synth.acoustics`)."""
     f0 = note_frequency(note)
-    x = acoustics.from_onset(np.asarray(audio, dtype=np.float64))
+    x = acoustics.from_onset(np.asarray(audio, dtype=np.float64), fs)
     found = acoustics.partials(x, fs, f0, count=10)
     fitted_f0, b = acoustics.inharmonicity(found)
     figures = {"f0 (Hz)": fitted_f0, "B": b}
@@ -206,7 +206,7 @@ def draw(preset: Preset, reference: Path | None, out: Path) -> Path:
     figure, axes = plt.subplots(len(notes), 6, figsize=(24, 3.6 * len(notes)), squeeze=False)
     for row, note in enumerate(notes):
         for column, (name, audio, fs) in enumerate(_side_by_side(preset, reference, note)):
-            x = acoustics.mono(acoustics.from_onset(np.asarray(audio, dtype=np.float64)))
+            x = acoustics.mono(acoustics.from_onset(np.asarray(audio, dtype=np.float64), fs))
             axes[row, column].specgram(x[:round(2 * fs)], NFFT=2048, Fs=fs, noverlap=1536,
                                        cmap="magma", vmin=-140)
             axes[row, column].set(ylim=(0, 5000), title=f"{name}, note {note}, velocity 80",
@@ -233,7 +233,8 @@ def write_listening(preset: Preset, reference: Path | None, out: Path,
     note = notes_of(preset)[0]
     written = []
     for name, audio, fs in _side_by_side(preset, reference, note):
-        x = acoustics.from_onset(np.asarray(audio, dtype=np.float64))[:round(LISTEN_SECONDS * fs)]
+        x = acoustics.from_onset(np.asarray(audio, dtype=np.float64), fs)
+        x = x[:round(LISTEN_SECONDS * fs)]
         x = x * (LISTEN_PEAK / max(np.abs(x).max(), 1e-12))
         target = Path(out) / f"{prefix}{preset.name}-{note}-{name}.flac"
         with replace_atomically(target) as temporary:

@@ -229,6 +229,28 @@ def frequency_note(frequency: float, a4: float = 440.0) -> float:
     return 69.0 + 12.0 * math.log2(frequency / a4)
 
 
+NOTE_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def note_number(text: str) -> float:
+    """The MIDI note number of `text`: a number (60, 60.5) or a name with its octave (C4 =
+    60, A0 = 21, C#3, Eb2, B-1); ParameterError otherwise."""
+    text = str(text).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        letter, rest = text[:1].upper(), text[1:]
+        accidental = {"#": 1, "b": -1}.get(rest[:1], 0)
+        octave = rest[1:] if accidental else rest
+        if letter not in NOTE_LETTERS or not octave.lstrip("-").isdigit():
+            raise ParameterError(f"{text!r} is not a note: give a MIDI number (60) or a name "
+                                 "with its octave (C4, F#2, Bb3)") from None
+        number = 12 * (int(octave) + 1) + NOTE_LETTERS[letter] + accidental
+    if not (math.isfinite(number) and 0 <= number <= 127):
+        raise ParameterError(f"note {text!r} is outside MIDI's 0..127")
+    return number
+
+
 def young_inharmonicity(note: float) -> float:
     """B of Young's (1952) plain piano strings at MIDI `note`: 3.5e-4 at C4, doubling every
     8 semitones."""
