@@ -246,14 +246,15 @@ def partial_levels(x: np.ndarray, fs: float, f0: float, inharmonicity: float, co
 
 
 SPECTRAL_FRAMES = (256, 1024, 4096)  # multi-resolution STFT sizes at 48 kHz (scaled with fs)
-SPECTRAL_FLOOR = 80.0  # dB below the loudest bin: quieter bins count as the floor
+SPECTRAL_RANGE = 60.0  # dB below the loudest bin: the bins that sound
 
 
 def log_spectral_distance(x: np.ndarray, y: np.ndarray, fs: float) -> float:
     """The multi-resolution log-spectral distance (dB) of two sounds from their onsets, over
     the shorter one: each normalised to unit RMS, the mean over SPECTRAL_FRAMES (Hann
-    windows, hop a quarter) of the mean |20 log10 |X| - 20 log10 |Y||, each magnitude
-    floored SPECTRAL_FLOOR dB below y's loudest bin. 0 for the same sound at any level."""
+    windows, hop a quarter) of the mean |20 log10 |X| - 20 log10 |Y|| over the bins where
+    either sounds (within SPECTRAL_RANGE of its loudest bin; quieter magnitudes count as
+    that floor). 0 for the same sound at any level."""
     a, b = mono(x), mono(y)
     length = min(len(a), len(b))
     a, b = a[:length], b[:length]
@@ -265,9 +266,12 @@ def log_spectral_distance(x: np.ndarray, y: np.ndarray, fs: float) -> float:
         hop = max(frame // 4, 1)
         window = np.hanning(frame)
         starts = np.arange(0, length - frame + 1, hop)
-        spectra = [np.abs(np.fft.rfft(np.stack([s[i:i + frame] * window for i in starts]),
-                                      axis=1)) for s in (a, b)]
-        floor = spectra[1].max() * 10 ** (-SPECTRAL_FLOOR / 20)
-        la, lb = (20 * np.log10(np.maximum(s, floor)) for s in spectra)
-        distances.append(float(np.mean(np.abs(la - lb))))
+        levels = []
+        for s in (a, b):
+            magnitude = np.abs(np.fft.rfft(np.stack([s[i:i + frame] * window for i in starts]),
+                                           axis=1))
+            level = 20 * np.log10(np.maximum(magnitude, 1e-300))
+            levels.append(np.maximum(level, level.max() - SPECTRAL_RANGE))
+        sounding = (levels[0] > levels[0].min()) | (levels[1] > levels[1].min())
+        distances.append(float(np.mean(np.abs(levels[0] - levels[1])[sounding])))
     return float(np.mean(distances))

@@ -39,7 +39,7 @@ from synth.engine.levels import level_gain
 from synth.errors import ParameterError
 from synth.keyboards import GAMMA, KAPPA, KEYS, POSITION, SIGMA0, Keyboard
 from synth.physics.losses import L_BRIDGE, L_SIGMA0, RISING, mode_decay
-from synth.physics.strings import LN_1000, note_frequency
+from synth.physics.strings import note_frequency
 from synth.presets import Preset, find_preset, load_preset
 from synth.recording import RecordedNote, measure_partials
 
@@ -51,11 +51,19 @@ LEVEL_PARTIALS = 30
 LEVEL_RANGE = 50.0  # dB: partials further below the strongest do not count
 VELOCITIES = (16, 32, 48, 64, 80, 96, 112, 127)
 COARSE_POSITIONS = np.round(np.arange(0.04, 0.501, 0.02), 3)
-FINE_STEP, FINE_SPAN = 0.004, 0.02  # the finer grid about the best coarse position
+BODY_SIZES = np.exp(np.linspace(math.log(0.8), math.log(1.25), 21))  # steps of 2.3 %
+FINE_SIZES = 5  # between the best size's neighbours
+BODY_SECONDS = 0.3  # s from the onset: where the body's size is judged
+SHIFTS = np.linspace(-0.04, 0.04, 11)  # positions tried about each note's, with each size
+VELOCITY_STEP = 16  # velocities tried either side of each note's, with each size
+FINE_SHIFTS = np.linspace(-0.008, 0.008, 5)  # ... and with each finer size
 MIN_POSITION, MAX_POSITION = 0.02, 0.5
 DECAY_PARTIALS = 10
 WEAK_DECAY = 30.0  # dB below the strongest partial: too weak to measure a decay on
-ROUNDS = 3
+ROUNDS = 4
+PRIOR = 0.05  # the pull of a loss fit towards the base's law, per unit weight
+HUBER = 0.3  # a partial's decay off by more than this (log) counts linearly
+MAX_STEP = 2.0  # the most a round changes kappa, or a mode's decay aimed at
 FACTOR_RANGE = (0.02, 50.0)  # how far a fit may scale kappa or a loss part, per key
 MAX_SECONDS = 3.0  # of a recording used to fit decays
 
@@ -83,11 +91,13 @@ class FittedNote:
 
 @dataclass(frozen=True)
 class Fit:
-    """The fitted preset, its base, each note's fit and the seconds it took."""
+    """The fitted preset, its base, each note's fit, the body's size and the seconds it
+    took."""
 
     preset: Preset
     base: Preset
     notes: list[FittedNote]
+    body_size: float  # the body's size as a factor of the base's (its modes at 1 / size)
     seconds: float
 
 
@@ -115,28 +125,85 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
     """The preset `name` fitted to `notes` from `base` (the module docstring); `progress`
     is called with each step's share of the whole (they add up to 1)."""
     begun = time.monotonic()
-    keys = base.keys()
-    step = 1.0 / (len(notes) * (len(VELOCITIES) * (len(COARSE_POSITIONS) + 1)
-                                + round(2 * FINE_SPAN / FINE_STEP) + 1 + ROUNDS + 2) + 1)
+    per_note = len(VELOCITIES) * len(COARSE_POSITIONS) + 2 * ROUNDS + 1
+    sizes = len(BODY_SIZES) + FINE_SIZES + 2 if base.body is not None else 0
+    step = 1.0 / (len(notes) * per_note + sizes + 1)
     tick = (lambda: progress(step)) if progress is not None else (lambda: None)
-    fitted = []
-    for note in notes:
-        key = _key(note)
-        velocity, position = _excitation(base, note, key, tick)
-        fitted.append(_string(base, note, key, velocity, position, tick))
+    keys = [_key(note) for note in notes]
+    kappas = [_stiffness(base, note, key, tick) for note, key in zip(notes, keys, strict=True)]
+    stiff = base
+    for key, kappa in zip(keys, kappas, strict=True):
+        stiff = adjusted(stiff, key, kappa=kappa)
+    guesses = [_excitation(stiff, note, key, tick) for note, key in zip(notes, keys, strict=True)]
+    size, excited = 1.0, [note_guesses[1] for note_guesses in guesses]
+    if base.body is not None:
+        size, excited = _placed(stiff, notes, guesses, BODY_SIZES, SHIFTS, tick)
+        size, excited = _placed(stiff, notes, [[e] for e in excited], _finer(size),
+                                FINE_SHIFTS, tick)
+    start = sized(base, size)
+    velocities, positions = zip(*excited, strict=True)
+    fitted = [_string(start, *fitting, tick)
+              for fitting in zip(notes, keys, velocities, positions, kappas, strict=True)]
     preset = dataclasses.replace(
-        base, name=name, path=None, keyboard=corrected(keys, fitted),
-        reference_note=float(round(np.median([n.key for n in fitted]))),
-        description=_description(base, fitted))
+        start, name=name, path=None, keyboard=corrected(start.keys(), fitted),
+        reference_note=float(round(np.median(keys))), description=_description(base, fitted))
     preset = dataclasses.replace(preset, output_gain=level_gain(preset))
     tick()
     notes_after = []
     for note in fitted:
-        notes_after.append(_measured(preset, note))
+        notes_after.append(_measured(preset, base, note))
         tick()
-    fit = Fit(preset, base, notes_after, time.monotonic() - begun)
+    fit = Fit(preset, base, notes_after, size, time.monotonic() - begun)
     return dataclasses.replace(fit, preset=dataclasses.replace(
         preset, provenance=_provenance(fit, command)))
+
+
+def sized(preset: Preset, size: float) -> Preset:
+    """`preset` on its body made `size` times as large: every mode's frequency over `size`
+    (what the body_size control does live)."""
+    if preset.body is None or size == 1.0:
+        return preset
+    return dataclasses.replace(preset, path=None, body=dataclasses.replace(
+        preset.body, frequencies=preset.body.frequencies / size))
+
+
+def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[int, float]]],
+            sizes, shifts: np.ndarray, tick: Callable[[], None]
+            ) -> tuple[float, list[tuple[int, float]]]:
+    """(size, excitations): of `sizes` (factors of the base's body size), the one at which
+    the recorded keys, each excited at the best of its guesses' velocities +- VELOCITY_STEP
+    and positions plus `shifts`, sound closest to the recordings over their first
+    BODY_SECONDS (`acoustics.log_spectral_distance`, summed over the notes), and those
+    (velocity, position)s. All three shape the same early spectrum, so they are found
+    together."""
+    candidates = [sorted({(int(v), float(p))
+                          for velocity, position in note_guesses
+                          for v in np.clip(velocity + np.array([-1, 0, 1]) * VELOCITY_STEP,
+                                           1, 127)
+                          for p in np.clip(np.round(position + shifts, 4), MIN_POSITION,
+                                           MAX_POSITION)})
+                  for note_guesses in guesses]
+    best = (math.inf, 1.0, [note_guesses[0] for note_guesses in guesses])
+    for size in sizes:
+        body = sized(base, size)
+        total, chosen = 0.0, []
+        for note, tries in zip(notes, candidates, strict=True):
+            key = _key(note)
+            distances = [acoustics.log_spectral_distance(
+                render(adjusted(body, key, p), key, v, note.fs, BODY_SECONDS),
+                note.samples, note.fs) for v, p in tries]
+            total += min(distances)
+            chosen.append(tries[int(np.argmin(distances))])
+        tick()
+        if total < best[0]:
+            best = (total, float(size), chosen)
+    return best[1], best[2]
+
+
+def _finer(about: float) -> np.ndarray:
+    """`about`, its neighbours a BODY_SIZES step away, and FINE_SIZES sizes between."""
+    step = BODY_SIZES[1] / BODY_SIZES[0]
+    return about * step ** np.linspace(-1, 1, FINE_SIZES + 2)
 
 
 def render(preset: Preset, key: int, velocity: int, fs: float, seconds: float) -> np.ndarray:
@@ -177,7 +244,9 @@ def report(fit: Fit) -> str:
     T60s as recorded and as the preset plays them, the factors applied to its string, and
     the log-spectral distance of the base and of the fit to the recording."""
     lines = [f"{fit.preset.name}: {fit.base.name} fitted to {len(fit.notes)} note"
-             f"{'s' * (len(fit.notes) > 1)} in {fit.seconds:.1f} s"]
+             f"{'s' * (len(fit.notes) > 1)} in {fit.seconds:.1f} s"
+             + (f"; its body x{fit.body_size:.3f} in size (modes x{1 / fit.body_size:.3f} in "
+                "frequency)" if fit.base.body is not None else "")]
     for n in fit.notes:
         r = n.recording
         cents = 100.0 * (r.note - n.key)
@@ -258,28 +327,24 @@ def _level_distance(recorded: np.ndarray, rendered: np.ndarray) -> float:
 
 
 def _excitation(base: Preset, note: RecordedNote, key: int,
-                tick: Callable[[], None]) -> tuple[int, float]:
-    """The (velocity, position) at `key` whose render's partial levels best match `note`'s
-    over PROBE: both on a grid (VELOCITIES x COARSE_POSITIONS), then the position on a
-    finer one, then the velocity again."""
+                tick: Callable[[], None]) -> list[tuple[int, float]]:
+    """Two guesses at the (velocity, position) that played `note` at `key`, on the grid
+    VELOCITIES x COARSE_POSITIONS: the one whose render's partial levels over PROBE best
+    match the recording's (`_level_distance`), and the one whose first BODY_SECONDS are
+    closest to it (`acoustics.log_spectral_distance`); `_placed` refines about both."""
     recorded = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
                                         LEVEL_PARTIALS, *PROBE)
     row = base.keys().strings[key]
-    b_base = (row[KAPPA] * math.pi / row[GAMMA]) ** 2
-    f0 = note_frequency(key)
-
-    def distance(velocity: int, position: float) -> float:
-        x = render(adjusted(base, key, position), key, velocity, note.fs, PROBE[1] + 0.05)
+    inharmonicity = (row[KAPPA] * math.pi / row[GAMMA]) ** 2
+    grid = [(v, float(p)) for v in VELOCITIES for p in COARSE_POSITIONS]
+    levels, spectra = [], []
+    for velocity, position in grid:
+        x = render(adjusted(base, key, position), key, velocity, note.fs, BODY_SECONDS)
         tick()
-        return _level_distance(recorded, acoustics.partial_levels(
-            x, note.fs, f0, b_base, LEVEL_PARTIALS, *PROBE))
-
-    velocity, position = min(((v, float(p)) for v in VELOCITIES for p in COARSE_POSITIONS),
-                             key=lambda pair: distance(*pair))
-    fine = np.clip(position + np.arange(-FINE_SPAN, FINE_SPAN + 1e-9, FINE_STEP),
-                   MIN_POSITION, MAX_POSITION)
-    position = float(min(fine, key=lambda p: distance(velocity, p)))
-    return min(VELOCITIES, key=lambda v: distance(v, position)), position
+        levels.append(_level_distance(recorded, acoustics.partial_levels(
+            x, note.fs, note_frequency(key), inharmonicity, LEVEL_PARTIALS, *PROBE)))
+        spectra.append(acoustics.log_spectral_distance(x, note.samples, note.fs))
+    return [grid[int(np.argmin(levels))], grid[int(np.argmin(spectra))]]
 
 
 def _decay_parts(keys: Keyboard, key: int, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -295,6 +360,8 @@ def _decay_parts(keys: Keyboard, key: int, count: int) -> tuple[np.ndarray, np.n
 
 
 def _t60s(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
+    """T60s (s, (DECAY_PARTIALS,), inf where not measured) of the partials at these
+    frequencies (Hz)."""
     t60s = np.full(DECAY_PARTIALS, math.inf)
     for i, frequency in enumerate(partials[:DECAY_PARTIALS]):
         t60s[i] = acoustics.partial_t60(x, fs, frequency)
@@ -303,32 +370,55 @@ def _t60s(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
 
 def _two_factors(flat: np.ndarray, rising: np.ndarray, target: np.ndarray,
                  weights: np.ndarray) -> tuple[float, float]:
-    """(a, b) in FACTOR_RANGE minimising sum w (a F + b R - target)^2 / target^2; a factor
-    whose part is zero stays 1."""
-    columns = [part for part in (flat, rising) if np.any(part > 0)]
-    if not columns:
-        return 1.0, 1.0
-    scale = weights / target
-    design = np.stack(columns, axis=1) * scale[:, None]
-    solved, *_ = np.linalg.lstsq(design, target * scale, rcond=None)
-    low, high = FACTOR_RANGE
-    bounded = (solved <= low) | (solved >= high)
-    solved = np.clip(solved, low, high)
-    if len(columns) == 2 and bounded.sum() == 1:  # the other refitted with that one held
-        held, free = (0, 1) if bounded[0] else (1, 0)
-        residual = target * scale - design[:, held] * solved[held]
-        solved[free] = np.clip(np.dot(design[:, free], residual)
-                               / max(np.dot(design[:, free], design[:, free]), 1e-300),
-                               low, high)
-    factors = iter(solved)
-    return tuple(float(next(factors)) if np.any(part > 0) else 1.0
-                 for part in (flat, rising))
+    """(a, b) in FACTOR_RANGE that bring a F + b R (1/s, (M,)) to the target decay rates:
+    least squares on log(a F + b R) - log(target), each partial weighted by `weights` and
+    by Huber's rule (relative errors past HUBER count linearly), with a pull of PRIOR
+    towards a = b = 1 (the base's law stays where the partials do not say otherwise); a
+    factor whose part is zero stays 1."""
+    logs = np.zeros(2)
+    parts = np.stack([flat, rising], axis=1)
+    present = np.any(parts > 0, axis=0).astype(float)
+    prior = PRIOR * weights.sum()
+    for _ in range(30):
+        scaled_parts = parts * np.exp(logs)
+        predicted = np.maximum(scaled_parts.sum(axis=1), 1e-300)
+        residual = np.log(predicted / target)
+        robust = weights * np.minimum(1.0, HUBER / np.maximum(np.abs(residual), 1e-12))
+        jacobian = scaled_parts / predicted[:, None] * present
+        normal = jacobian.T @ (robust[:, None] * jacobian) + prior * np.eye(2)
+        step = np.linalg.solve(normal, -(jacobian.T @ (robust * residual) + prior * logs))
+        logs = np.clip(logs + step, *np.log(FACTOR_RANGE))
+        if np.abs(step).max() < 1e-6:
+            break
+    return float(np.exp(logs[0])), float(np.exp(logs[1]))
+
+
+def _stiffness(base: Preset, note: RecordedNote, key: int, tick: Callable[[], None]) -> float:
+    """The factor on kappa at `key` that makes the render's B `note`'s (ROUNDS rounds at
+    velocity 80, each scaling kappa by sqrt(B_recorded / B_rendered)): measured on the
+    partials' frequencies alone, it comes before what the spectrum's shape depends on."""
+    kappa = 1.0
+    for _ in range(ROUNDS):
+        x = render(adjusted(base, key, kappa=kappa), key, 80, note.fs, _seconds(note))
+        tick()
+        kappa = _stiffer(kappa, note.inharmonicity,
+                         measure_partials(x, note.fs, note_frequency(key))[1])
+    return kappa
+
+
+def _stiffer(kappa: float, wanted: float, rendered: float) -> float:
+    """kappa scaled by sqrt(wanted B / rendered B), by at most MAX_STEP, within
+    FACTOR_RANGE (unchanged where either B is 0)."""
+    if rendered <= 0 or wanted <= 0:
+        return kappa
+    return float(np.clip(kappa * np.clip(math.sqrt(wanted / rendered), 1 / MAX_STEP, MAX_STEP),
+                         *FACTOR_RANGE))
 
 
 def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position: float,
-            tick: Callable[[], None]) -> FittedNote:
-    """The kappa and loss factors at `key` that make the render's B and partial decays
-    `note`'s (ROUNDS rounds)."""
+            kappa: float, tick: Callable[[], None]) -> FittedNote:
+    """The kappa and loss factors at `key` (kappa starting from `kappa`) that make the
+    render's B and partial decays `note`'s, ROUNDS rounds of both."""
     seconds = _seconds(note)
     recorded = _t60s(note.samples, note.fs, note.partials)
     levels = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
@@ -338,42 +428,37 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
     flat_part, rising_part = _decay_parts(base.keys(), key, count)
     weights = np.where(decaying, np.sqrt(np.minimum(1.0, seconds / np.where(
         decaying, recorded, 1.0))), 0.0)
-    distance_base = acoustics.log_spectral_distance(
-        render(base, key, velocity, note.fs, seconds), note.samples, note.fs)
-    tick()
-    kappa = flat = rising = 1.0
+    flat = rising = 1.0
     for _ in range(ROUNDS):
         x = render(adjusted(base, key, position, kappa, flat, rising), key, velocity, note.fs,
                    seconds)
         tick()
         _, b, partials = measure_partials(x, note.fs, note_frequency(key))
-        if b > 0 and note.inharmonicity > 0:
-            kappa *= float(np.clip(math.sqrt(note.inharmonicity / b), 0.5, 2.0))
-            kappa = float(np.clip(kappa, *FACTOR_RANGE))
         rendered = _t60s(x, note.fs, partials)
         usable = decaying & np.isfinite(rendered) & (rendered > 0)
-        if usable.sum() < 2:
-            continue
-        predicted = flat * flat_part + rising * rising_part
-        bias = LN_1000 / np.where(usable, rendered, 1.0) - predicted
-        target = LN_1000 / np.where(usable, recorded, 1.0) - bias
-        usable &= target > 0
         if usable.sum() >= 2:
+            # each mode's decay as the law now gives it, times what the render lacks
+            target = (flat * flat_part + rising * rising_part) * np.clip(
+                np.where(usable, rendered, 1.0) / np.where(usable, recorded, 1.0),
+                1 / MAX_STEP, MAX_STEP)
             flat, rising = _two_factors(flat_part[usable], rising_part[usable],
                                         target[usable], weights[usable])
+        kappa = _stiffer(kappa, note.inharmonicity, b)
     return FittedNote(note, key, velocity, position, kappa, flat, rising, math.nan,
-                      recorded, np.full(count, math.nan), distance_base, math.nan)
+                      recorded, np.full(count, math.nan), math.nan, math.nan)
 
 
-def _measured(preset: Preset, fitted: FittedNote) -> FittedNote:
+def _measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
     """`fitted` with the fitted preset's B and T60s at its key, and the base's and the
-    fit's distances to the recording."""
+    fit's distances to the recording (both at the fitted velocity)."""
     note = fitted.recording
     seconds = _seconds(note)
     x = render(preset, fitted.key, fitted.velocity, note.fs, seconds)
     _, b, partials = measure_partials(x, note.fs, note_frequency(fitted.key))
+    before = render(base, fitted.key, fitted.velocity, note.fs, seconds)
     return dataclasses.replace(
         fitted, b_fitted=b, t60s_fitted=_t60s(x, note.fs, partials),
+        distance_base=acoustics.log_spectral_distance(before, note.samples, note.fs),
         distance_fitted=acoustics.log_spectral_distance(x, note.samples, note.fs))
 
 
@@ -391,6 +476,7 @@ def _provenance(fit: Fit, command: str) -> dict:
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(fit.seconds, 1),
             "base": fit.base.name,
+            "body_size": round(fit.body_size, 4),
             "notes": [{
                 "file": n.recording.path.name, "sha256": n.recording.sha256,
                 "key": n.key, "f0_hz": round(n.recording.f0, 3),

@@ -48,6 +48,7 @@ CHORD_LEVEL = 0.03  # a second series this strong (in power, -15 dB) is a second
 MIN_CHORD_PARTIALS = 3  # ... with at least this many partials
 N_PARTIALS = 10  # partials a note's decays are measured on
 B_PARTIALS = 20  # partials its f0 and B are fitted to
+SETTLED = 0.3  # s from the onset: where they are measured, in a recording long enough
 UNSUPPORTED = {".m4a", ".aac", ".mp4", ".wma", ".ape", ".alac", ".amr", ".ra"}
 
 
@@ -116,10 +117,14 @@ def read_note(path, note: float | None = None, seconds: float | None = None) -> 
 def measure_partials(x: np.ndarray, fs: float, f0: float) -> tuple[float, float, np.ndarray]:
     """(f0 in Hz, B, the frequencies of partials 1..N_PARTIALS in Hz) of a note x (N,) from its
     onset, whose fundamental is near f0 Hz: partials 1..B_PARTIALS followed up from f0 over
-    the first second after WINDOW[0], f_n = n f0 sqrt(1 + B n^2) fitted to those not too
-    weak to find (`acoustics.WEAK_PARTIAL`; B >= 0), and a weak one's frequency the fit's."""
-    found, levels = acoustics.partial_peaks(x, fs, f0, count=B_PARTIALS, start=WINDOW[0],
-                                            stop=min(len(x) / fs, WINDOW[0] + 1.0))
+    a second from SETTLED (or WINDOW[0], in a shorter recording), f_n = n f0 sqrt(1 + B n^2)
+    fitted to those not too weak to find (`acoustics.WEAK_PARTIAL`; B >= 0), and a weak
+    one's frequency the fit's. From SETTLED on, the body's own ringing has died away: a
+    partial heard through the body then has the string's frequency, where, beside the
+    body's ringing, its peak is pulled toward a body mode."""
+    start = SETTLED if len(x) / fs >= SETTLED + 1.0 else WINDOW[0]
+    found, levels = acoustics.partial_peaks(x, fs, f0, count=B_PARTIALS, start=start,
+                                            stop=min(len(x) / fs, start + 1.0))
     orders = np.arange(1, len(found) + 1)
     strong = levels > levels.max(initial=0.0) - acoustics.WEAK_PARTIAL
     if strong.sum() < 3:

@@ -52,14 +52,22 @@ def b_of(row):
     return (row[KAPPA] * math.pi / row[GAMMA]) ** 2
 
 
-@pytest.mark.parametrize("preset_name,key,kappa,flat,rising,position", [
-    ("nylon-guitar", 55, 1.2, 1.5, 0.7, 0.25),   # a finger's pluck, classical body
-    ("steel-guitar", 59, 0.8, 0.7, 1.4, 0.12),   # a plectrum, steel-string body
-    ("piano-wound", 62, 0.85, 1.3, 0.8, 0.10)])  # a hammer on three unisons, soundboard
+def strongest_modes(body, count=2):
+    """The frequencies (Hz) of the body's `count` modes of the highest peak mobility."""
+    peak = np.abs(body.gains).sum(axis=1) / (2 * body.decays)
+    return body.frequencies[np.argsort(peak)[::-1][:count]]
+
+
+@pytest.mark.parametrize("preset_name,key,kappa,flat,rising,position,size", [
+    ("nylon-guitar", 55, 1.2, 1.5, 0.7, 0.25, 1.0),    # a finger's pluck, classical body
+    # (its body 10 % larger, partial 10, beside its strongest modes, comes out 19 % short)
+    ("steel-guitar", 59, 0.8, 0.7, 1.4, 0.12, 0.92),   # a plectrum, steel-string body
+    ("piano-wound", 62, 0.85, 1.3, 0.8, 0.10, 1.05)])  # a hammer on three unisons, soundboard
 def test_a_known_string_is_recovered_through_its_body_and_noise(tmp_path, preset_name, key,
-                                                                kappa, flat, rising, position):
+                                                                kappa, flat, rising, position,
+                                                                size):
     base = load_preset(find_preset(preset_name))
-    truth = fit.adjusted(base, key, position, kappa, flat, rising)
+    truth = fit.sized(fit.adjusted(base, key, position, kappa, flat, rising), size)
     note = read_note(record(tmp_path / "note.wav", truth, key))
     fitted = fit.fit_preset([note], base, "fitted")
     true_row, row = truth.keys().strings[key], fitted.preset.keyboard.strings[key]
@@ -73,7 +81,9 @@ def test_a_known_string_is_recovered_through_its_body_and_noise(tmp_path, preset
                                t60s(true_row[SIGMA0:], true_row[GAMMA] ** 2, true_row[KAPPA],
                                     partials), rtol=0.10)
     assert fitted.preset.keyboard.excitation[key, POSITION] == pytest.approx(position, abs=0.02)
-    assert fitted.notes[0].distance_fitted <= fitted.notes[0].distance_base + 0.1
+    np.testing.assert_allclose(strongest_modes(fitted.preset.body),
+                               strongest_modes(truth.body), rtol=0.03)
+    assert fitted.notes[0].distance_fitted < fitted.notes[0].distance_base
 
 
 def fitted_note(key, kappa, flat, rising, position):
@@ -105,15 +115,29 @@ def steel_note(tmp_path_factory):
                   load_preset(find_preset("steel-guitar")), 59, seconds=2.0)
 
 
-def test_the_command_writes_a_preset_that_plays_across_the_keyboard(tmp_path, steel_note,
-                                                                     capsys):
-    out = tmp_path / "my-guitar.safetensors"
-    assert main(["fit", str(steel_note), "--out", str(out), "--kind", "guitar",
-                 "--quiet"]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def fitted_by_command(steel_note, tmp_path_factory):
+    """`neural-strings fit` run once as a user would: no --out (so into the user preset
+    directory), the note named, the kind given; (its output, the preset's path)."""
+    data = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(data))
+        printed = subprocess.run(
+            [sys.executable, "-m", "synth", "fit", str(steel_note), "--note", "B3", "--kind",
+             "guitar", "--name", "my-guitar", "--seconds", "1.5"],
+            capture_output=True, text=True, timeout=600)
+        assert printed.returncode == 0, printed.stderr
+        found = find_preset("my-guitar")
+    assert found.is_relative_to(data)  # where `play --preset my-guitar` finds it
+    return printed.stdout, found
+
+
+def test_the_command_writes_a_preset_that_plays_across_the_keyboard(fitted_by_command,
+                                                                     steel_note):
+    printed, path = fitted_by_command
     assert "steel-guitar fitted to 1 note" in printed and "key 59" in printed
-    assert f"wrote {out}" in printed
-    preset = load_preset(out)
+    assert f"wrote {path}" in printed
+    preset = load_preset(path)
     assert preset.name == "my-guitar" and preset.body is not None
     made = preset.provenance["fit"]
     assert made["base"] == "steel-guitar"  # the closest of the guitars, found by itself
@@ -126,15 +150,6 @@ def test_the_command_writes_a_preset_that_plays_across_the_keyboard(tmp_path, st
         engine.all_sound_off()
         engine.process(FS // 4)
         assert np.isfinite(x).all() and 0.01 < np.abs(x).max() < 1.0
-
-
-def test_a_fit_without_out_is_saved_where_play_finds_it_by_name(tmp_path, steel_note,
-                                                                 monkeypatch, capsys):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    assert main(["fit", str(steel_note), "--from", "steel-guitar", "--name", "mine",
-                 "--quiet"]) == 0
-    found = find_preset("mine")
-    assert found.is_relative_to(tmp_path / "data") and load_preset(found).name == "mine"
 
 
 def bad_inputs(folder):
@@ -187,13 +202,6 @@ def test_bad_options_are_refused_in_one_line(tmp_path, steel_note, capsys, optio
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert reason is None or reason in error
     assert not (tmp_path / "x.safetensors").exists()
-
-
-def test_a_note_name_hint_is_taken(tmp_path, steel_note, capsys):
-    out = tmp_path / "hinted.safetensors"
-    assert main(["fit", str(steel_note), "--note", "B3", "--from", "steel-guitar",
-                 "--seconds", "1.5", "--out", str(out), "--quiet"]) == 0
-    assert load_preset(out).provenance["fit"]["notes"][0]["key"] == 59
 
 
 def test_ctrl_c_stops_the_fit_says_so_and_leaves_no_preset(tmp_path, steel_note):
