@@ -336,6 +336,13 @@ def _bench(args: argparse.Namespace) -> None:
         realism.run(args.preset, args.reference, figures=args.figures,
                     make=args.make_reference, listening=args.listening, prefix=args.prefix)
         return
+    if args.what == "fit":
+        from synth.bench import fit
+
+        if not args.reference:
+            raise ParameterError("bench fit needs --reference DIR (recordings NOTE-80.wav)")
+        fit.run(args.reference, args.kind, args.notes, args.held_out, args.make_reference)
+        return
     if args.preset is not None:
         raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
     if args.what == "render":
@@ -519,13 +526,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print medians and ratios against naive implementations measured in the "
                     "same run.")
     bench.add_argument("what", choices=["physics", "engine", "window", "widths", "startup",
-                                        "render", "realism", "hammer"])
+                                        "render", "realism", "hammer", "fit"])
     bench.add_argument("preset", nargs="?", help="realism: the preset to measure (default: "
                                                  "nylon-guitar)")
     bench.add_argument("--reference", metavar="DIR",
-                       help="realism: reference recordings NOTE-VELOCITY.wav to compare with")
+                       help="realism, fit: reference recordings NOTE-VELOCITY.wav to compare "
+                            "with (fit: to fit and to hold out)")
+    bench.add_argument("--kind", default="guitar", choices=["guitar", "piano"],
+                       help="fit: the instrument recorded (default: guitar)")
+    bench.add_argument("--notes", type=int, nargs="+", metavar="NOTE",
+                       help="fit: the MIDI notes to fit (default: guitar 45 55 64, piano 36 "
+                            "55 72)")
+    bench.add_argument("--held-out", type=int, nargs="+", metavar="NOTE",
+                       help="fit: the notes to compare (default: guitar 50 59 69, piano 43 "
+                            "60 79)")
     bench.add_argument("--make-reference", type=int, metavar="PROGRAM",
-                       help="realism: first make the references in DIR from the FluidR3 "
+                       help="realism, fit: first make the references in DIR from the FluidR3 "
                             "General MIDI soundfont with fluidsynth, dry, with this GM "
                             "program (0-based: 0 piano, 24 nylon guitar, 25 steel guitar)")
     bench.add_argument("--figures", metavar="DIR",

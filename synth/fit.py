@@ -1,25 +1,25 @@
 """A preset fitted to recorded notes by analysis by synthesis: the engine plays the base
-preset's notes, its renders are measured as the recordings are (`synth.acoustics`), and the
-keyboard is corrected until they agree (docs/design.md, "Fitting a preset to recordings").
+preset's notes, its renders are measured as the recordings are (`synth.acoustics`,
+`synth.recording`), and the keyboard and body are corrected until they agree
+(docs/design.md, "Fitting a preset to recordings").
 
-For each recorded note (`synth.recording.read_note`), at its key:
+For the recorded notes (`synth.recording.read_note`), at their keys:
 
-1. the velocity and the excitation position whose render's partial levels over PROBE come
-   closest to the recording's (dB, the level difference removed, the stronger partials
-   weighing more), on a grid and then a finer one;
-2. the string, in ROUNDS rounds, each correcting by what the last render measured:
-   - the stiffness kappa, scaled by sqrt(B_recorded / B_rendered);
-   - the losses, split into the part that does not rise with frequency (sigma0 and the
-     bridge) and the part that does (sigma1, the air, internal friction), scaled by
-     factors a and b >= 0 (the decay of mode m is a F_m + b R_m,
-     `synth.physics.losses.mode_decay`) fitted by least squares to the partials'
-     recorded decay rates, each partial's error relative and weighted by how much of its
-     decay the recording holds.
+1. the stiffness: kappa scaled by sqrt(B_recorded / B) in closed form, then ROUNDS rounds by
+   sqrt(B_recorded / B_rendered);
+2. the excitation and the body: two guesses per note at its velocity and position
+   (`_excitation`), then the body's size found with each note's velocity and position about
+   them (`_placed`), as all three shape the same early spectrum;
+3. the losses: the loss law split into the part that does not rise with frequency (sigma0,
+   the bridge) and the part that does (sigma1, the air, internal friction), each scaled
+   (a, b > 0; the decay of mode m is a F_m + b R_m, `synth.physics.losses.mode_decay`),
+   ROUNDS rounds, each aiming every partial's decay at the law's times what the render
+   lacks (`_two_factors`), with kappa touched up alike.
 
 The corrections (log kappa, log a, log b, log position) are interpolated between the
 recorded keys, linearly in the key and constant beyond the outermost ones, over the base's
-whole keyboard: one instrument, made note by note as the base makes its notes. The base's
-body, hammer, velocity mapping and controls are kept.
+whole keyboard: one instrument, made note by note as the base makes its notes, on one body.
+The base's hammer, velocity mapping and controls are kept.
 """
 
 from __future__ import annotations
@@ -125,10 +125,9 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
     """The preset `name` fitted to `notes` from `base` (the module docstring); `progress`
     is called with each step's share of the whole (they add up to 1)."""
     begun = time.monotonic()
-    per_note = len(VELOCITIES) * len(COARSE_POSITIONS) + 2 * ROUNDS + 1
-    sizes = len(BODY_SIZES) + FINE_SIZES + 2 if base.body is not None else 0
-    step = 1.0 / (len(notes) * per_note + sizes + 1)
-    tick = (lambda: progress(step)) if progress is not None else (lambda: None)
+    planned = _planned_seconds(notes, base.body is not None)
+    tick = (lambda seconds: progress(seconds / planned)) if progress is not None \
+        else (lambda seconds: None)
     keys = [_key(note) for note in notes]
     kappas = [_stiffness(base, note, key, tick) for note, key in zip(notes, keys, strict=True)]
     stiff = base
@@ -148,14 +147,25 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
         start, name=name, path=None, keyboard=corrected(start.keys(), fitted),
         reference_note=float(round(np.median(keys))), description=_description(base, fitted))
     preset = dataclasses.replace(preset, output_gain=level_gain(preset))
-    tick()
+    tick(1.0)
     notes_after = []
     for note in fitted:
         notes_after.append(_measured(preset, base, note))
-        tick()
+        tick(2 * _seconds(note.recording))
     fit = Fit(preset, base, notes_after, size, time.monotonic() - begun)
     return dataclasses.replace(fit, preset=dataclasses.replace(
         preset, provenance=_provenance(fit, command)))
+
+
+def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
+    """Seconds of audio a fit of `notes` renders (the most, where candidates coincide): what
+    its progress is counted in."""
+    long = sum(_seconds(note) for note in notes)
+    grids = len(notes) * len(VELOCITIES) * len(COARSE_POSITIONS)
+    if body:
+        grids += len(notes) * 3 * (2 * len(BODY_SIZES) * len(SHIFTS)
+                                   + (FINE_SIZES + 2) * len(FINE_SHIFTS))
+    return (2 * ROUNDS + 2) * long + grids * BODY_SECONDS + 1.0
 
 
 def sized(preset: Preset, size: float) -> Preset:
@@ -168,7 +178,7 @@ def sized(preset: Preset, size: float) -> Preset:
 
 
 def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[int, float]]],
-            sizes, shifts: np.ndarray, tick: Callable[[], None]
+            sizes, shifts: np.ndarray, tick: Callable[[float], None]
             ) -> tuple[float, list[tuple[int, float]]]:
     """(size, excitations): of `sizes` (factors of the base's body size), the one at which
     the recorded keys, each excited at the best of its guesses' velocities +- VELOCITY_STEP
@@ -194,7 +204,7 @@ def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[in
                 note.samples, note.fs) for v, p in tries]
             total += min(distances)
             chosen.append(tries[int(np.argmin(distances))])
-        tick()
+            tick(BODY_SECONDS * len(tries))
         if total < best[0]:
             best = (total, float(size), chosen)
     return best[1], best[2]
@@ -327,7 +337,7 @@ def _level_distance(recorded: np.ndarray, rendered: np.ndarray) -> float:
 
 
 def _excitation(base: Preset, note: RecordedNote, key: int,
-                tick: Callable[[], None]) -> list[tuple[int, float]]:
+                tick: Callable[[float], None]) -> list[tuple[int, float]]:
     """Two guesses at the (velocity, position) that played `note` at `key`, on the grid
     VELOCITIES x COARSE_POSITIONS: the one whose render's partial levels over PROBE best
     match the recording's (`_level_distance`), and the one whose first BODY_SECONDS are
@@ -340,7 +350,7 @@ def _excitation(base: Preset, note: RecordedNote, key: int,
     levels, spectra = [], []
     for velocity, position in grid:
         x = render(adjusted(base, key, position), key, velocity, note.fs, BODY_SECONDS)
-        tick()
+        tick(BODY_SECONDS)
         levels.append(_level_distance(recorded, acoustics.partial_levels(
             x, note.fs, note_frequency(key), inharmonicity, LEVEL_PARTIALS, *PROBE)))
         spectra.append(acoustics.log_spectral_distance(x, note.samples, note.fs))
@@ -359,7 +369,7 @@ def _decay_parts(keys: Keyboard, key: int, count: int) -> tuple[np.ndarray, np.n
                             row[GAMMA] ** 2, row[KAPPA], beta2) for part in (FLAT, RISING))
 
 
-def _t60s(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
+def t60s_of(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
     """T60s (s, (DECAY_PARTIALS,), inf where not measured) of the partials at these
     frequencies (Hz)."""
     t60s = np.full(DECAY_PARTIALS, math.inf)
@@ -393,14 +403,15 @@ def _two_factors(flat: np.ndarray, rising: np.ndarray, target: np.ndarray,
     return float(np.exp(logs[0])), float(np.exp(logs[1]))
 
 
-def _stiffness(base: Preset, note: RecordedNote, key: int, tick: Callable[[], None]) -> float:
+def _stiffness(base: Preset, note: RecordedNote, key: int, tick: Callable[[float], None]) -> float:
     """The factor on kappa at `key` that makes the render's B `note`'s (ROUNDS rounds at
     velocity 80, each scaling kappa by sqrt(B_recorded / B_rendered)): measured on the
     partials' frequencies alone, it comes before what the spectrum's shape depends on."""
-    kappa = 1.0
+    row = base.keys().strings[key]  # the closed form first: B = (kappa pi / gamma)^2
+    kappa = _stiffer(1.0, note.inharmonicity, (row[KAPPA] * math.pi / row[GAMMA]) ** 2)
     for _ in range(ROUNDS):
         x = render(adjusted(base, key, kappa=kappa), key, 80, note.fs, _seconds(note))
-        tick()
+        tick(_seconds(note))
         kappa = _stiffer(kappa, note.inharmonicity,
                          measure_partials(x, note.fs, note_frequency(key))[1])
     return kappa
@@ -416,11 +427,11 @@ def _stiffer(kappa: float, wanted: float, rendered: float) -> float:
 
 
 def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position: float,
-            kappa: float, tick: Callable[[], None]) -> FittedNote:
+            kappa: float, tick: Callable[[float], None]) -> FittedNote:
     """The kappa and loss factors at `key` (kappa starting from `kappa`) that make the
     render's B and partial decays `note`'s, ROUNDS rounds of both."""
     seconds = _seconds(note)
-    recorded = _t60s(note.samples, note.fs, note.partials)
+    recorded = t60s_of(note.samples, note.fs, note.partials)
     levels = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
                                       len(recorded), *PROBE)
     decaying = np.isfinite(recorded) & (recorded > 0) & (levels > levels.max() - WEAK_DECAY)
@@ -432,9 +443,9 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
     for _ in range(ROUNDS):
         x = render(adjusted(base, key, position, kappa, flat, rising), key, velocity, note.fs,
                    seconds)
-        tick()
+        tick(seconds)
         _, b, partials = measure_partials(x, note.fs, note_frequency(key))
-        rendered = _t60s(x, note.fs, partials)
+        rendered = t60s_of(x, note.fs, partials)
         usable = decaying & np.isfinite(rendered) & (rendered > 0)
         if usable.sum() >= 2:
             # each mode's decay as the law now gives it, times what the render lacks
@@ -457,7 +468,7 @@ def _measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
     _, b, partials = measure_partials(x, note.fs, note_frequency(fitted.key))
     before = render(base, fitted.key, fitted.velocity, note.fs, seconds)
     return dataclasses.replace(
-        fitted, b_fitted=b, t60s_fitted=_t60s(x, note.fs, partials),
+        fitted, b_fitted=b, t60s_fitted=t60s_of(x, note.fs, partials),
         distance_base=acoustics.log_spectral_distance(before, note.samples, note.fs),
         distance_fitted=acoustics.log_spectral_distance(x, note.samples, note.fs))
 

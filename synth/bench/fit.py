@@ -1,0 +1,102 @@
+"""`neural-strings bench fit DIR`: how well a preset fitted to some recorded notes of an
+instrument plays its other notes.
+
+DIR holds recordings named NOTE-VELOCITY.wav (as `bench realism` makes them). The notes
+`--fit` are fitted (`synth.fit`, velocity-80 files); each note `--held-out` is then played by
+the fitted preset and by the shipped preset the fit started from (the closest to the
+recordings), at the velocity the fit matched (the median over the fitted notes), and each is
+compared with that note's recording: the multi-resolution log-spectral distance
+(`acoustics.log_spectral_distance`), f0, B and the T60 of partials 1, 2, 5 and 10, measured
+the same way on both. With --make-reference, the recordings are first made from FluidR3 with
+fluidsynth (`bench realism`'s `make_references`), a stand-in for a user's recordings with the
+limits that bench prints.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from synth import acoustics
+from synth.bench.realism import LIMITS, make_references, reference_path
+from synth.errors import ParameterError
+from synth.fit import REPORTED_PARTIALS, choose_base, fit_preset, render, report, t60s_of
+from synth.physics.strings import note_frequency
+from synth.progress import Progress
+from synth.recording import measure_partials, read_note
+
+VELOCITY = 80
+DEFAULT_NOTES = {  # (fitted, held out): held-out notes between and beside the fitted ones
+    "guitar": ((45, 55, 64), (50, 59, 69)),
+    "piano": ((36, 55, 72), (43, 60, 79))}
+TARGETS = "distance at least 30 % below the base's; T60s and B within 25 %; f0 within 3 cents"
+
+
+def held_out_figures(preset, note, velocity: int) -> dict:
+    """The figures of `preset` playing the recorded `note` (a RecordedNote) at `velocity`."""
+    seconds = min(len(note.samples) / note.fs, 3.0)
+    key = round(note.note)
+    x = render(preset, key, velocity, note.fs, seconds)
+    f0, b, partials = measure_partials(x, note.fs, note_frequency(key))
+    return {"distance": acoustics.log_spectral_distance(x, note.samples, note.fs),
+            "f0": f0, "b": b, "t60s": t60s_of(x, note.fs, partials)}
+
+
+def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
+        held_out: list[int] | None = None, program: int | None = None) -> list[dict]:
+    """Fit, play the held-out notes, print the table; returns a row a held-out note."""
+    if kind not in DEFAULT_NOTES:
+        raise ParameterError(f"bench fit: --kind must be guitar or piano, got {kind!r}")
+    fitted = fitted or list(DEFAULT_NOTES[kind][0])
+    held_out = held_out or list(DEFAULT_NOTES[kind][1])
+    folder = Path(directory)
+    if program is not None:
+        make_references(folder, program, tuple(sorted({*fitted, *held_out})))
+    paths = [reference_path(folder, n, VELOCITY) for n in [*fitted, *held_out]]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ParameterError(f"bench fit: missing recordings {', '.join(missing)} (make them "
+                             "with --make-reference PROGRAM)")
+    notes = [read_note(p, note=n) for p, n in zip(paths, [*fitted, *held_out], strict=True)]
+    training, testing = notes[:len(fitted)], notes[len(fitted):]
+    base = choose_base(training, kind)
+    bar = Progress(1.0, f"fit {base.name}")
+    fit = fit_preset(training, base, f"fitted-{kind}", bar.update,
+                     command=f"neural-strings bench fit {directory} --kind {kind}")
+    bar.close()
+    print(report(fit))
+    velocity = int(np.median([n.velocity for n in fit.notes]))
+    rows = []
+    for note in testing:
+        ours, theirs = (held_out_figures(p, note, velocity) for p in (fit.preset, base))
+        recorded_t60s = t60s_of(note.samples, note.fs, note.partials)
+        rows.append({"note": round(note.note), "fit": ours, "base": theirs,
+                     "recorded": {"f0": note.f0, "b": note.inharmonicity,
+                                  "t60s": recorded_t60s}})
+    print_table(rows, base.name, velocity)
+    return rows
+
+
+def _ratio(value: float, reference: float) -> str:
+    if not (math.isfinite(value) and math.isfinite(reference) and reference > 0):
+        return "-"
+    return f"{100 * (value / reference - 1):+.0f} %"
+
+
+def print_table(rows: list[dict], base: str, velocity: int) -> None:
+    print(f"\nheld-out notes at velocity {velocity} (targets: {TARGETS})")
+    partials = "  ".join(f"T60 p{m} fit / {base}" for m in REPORTED_PARTIALS)
+    print(f"note  distance fit / {base} (dB)  f0 fit (cents)  B fit / {base}  {partials}")
+    for row in rows:
+        fit, base_row, recorded = row["fit"], row["base"], row["recorded"]
+        cents = 1200 * math.log2(fit["f0"] / recorded["f0"])
+        t60 = "  ".join(f"{_ratio(fit['t60s'][m - 1], recorded['t60s'][m - 1])} / "
+                        f"{_ratio(base_row['t60s'][m - 1], recorded['t60s'][m - 1])}"
+                        for m in REPORTED_PARTIALS)
+        print(f"{row['note']:4d}  {fit['distance']:.2f} / {base_row['distance']:.2f} "
+              f"({_ratio(fit['distance'], base_row['distance'])})  {cents:+.1f}  "
+              f"{_ratio(fit['b'], recorded['b'])} / {_ratio(base_row['b'], recorded['b'])}  "
+              f"{t60}")
+    print("limits of FluidR3 as a stand-in: " + "; ".join(LIMITS))
