@@ -54,9 +54,9 @@ COARSE_POSITIONS = np.round(np.arange(0.04, 0.501, 0.02), 3)
 BODY_SIZES = np.exp(np.linspace(math.log(0.8), math.log(1.25), 21))  # steps of 2.3 %
 FINE_SIZES = 5  # between the best size's neighbours
 BODY_SECONDS = 0.3  # s from the onset: where the body's size is judged
-SHIFTS = np.linspace(-0.04, 0.04, 11)  # positions tried about each note's, with each size
-VELOCITY_STEP = 16  # velocities tried either side of each note's, with each size
-FINE_SHIFTS = np.linspace(-0.008, 0.008, 5)  # ... and with each finer size
+SHIFTS = np.linspace(-0.04, 0.04, 5)  # positions tried about each note's, with each size
+FINE_SHIFTS = np.linspace(-0.01, 0.01, 5)  # ... and with each finer size
+VELOCITY_STEPS = (-16, 0, 16)  # ... with the velocities either side of each note's
 MIN_POSITION, MAX_POSITION = 0.02, 0.5
 DECAY_PARTIALS = 10
 WEAK_DECAY = 30.0  # dB below the strongest partial: too weak to measure a decay on
@@ -136,9 +136,9 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
     guesses = [_excitation(stiff, note, key, tick) for note, key in zip(notes, keys, strict=True)]
     size, excited = 1.0, [note_guesses[1] for note_guesses in guesses]
     if base.body is not None:
-        size, excited = _placed(stiff, notes, guesses, BODY_SIZES, SHIFTS, tick)
+        size, excited = _placed(stiff, notes, guesses, BODY_SIZES, SHIFTS, VELOCITY_STEPS, tick)
         size, excited = _placed(stiff, notes, [[e] for e in excited], _finer(size),
-                                FINE_SHIFTS, tick)
+                                FINE_SHIFTS, VELOCITY_STEPS, tick)
     start = sized(base, size)
     velocities, positions = zip(*excited, strict=True)
     fitted = [_string(start, *fitting, tick)
@@ -163,8 +163,8 @@ def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
     long = sum(_seconds(note) for note in notes)
     grids = len(notes) * len(VELOCITIES) * len(COARSE_POSITIONS)
     if body:
-        grids += len(notes) * 3 * (2 * len(BODY_SIZES) * len(SHIFTS)
-                                   + (FINE_SIZES + 2) * len(FINE_SHIFTS))
+        grids += len(notes) * len(VELOCITY_STEPS) * (2 * len(BODY_SIZES) * len(SHIFTS)
+                                                     + (FINE_SIZES + 2) * len(FINE_SHIFTS))
     return (2 * ROUNDS + 2) * long + grids * BODY_SECONDS + 1.0
 
 
@@ -178,18 +178,17 @@ def sized(preset: Preset, size: float) -> Preset:
 
 
 def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[int, float]]],
-            sizes, shifts: np.ndarray, tick: Callable[[float], None]
-            ) -> tuple[float, list[tuple[int, float]]]:
+            sizes, shifts: np.ndarray, velocity_steps: tuple[int, ...],
+            tick: Callable[[float], None]) -> tuple[float, list[tuple[int, float]]]:
     """(size, excitations): of `sizes` (factors of the base's body size), the one at which
-    the recorded keys, each excited at the best of its guesses' velocities +- VELOCITY_STEP
-    and positions plus `shifts`, sound closest to the recordings over their first
-    BODY_SECONDS (`acoustics.log_spectral_distance`, summed over the notes), and those
-    (velocity, position)s. All three shape the same early spectrum, so they are found
+    the recorded keys, each excited at the best of its guesses' velocities plus
+    `velocity_steps` and positions plus `shifts`, sound closest to the recordings over
+    their first BODY_SECONDS (`acoustics.log_spectral_distance`, summed over the notes), and
+    those (velocity, position)s. All three shape the same early spectrum, so they are found
     together."""
     candidates = [sorted({(int(v), float(p))
                           for velocity, position in note_guesses
-                          for v in np.clip(velocity + np.array([-1, 0, 1]) * VELOCITY_STEP,
-                                           1, 127)
+                          for v in np.clip(velocity + np.array(velocity_steps), 1, 127)
                           for p in np.clip(np.round(position + shifts, 4), MIN_POSITION,
                                            MAX_POSITION)})
                   for note_guesses in guesses]
