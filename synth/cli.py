@@ -341,7 +341,8 @@ def _bench(args: argparse.Namespace) -> None:
 
         if not args.reference:
             raise ParameterError("bench fit needs --reference DIR (recordings NOTE-80.wav)")
-        fit.run(args.reference, args.kind, args.notes, args.held_out, args.make_reference)
+        fit.run(args.reference, args.kind, args.notes, args.held_out, args.make_reference,
+                figures=args.figures, listening=args.listening)
         return
     if args.preset is not None:
         raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
@@ -545,11 +546,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "General MIDI soundfont with fluidsynth, dry, with this GM "
                             "program (0-based: 0 piano, 24 nylon guitar, 25 steel guitar)")
     bench.add_argument("--figures", metavar="DIR",
-                       help="realism: draw spectrograms and onsets into DIR; hammer: its force "
+                       help="realism: draw spectrograms and onsets into DIR; fit: a fitted and "
+                            "a held-out note's spectrograms and waveforms; hammer: its force "
                             "pulses (DIR/hammer.png)")
     bench.add_argument("--listening", metavar="DIR",
                        help="realism: write FLAC files of the reference note at velocity "
-                            "80, rendered and reference, into DIR")
+                            "80, rendered and reference, into DIR (fit: a fitted and a "
+                            "held-out note, recording and fit)")
     bench.add_argument("--prefix", default="",
                        help="realism: put this before the names of the FLAC files (e.g. "
                             "before-)")

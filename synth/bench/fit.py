@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from synth import acoustics
-from synth.bench.realism import LIMITS, make_references, reference_path
+from synth.bench.realism import FIGURE_DPI, LIMITS, make_references, reference_path, write_flac
 from synth.errors import ParameterError
 from synth.fit import REPORTED_PARTIALS, choose_base, fit_preset, render, report, t60s_of
 from synth.physics.strings import note_frequency
@@ -35,18 +35,22 @@ TARGETS = "distance at least 30 % below the base's; T60s and B within 25 %; f0 w
 
 
 def held_out_figures(preset, note, velocity: int) -> dict:
-    """The figures of `preset` playing the recorded `note` (a RecordedNote) at `velocity`."""
+    """The figures of `preset` playing the recorded `note` (a RecordedNote) at `velocity`,
+    and its render ("audio", mono)."""
     seconds = min(len(note.samples) / note.fs, 3.0)
     key = round(note.note)
     x = render(preset, key, velocity, note.fs, seconds)
     f0, b, partials = measure_partials(x, note.fs, note_frequency(key))
     return {"distance": acoustics.log_spectral_distance(x, note.samples, note.fs),
-            "f0": f0, "b": b, "t60s": t60s_of(x, note.fs, partials)}
+            "f0": f0, "b": b, "t60s": t60s_of(x, note.fs, partials), "audio": x}
 
 
 def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
-        held_out: list[int] | None = None, program: int | None = None) -> list[dict]:
-    """Fit, play the held-out notes, print the table; returns a row a held-out note."""
+        held_out: list[int] | None = None, program: int | None = None,
+        figures: str | None = None, listening: str | None = None) -> list[dict]:
+    """Fit, play the held-out notes, print the table, and with `figures` draw
+    DIR/fit-KIND.png, with `listening` write FLAC files of the first fitted and the first
+    held-out note (recording and fit); returns a row a held-out note."""
     if kind not in DEFAULT_NOTES:
         raise ParameterError(f"bench fit: --kind must be guitar or piano, got {kind!r}")
     fitted = fitted or list(DEFAULT_NOTES[kind][0])
@@ -76,7 +80,52 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
                      "recorded": {"f0": note.f0, "b": note.inharmonicity,
                                   "t60s": recorded_t60s}})
     print_table(rows, base.name, velocity)
+    first = training[0]
+    shown = [(f"{round(first.note)} (fitted)", first.samples, first.fs,
+              held_out_figures(fit.preset, first, velocity)["audio"],
+              held_out_figures(base, first, velocity)["audio"]),
+             (f"{rows[0]['note']} (held out)", testing[0].samples, testing[0].fs,
+              rows[0]["fit"]["audio"], rows[0]["base"]["audio"])]
+    if figures:
+        Path(figures).mkdir(parents=True, exist_ok=True)
+        print(f"wrote {draw(shown, base.name, Path(figures) / f'fit-{kind}.png')}")
+    if listening:
+        Path(listening).mkdir(parents=True, exist_ok=True)
+        for label, recorded, fs, ours, _ in shown:
+            for name, x in (("recording", recorded), ("fit", ours)):
+                target = Path(listening) / f"fit-{kind}-{label.split()[0]}-{name}.flac"
+                print(f"wrote {write_flac(x, fs, target)}")
     return rows
+
+
+def draw(shown: list, base: str, path: Path) -> Path:
+    """Spectrograms of each shown note's recording, fit and base, and the recording's and
+    the fit's waveforms over each other."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from synth.files import save_figure
+
+    figure, axes = plt.subplots(len(shown), 4, figsize=(20, 3.6 * len(shown)), squeeze=False)
+    for row, (label, recorded, fs, ours, theirs) in enumerate(shown):
+        for column, (name, x) in enumerate((("recording", recorded), ("fit", ours),
+                                            (base, theirs))):
+            axes[row, column].specgram(x[:round(2 * fs)], NFFT=2048, Fs=fs, noverlap=1536,
+                                       cmap="magma", vmin=-140)
+            axes[row, column].set(ylim=(0, 5000), title=f"note {label}: {name}", xlabel="s",
+                                  ylabel="Hz")
+        for name, x, colour in (("recording", recorded, "0.4"), ("fit", ours, "C1")):
+            shown_x = x[:round(2 * fs)] / max(np.abs(x[:round(2 * fs)]).max(), 1e-12)
+            axes[row, 3].plot(np.arange(len(shown_x)) / fs, shown_x, lw=0.4, color=colour,
+                              label=name, alpha=0.8)
+        axes[row, 3].set(title=f"note {label}: waveforms (peak 1)", xlabel="s")
+        axes[row, 3].legend(loc="upper right")
+    figure.tight_layout()
+    save_figure(figure, path, dpi=FIGURE_DPI)
+    plt.close(figure)
+    return path
 
 
 def _ratio(value: float, reference: float) -> str:

@@ -233,14 +233,19 @@ def write_listening(preset: Preset, reference: Path | None, out: Path,
     note = notes_of(preset)[0]
     written = []
     for name, audio, fs in _side_by_side(preset, reference, note):
-        x = acoustics.from_onset(np.asarray(audio, dtype=np.float64), fs)
-        x = x[:round(LISTEN_SECONDS * fs)]
-        x = x * (LISTEN_PEAK / max(np.abs(x).max(), 1e-12))
-        target = Path(out) / f"{prefix}{preset.name}-{note}-{name}.flac"
-        with replace_atomically(target) as temporary:
-            soundfile.write(temporary, x, round(fs), subtype="PCM_16", format="FLAC")
-        written.append(target)
+        written.append(write_flac(acoustics.from_onset(np.asarray(audio, dtype=np.float64), fs),
+                                  fs, Path(out) / f"{prefix}{preset.name}-{note}-{name}.flac"))
     return written
+
+
+def write_flac(x: np.ndarray, fs: float, target: Path) -> Path:
+    """x's first LISTEN_SECONDS at -3 dBFS peak, as a 16-bit FLAC file at `target`
+    (atomically)."""
+    x = x[:round(LISTEN_SECONDS * fs)]
+    x = x * (LISTEN_PEAK / max(np.abs(x).max(), 1e-12))
+    with replace_atomically(target) as temporary:
+        soundfile.write(temporary, x, round(fs), subtype="PCM_16", format="FLAC")
+    return target
 
 
 def run(preset_name: str | None, reference: str | None, figures: str | None = None,
