@@ -4,7 +4,8 @@ The list holds every preset in the shipped directory and the user directory; the
 filters by name, kind and description. Selecting one shows its kind, string, test metrics
 and provenance (`gui.preset_info`); double-click or Load asks the window to play it, Open
 file... picks any .safetensors file, and Save as... asks the window to save the current
-sound as a user preset. Files that cannot be read stay listed, marked, with the reason.
+sound as a user preset; Fit from recordings... asks the window for its fit dialog. Files that
+cannot be read stay listed, marked, with the reason.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ PATH_ROLE = Qt.ItemDataRole.UserRole
 
 
 class PresetBrowser(QWidget):
-    """Lists presets; emits `load_requested(path)` and `save_requested(name)`."""
+    """Lists presets; emits `load_requested(path)`, `save_requested(name)` and
+    `fit_requested()`."""
 
     load_requested = Signal(Path)
     save_requested = Signal(str)
+    fit_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,6 +66,8 @@ class PresetBrowser(QWidget):
         load.setToolTip("play the selected preset (or double-click it)")
         save.setToolTip("save the current sound, with the controls as they stand, as a user "
                         f"preset in {user_directory()}")
+        fit = QPushButton("Fit from recordings...")
+        fit.setToolTip("make a preset from recorded notes of your own instrument")
         buttons = QHBoxLayout()
         for button in (load, open_file, save):
             buttons.addWidget(button)
@@ -71,6 +76,7 @@ class PresetBrowser(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.list, 2)
         layout.addLayout(buttons)
+        layout.addWidget(fit)
         layout.addWidget(self.details, 3)
         self.search.textChanged.connect(self._filter)
         self.list.currentItemChanged.connect(self._show)
@@ -78,6 +84,7 @@ class PresetBrowser(QWidget):
         load.clicked.connect(lambda: self._request(self.list.currentItem()))
         open_file.clicked.connect(self._open_file)
         save.clicked.connect(self._ask_name)
+        fit.clicked.connect(self.fit_requested.emit)
         self.rescan()
 
     def rescan(self) -> None:

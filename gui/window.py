@@ -34,6 +34,7 @@ from gui.audio_setup import SetupPanel
 from gui.browser import PresetBrowser, snapshot, user_preset_path
 from gui.controls import SHOWN, ControlPanel
 from gui.displays import StringView
+from gui.fit_dialog import FitDialog
 from gui.keyboard import ComputerKeyboard
 from gui.midi_learn import MidiLearn
 from gui.piano import Piano
@@ -126,6 +127,8 @@ class MainWindow(QMainWindow):
         self.piano.note_off.connect(self.release_note)
         self.browser.load_requested.connect(self.load_preset)
         self.browser.save_requested.connect(self.save_preset)
+        self.browser.fit_requested.connect(self.open_fit_dialog)
+        self.fit_dialog: FitDialog | None = None
         self.setup_panel.applied.connect(self.restart)
         self._keys = KeyFilter(self)
         QApplication.instance().installEventFilter(self._keys)
@@ -268,6 +271,19 @@ class MainWindow(QMainWindow):
         self.browser.rescan()
         self.report(f"saved {name!r} to {path}")
         return True
+
+    def open_fit_dialog(self) -> FitDialog:
+        """Show "Fit from recordings..." (one at a time); a preset it saves plays at once."""
+        if self.fit_dialog is None:
+            self.fit_dialog = FitDialog(self)
+            self.fit_dialog.saved.connect(self._fitted)
+        self.fit_dialog.show()
+        self.fit_dialog.raise_()
+        return self.fit_dialog
+
+    def _fitted(self, path) -> None:
+        self.browser.rescan()
+        self.load_preset(path)
 
     # ------------------------------------------------------------ the refresh loop
     def refresh(self) -> None:

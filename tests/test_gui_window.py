@@ -346,3 +346,39 @@ def test_a_bad_settings_file_starts_the_window_and_names_what_it_replaced(qtbot,
     finally:
         win.close()
     assert json.loads(path.read_text())["sample_rate"] is None  # the file is repaired
+
+
+def test_fit_from_recordings_refuses_a_bad_file_fits_saves_and_plays(window, qtbot, home):
+    import soundfile
+
+    from synth.engine import Engine
+
+    piano = Engine("piano-wound", fs=48000, polyphony=2)
+    piano.note_on(60, 90)
+    recording = home / "c4.wav"
+    soundfile.write(recording, piano.process(72000), 48000)
+    text = home / "notes.wav"
+    text.write_text("not audio")
+    dialog = window.open_fit_dialog()
+    dialog.add_files([text])
+    qtbot.mouseClick(dialog.fit_button, Qt.MouseButton.LeftButton)
+    assert "not an audio file" in dialog.status.text() and dialog.worker is None
+    dialog.files.clear()
+    dialog.add_files([recording])
+    dialog.kind.setCurrentText("piano")
+    dialog.name.setText("my-piano")
+    qtbot.mouseClick(dialog.fit_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)  # stops at a render
+    qtbot.waitUntil(lambda: "cancelled" in dialog.status.text(), timeout=60000)
+    assert not dialog.save_button.isEnabled()
+    assert not list((home / "data").rglob("my-piano.safetensors"))
+    qtbot.mouseClick(dialog.fit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=300000)
+    assert "piano-wound fitted to 1 note" in dialog.report.toPlainText()
+    assert len(dialog.spectrum.getPlotItem().listDataItems()) == 2  # recording and fit
+    assert dialog.decays.getPlotItem().listDataItems()  # recorded and fitted T60s
+    dialog.grab().save(str(home / "fit-dialog.png"))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert window.engine.preset.name == "my-piano"  # saved, listed and playing
+    assert "my-piano" in " ".join(window.browser.visible_names())
+    assert list((home / "data").rglob("my-piano.safetensors"))

@@ -40,6 +40,7 @@ LAYERS = [
                       "gui.preset_info", "gui"]),
     ("window widgets", ["gui.controls", "gui.displays", "gui.piano", "gui.browser",
                         "gui.audio_setup"]),
+    ("window dialogs", ["gui.fit_dialog"]),
     ("window", ["gui.window"]),
     ("window front", ["gui.app", "gui.bench"]),
     ("front door", ["synth.cli", "synth.__main__"]),
