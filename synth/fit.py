@@ -14,9 +14,11 @@ For the recorded notes (`synth.recording.read_note`), at their keys:
    the bridge) and the part that does (sigma1, the air, internal friction), each scaled
    (a, b > 0; the decay of mode m is a F_m + b R_m, `synth.physics.losses.mode_decay`),
    ROUNDS rounds, each aiming every partial's decay at the law's times what the render
-   lacks (`_two_factors`), with kappa touched up alike.
+   lacks (`_two_factors`), with kappa touched up alike and the nonlinearity's nu scaled by
+   sqrt(glide_recorded / glide_rendered) (the early pitch glide grows as nu^2; left alone
+   where either is under MIN_GLIDE cents).
 
-The corrections (log kappa, log a, log b, log position) are interpolated between the
+The corrections (log kappa, log a, log b, log nu, log position) are interpolated between the
 recorded keys, linearly in the key and constant beyond the outermost ones, over the base's
 whole keyboard: one instrument, made note by note as the base makes its notes, on one body.
 The base's hammer, velocity mapping and controls are kept.
@@ -37,7 +39,7 @@ from synth import acoustics
 from synth.engine.engine import Engine
 from synth.engine.levels import level_gain
 from synth.errors import ParameterError
-from synth.keyboards import GAMMA, KAPPA, KEYS, POSITION, SIGMA0, Keyboard
+from synth.keyboards import GAMMA, KAPPA, KEYS, NU, POSITION, SIGMA0, Keyboard
 from synth.physics.losses import L_BRIDGE, L_SIGMA0, RISING, mode_decay
 from synth.physics.strings import note_frequency
 from synth.presets import Preset, find_preset, load_preset
@@ -66,6 +68,8 @@ HUBER = 0.3  # a partial's decay off by more than this (log) counts linearly
 MAX_STEP = 2.0  # the most a round changes kappa, or a mode's decay aimed at
 FACTOR_RANGE = (0.02, 50.0)  # how far a fit may scale kappa or a loss part, per key
 MAX_SECONDS = 3.0  # of a recording used to fit decays
+MIN_GLIDE = 1.0  # cents: an early glide smaller than this does not set the nonlinearity
+GLIDE_SECONDS = 1.0  # a recording this long shows its glide (`acoustics.glide_cents`)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class FittedNote:
     t60s_fitted: np.ndarray
     distance_base: float
     distance_fitted: float
+    nu_factor: float = 1.0  # on the nonlinearity's nu (1: its glide could not be measured)
+    glide_recorded: float = math.nan  # cents (`acoustics.glide_cents`)
+    glide_fitted: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,8 @@ def corrected(keys: Keyboard, notes: list[FittedNote]) -> Keyboard:
     base_positions = np.array([keys.excitation[n.key, POSITION] for n in notes])
     strings = scaled(keys.strings, spread([n.kappa_factor for n in notes]),
                      spread([n.flat_factor for n in notes]),
-                     spread([n.rising_factor for n in notes]))
+                     spread([n.rising_factor for n in notes]),
+                     spread([n.nu_factor for n in notes]))
     excitation = keys.excitation.copy()
     excitation[:, POSITION] = np.clip(
         excitation[:, POSITION] * spread([n.position for n in notes] / base_positions),
@@ -267,7 +275,9 @@ def report(fit: Fit) -> str:
             f"    B {r.inharmonicity:.3g} -> {n.b_fitted:.3g}; T60 (s, recorded -> fitted) "
             f"{t60}",
             f"    string: stiffness kappa x{n.kappa_factor:.3f}, losses flat "
-            f"x{n.flat_factor:.3f}, rising x{n.rising_factor:.3f}; log-spectral distance "
+            f"x{n.flat_factor:.3f}, rising x{n.rising_factor:.3f}, nonlinearity nu "
+            f"x{n.nu_factor:.3f} (early glide {n.glide_recorded:+.1f} -> "
+            f"{n.glide_fitted:+.1f} cents); log-spectral distance "
             f"{n.distance_base:.1f} dB ({fit.base.name}) -> {n.distance_fitted:.1f} dB"]
     return "\n".join(lines)
 
@@ -295,12 +305,13 @@ def _seconds(note: RecordedNote) -> float:
     return min(len(note.samples) / note.fs, MAX_SECONDS)
 
 
-def scaled(strings: np.ndarray, kappa, flat, rising) -> np.ndarray:
-    """A copy of a keyboard's strings (128, 11) with kappa and the flat and rising loss
-    fields scaled by these factors (scalars or (128,)), and gamma moved so that each key's
+def scaled(strings: np.ndarray, kappa, flat, rising, nu=1.0) -> np.ndarray:
+    """A copy of a keyboard's strings (128, 11) with kappa, the flat and rising loss fields
+    and nu scaled by these factors (scalars or (128,)), and gamma moved so that each key's
     first mode (undamped: omega_1^2 = gamma^2 pi^2 + kappa^2 pi^4) stays where it was."""
     out = strings.copy()
     out[:, KAPPA] *= kappa
+    out[:, NU] *= nu
     out[:, GAMMA] = np.sqrt(np.maximum(
         strings[:, GAMMA] ** 2 + (strings[:, KAPPA] ** 2 - out[:, KAPPA] ** 2) * math.pi ** 2,
         (0.01 * strings[:, GAMMA]) ** 2))
@@ -311,12 +322,13 @@ def scaled(strings: np.ndarray, kappa, flat, rising) -> np.ndarray:
     return out
 
 
-def adjusted(base: Preset, key: int, position: float | None = None,
-          kappa: float = 1.0, flat: float = 1.0, rising: float = 1.0) -> Preset:
-    """`base` with key `key` excited at `position` and its kappa and loss parts scaled."""
+def adjusted(base: Preset, key: int, position: float | None = None, kappa: float = 1.0,
+             flat: float = 1.0, rising: float = 1.0, nu: float = 1.0) -> Preset:
+    """`base` with key `key` excited at `position` and its kappa, loss parts and nu
+    scaled."""
     keys = base.keys()
     strings, excitation = keys.strings.copy(), keys.excitation.copy()
-    strings[key] = scaled(keys.strings[key:key + 1], kappa, flat, rising)[0]
+    strings[key] = scaled(keys.strings[key:key + 1], kappa, flat, rising, nu)[0]
     if position is not None:
         excitation[key, POSITION] = position
     return dataclasses.replace(base, path=None, keyboard=Keyboard(
@@ -438,11 +450,13 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
     flat_part, rising_part = _decay_parts(base.keys(), key, count)
     weights = np.where(decaying, np.sqrt(np.minimum(1.0, seconds / np.where(
         decaying, recorded, 1.0))), 0.0)
-    flat = rising = 1.0
+    glide = _glide(note.samples, note.fs, note.f0)
+    flat = rising = nu = 1.0
     for _ in range(ROUNDS):
-        x = render(adjusted(base, key, position, kappa, flat, rising), key, velocity, note.fs,
-                   seconds)
+        x = render(adjusted(base, key, position, kappa, flat, rising, nu), key, velocity,
+                   note.fs, seconds)
         tick(seconds)
+        nu = _bent(nu, glide, _glide(x, note.fs, note_frequency(key)))
         _, b, partials = measure_partials(x, note.fs, note_frequency(key))
         rendered = t60s_of(x, note.fs, partials)
         usable = decaying & np.isfinite(rendered) & (rendered > 0)
@@ -455,7 +469,23 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
                                         target[usable], weights[usable])
         kappa = _stiffer(kappa, note.inharmonicity, b)
     return FittedNote(note, key, velocity, position, kappa, flat, rising, math.nan,
-                      recorded, np.full(count, math.nan), math.nan, math.nan)
+                      recorded, np.full(count, math.nan), math.nan, math.nan, nu, glide)
+
+
+def _glide(x: np.ndarray, fs: float, f0: float) -> float:
+    """The early glide (cents, `acoustics.glide_cents`) of a note long enough to show it,
+    else nan."""
+    return acoustics.glide_cents(x, fs, f0) if len(x) >= GLIDE_SECONDS * fs else math.nan
+
+
+def _bent(nu: float, wanted: float, rendered: float) -> float:
+    """nu scaled by sqrt(wanted / rendered glide) (a glide grows as nu^2), by at most
+    MAX_STEP, within FACTOR_RANGE; unchanged where either glide is under MIN_GLIDE (too small
+    to tell from the measurement's noise)."""
+    if not (wanted >= MIN_GLIDE and rendered >= MIN_GLIDE):
+        return nu
+    return float(np.clip(nu * np.clip(math.sqrt(wanted / rendered), 1 / MAX_STEP, MAX_STEP),
+                         *FACTOR_RANGE))
 
 
 def _measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
@@ -468,6 +498,7 @@ def _measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
     before = render(base, fitted.key, fitted.velocity, note.fs, seconds)
     return dataclasses.replace(
         fitted, b_fitted=b, t60s_fitted=t60s_of(x, note.fs, partials),
+        glide_fitted=_glide(x, note.fs, note_frequency(fitted.key)),
         distance_base=acoustics.log_spectral_distance(before, note.samples, note.fs),
         distance_fitted=acoustics.log_spectral_distance(x, note.samples, note.fs))
 
@@ -496,13 +527,16 @@ def _provenance(fit: Fit, command: str) -> dict:
                 "kappa_factor": round(n.kappa_factor, 4),
                 "flat_loss_factor": round(n.flat_factor, 4),
                 "rising_loss_factor": round(n.rising_factor, 4),
-                "t60s_recorded": [_json_seconds(t) for t in n.t60s_recorded],
-                "t60s_fitted": [_json_seconds(t) for t in n.t60s_fitted],
+                "nu_factor": round(n.nu_factor, 4),
+                "glide_cents_recorded": _json_number(n.glide_recorded),
+                "glide_cents_fitted": _json_number(n.glide_fitted),
+                "t60s_recorded": [_json_number(t) for t in n.t60s_recorded],
+                "t60s_fitted": [_json_number(t) for t in n.t60s_fitted],
                 "log_spectral_distance_db": {"base": round(n.distance_base, 2),
                                              "fitted": round(n.distance_fitted, 2)}}
                 for n in fit.notes]},
         "base": fit.base.provenance}
 
 
-def _json_seconds(value: float) -> float | None:
+def _json_number(value: float) -> float | None:
     return round(float(value), 3) if math.isfinite(value) else None
