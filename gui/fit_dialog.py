@@ -63,6 +63,7 @@ class FitDialog(QDialog):
         self.messages: queue.Queue = queue.Queue()
         self.cancel_requested = threading.Event()
         self.worker: threading.Thread | None = None
+        self.done = 0.0  # the share of the fit done
         self.files = QListWidget()
         self.files.setMaximumHeight(FILES_HEIGHT)
         add, remove = QPushButton("Add recordings..."), QPushButton("Remove")
@@ -142,6 +143,7 @@ class FitDialog(QDialog):
             return
         self.fit = None
         self.cancel_requested.clear()
+        self.done = 0.0
         self.progress.setValue(0)
         self.report.clear()
         self.status.setText("fitting...")
@@ -176,9 +178,9 @@ class FitDialog(QDialog):
     def _drain(self) -> None:
         while not self.messages.empty():
             message = self.messages.get()
-            if message[0] == "progress":
-                self.progress.setValue(min(self.progress.value() + round(1000 * message[1]),
-                                           1000))
+            if message[0] == "progress":  # summed as shares: each is under a bar's step
+                self.done = min(self.done + message[1], 1.0)
+                self.progress.setValue(round(1000 * self.done))
                 continue
             self.timer.stop()
             self.fit_button.setEnabled(True)

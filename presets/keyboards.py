@@ -52,6 +52,7 @@ from synth.keyboards import (
     SLIP,
     STRING_FIELDS,
     Keyboard,
+    key_inharmonicity,
 )
 from synth.physics.hammer import CHAIGNE_ASKENFELT, PIANO_HAMMERS, Hammer
 from synth.physics.losses import (
@@ -521,7 +522,7 @@ def losses_figure(path: Path, seconds: float = 3.0) -> None:
         sound = mono(render_events(engine, [Event(0, NOTE_ON, note, 80)],
                                    int(seconds * 48000)))
         f0 = note_frequency(note)
-        b = (kappa * math.pi) ** 2 / gamma2
+        b = key_inharmonicity(key)
         measured = [partial_t60(sound, 48000, f0 * m * math.sqrt(1 + b * m * m))
                     for m in range(1, 13)]
         ax.semilogy(range(1, 13), measured, "o", label=f"render, {seconds:g} s")

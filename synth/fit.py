@@ -39,7 +39,16 @@ from synth import acoustics
 from synth.engine.engine import Engine
 from synth.engine.levels import level_gain
 from synth.errors import ParameterError
-from synth.keyboards import GAMMA, KAPPA, KEYS, NU, POSITION, SIGMA0, Keyboard
+from synth.keyboards import (
+    GAMMA,
+    KAPPA,
+    KEYS,
+    NU,
+    POSITION,
+    SIGMA0,
+    Keyboard,
+    key_inharmonicity,
+)
 from synth.physics.losses import L_BRIDGE, L_SIGMA0, RISING, mode_decay
 from synth.physics.strings import note_frequency
 from synth.presets import Preset, find_preset, load_preset
@@ -121,7 +130,7 @@ def choose_base(notes: list[RecordedNote], kind: str = "auto",
     if len(candidates) == 1:
         return candidates[0]
     distances = [sum(acoustics.log_spectral_distance(
-        render(candidate, _key(note), 80, note.fs, _seconds(note)), note.samples, note.fs)
+        render(candidate, key_of(note), 80, note.fs, seconds_of(note)), note.samples, note.fs)
         for note in notes) for candidate in candidates]
     return candidates[int(np.argmin(distances))]
 
@@ -135,7 +144,7 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
     planned = _planned_seconds(notes, base.body is not None)
     tick = (lambda seconds: progress(seconds / planned)) if progress is not None \
         else (lambda seconds: None)
-    keys = [_key(note) for note in notes]
+    keys = [key_of(note) for note in notes]
     kappas = [_stiffness(base, note, key, tick) for note, key in zip(notes, keys, strict=True)]
     stiff = base
     for key, kappa in zip(keys, kappas, strict=True):
@@ -158,7 +167,7 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
     notes_after = []
     for note in fitted:
         notes_after.append(_measured(preset, base, note))
-        tick(2 * _seconds(note.recording))
+        tick(2 * seconds_of(note.recording))
     fit = Fit(preset, base, notes_after, size, time.monotonic() - begun)
     return dataclasses.replace(fit, preset=dataclasses.replace(
         preset, provenance=_provenance(fit, command)))
@@ -167,7 +176,7 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
 def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
     """Seconds of audio a fit of `notes` renders (the most, where candidates coincide): what
     its progress is counted in."""
-    long = sum(_seconds(note) for note in notes)
+    long = sum(seconds_of(note) for note in notes)
     grids = len(notes) * len(VELOCITIES) * len(COARSE_POSITIONS)
     if body:
         grids += len(notes) * len(VELOCITY_STEPS) * (2 * len(BODY_SIZES) * len(SHIFTS)
@@ -204,7 +213,7 @@ def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[in
         body = sized(base, size)
         total, chosen = 0.0, []
         for note, tries in zip(notes, candidates, strict=True):
-            key = _key(note)
+            key = key_of(note)
             distances = [acoustics.log_spectral_distance(
                 render(adjusted(body, key, p), key, v, note.fs, BODY_SECONDS),
                 note.samples, note.fs) for v, p in tries]
@@ -233,13 +242,11 @@ def render(preset: Preset, key: int, velocity: int, fs: float, seconds: float) -
 def corrected(keys: Keyboard, notes: list[FittedNote]) -> Keyboard:
     """`keys` with each fitted note's factors at its key, interpolated between the keys
     (log-linear in the key, constant beyond the outermost)."""
-    order = np.argsort([n.key for n in notes], kind="stable")
-    at = np.array([notes[i].key for i in order], dtype=float)
+    at = np.array([n.key for n in notes], dtype=float)
     every = np.arange(KEYS, dtype=float)
 
     def spread(values) -> np.ndarray:
-        logs = np.log([values[i] for i in order])
-        return np.exp(np.interp(every, *_merged(at, logs)))
+        return np.exp(np.interp(every, *_merged(at, np.log(values))))
 
     base_positions = np.array([keys.excitation[n.key, POSITION] for n in notes])
     strings = scaled(keys.strings, spread([n.kappa_factor for n in notes]),
@@ -289,19 +296,22 @@ def _seconds_text(t60s: np.ndarray, partial: int) -> str:
 
 
 def _merged(at: np.ndarray, logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keys recorded more than once, their logs averaged."""
+    """The recorded keys, sorted, and their logs (those of a key recorded more than once
+    averaged)."""
     unique = np.unique(at)
     return unique, np.array([logs[at == key].mean() for key in unique])
 
 
-def _key(note: RecordedNote) -> int:
+def key_of(note: RecordedNote) -> int:
+    """The MIDI key a recorded note is fitted at; ParameterError outside 0..127."""
     key = round(note.note)
     if not 0 <= key < KEYS:
         raise ParameterError(f"{note.path}: {note.f0:.1f} Hz is outside the MIDI keys")
     return key
 
 
-def _seconds(note: RecordedNote) -> float:
+def seconds_of(note: RecordedNote) -> float:
+    """How much of a recording a fit renders and measures (s)."""
     return min(len(note.samples) / note.fs, MAX_SECONDS)
 
 
@@ -355,8 +365,7 @@ def _excitation(base: Preset, note: RecordedNote, key: int,
     closest to it (`acoustics.log_spectral_distance`); `_placed` refines about both."""
     recorded = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
                                         LEVEL_PARTIALS, *PROBE)
-    row = base.keys().strings[key]
-    inharmonicity = (row[KAPPA] * math.pi / row[GAMMA]) ** 2
+    inharmonicity = key_inharmonicity(base.keys().strings[key])
     grid = [(v, float(p)) for v in VELOCITIES for p in COARSE_POSITIONS]
     levels, spectra = [], []
     for velocity, position in grid:
@@ -418,30 +427,31 @@ def _stiffness(base: Preset, note: RecordedNote, key: int, tick: Callable[[float
     """The factor on kappa at `key` that makes the render's B `note`'s (ROUNDS rounds at
     velocity 80, each scaling kappa by sqrt(B_recorded / B_rendered)): measured on the
     partials' frequencies alone, it comes before what the spectrum's shape depends on."""
-    row = base.keys().strings[key]  # the closed form first: B = (kappa pi / gamma)^2
-    kappa = _stiffer(1.0, note.inharmonicity, (row[KAPPA] * math.pi / row[GAMMA]) ** 2)
+    # the closed form first: the base's B at the key
+    kappa = _toward(1.0, note.inharmonicity, key_inharmonicity(base.keys().strings[key]))
     for _ in range(ROUNDS):
-        x = render(adjusted(base, key, kappa=kappa), key, 80, note.fs, _seconds(note))
-        tick(_seconds(note))
-        kappa = _stiffer(kappa, note.inharmonicity,
-                         measure_partials(x, note.fs, note_frequency(key))[1])
+        x = render(adjusted(base, key, kappa=kappa), key, 80, note.fs, seconds_of(note))
+        tick(seconds_of(note))
+        kappa = _toward(kappa, note.inharmonicity,
+                        measure_partials(x, note.fs, note_frequency(key))[1])
     return kappa
 
 
-def _stiffer(kappa: float, wanted: float, rendered: float) -> float:
-    """kappa scaled by sqrt(wanted B / rendered B), by at most MAX_STEP, within
-    FACTOR_RANGE (unchanged where either B is 0)."""
-    if rendered <= 0 or wanted <= 0:
-        return kappa
-    return float(np.clip(kappa * np.clip(math.sqrt(wanted / rendered), 1 / MAX_STEP, MAX_STEP),
-                         *FACTOR_RANGE))
+def _toward(factor: float, wanted: float, rendered: float, least: float = 1e-300) -> float:
+    """`factor` (on kappa or nu) scaled by sqrt(wanted / rendered), for B or a glide, both
+    growing as its square: by at most MAX_STEP, within FACTOR_RANGE; unchanged where either
+    is under `least` (a glide too small to tell from the measurement's noise, a B of 0)."""
+    if not (wanted >= least and rendered >= least):
+        return factor
+    return float(np.clip(factor * np.clip(math.sqrt(wanted / rendered), 1 / MAX_STEP,
+                                          MAX_STEP), *FACTOR_RANGE))
 
 
 def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position: float,
             kappa: float, tick: Callable[[float], None]) -> FittedNote:
     """The kappa and loss factors at `key` (kappa starting from `kappa`) that make the
     render's B and partial decays `note`'s, ROUNDS rounds of both."""
-    seconds = _seconds(note)
+    seconds = seconds_of(note)
     recorded = t60s_of(note.samples, note.fs, note.partials)
     levels = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
                                       len(recorded), *PROBE)
@@ -456,7 +466,7 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
         x = render(adjusted(base, key, position, kappa, flat, rising, nu), key, velocity,
                    note.fs, seconds)
         tick(seconds)
-        nu = _bent(nu, glide, _glide(x, note.fs, note_frequency(key)))
+        nu = _toward(nu, glide, _glide(x, note.fs, note_frequency(key)), MIN_GLIDE)
         _, b, partials = measure_partials(x, note.fs, note_frequency(key))
         rendered = t60s_of(x, note.fs, partials)
         usable = decaying & np.isfinite(rendered) & (rendered > 0)
@@ -467,7 +477,7 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
                 1 / MAX_STEP, MAX_STEP)
             flat, rising = _two_factors(flat_part[usable], rising_part[usable],
                                         target[usable], weights[usable])
-        kappa = _stiffer(kappa, note.inharmonicity, b)
+        kappa = _toward(kappa, note.inharmonicity, b)
     return FittedNote(note, key, velocity, position, kappa, flat, rising, math.nan,
                       recorded, np.full(count, math.nan), math.nan, math.nan, nu, glide)
 
@@ -478,21 +488,11 @@ def _glide(x: np.ndarray, fs: float, f0: float) -> float:
     return acoustics.glide_cents(x, fs, f0) if len(x) >= GLIDE_SECONDS * fs else math.nan
 
 
-def _bent(nu: float, wanted: float, rendered: float) -> float:
-    """nu scaled by sqrt(wanted / rendered glide) (a glide grows as nu^2), by at most
-    MAX_STEP, within FACTOR_RANGE; unchanged where either glide is under MIN_GLIDE (too small
-    to tell from the measurement's noise)."""
-    if not (wanted >= MIN_GLIDE and rendered >= MIN_GLIDE):
-        return nu
-    return float(np.clip(nu * np.clip(math.sqrt(wanted / rendered), 1 / MAX_STEP, MAX_STEP),
-                         *FACTOR_RANGE))
-
-
 def _measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
     """`fitted` with the fitted preset's B and T60s at its key, and the base's and the
     fit's distances to the recording (both at the fitted velocity)."""
     note = fitted.recording
-    seconds = _seconds(note)
+    seconds = seconds_of(note)
     x = render(preset, fitted.key, fitted.velocity, note.fs, seconds)
     _, b, partials = measure_partials(x, note.fs, note_frequency(fitted.key))
     before = render(base, fitted.key, fitted.velocity, note.fs, seconds)

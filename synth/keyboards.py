@@ -100,6 +100,11 @@ class Keyboard:
         return bool((self.excitation[:, HAMMER_MASS] > 0).any())
 
 
+def key_inharmonicity(row: np.ndarray) -> float:
+    """B of the string a row of `Keyboard.strings` holds: (kappa pi / gamma)^2."""
+    return float((row[KAPPA] * math.pi / row[GAMMA]) ** 2)
+
+
 def note_range(description: dict, part: str) -> tuple[float, float]:
     """The (low, high) MIDI notes of a preset description's `part` ("body", "keyboard"),
     [21, 108] if it names none; PresetError if it is not two numbers."""

@@ -22,7 +22,16 @@ import numpy as np
 from synth import acoustics
 from synth.bench.realism import FIGURE_DPI, LIMITS, make_references, reference_path, write_flac
 from synth.errors import ParameterError
-from synth.fit import REPORTED_PARTIALS, choose_base, fit_preset, render, report, t60s_of
+from synth.fit import (
+    REPORTED_PARTIALS,
+    choose_base,
+    fit_preset,
+    key_of,
+    render,
+    report,
+    seconds_of,
+    t60s_of,
+)
 from synth.physics.strings import note_frequency
 from synth.progress import Progress
 from synth.recording import measure_partials, read_note
@@ -37,9 +46,8 @@ TARGETS = "distance at least 30 % below the base's; T60s and B within 25 %; f0 w
 def held_out_figures(preset, note, velocity: int) -> dict:
     """The figures of `preset` playing the recorded `note` (a RecordedNote) at `velocity`,
     and its render ("audio", mono)."""
-    seconds = min(len(note.samples) / note.fs, 3.0)
-    key = round(note.note)
-    x = render(preset, key, velocity, note.fs, seconds)
+    key = key_of(note)
+    x = render(preset, key, velocity, note.fs, seconds_of(note))
     f0, b, partials = measure_partials(x, note.fs, note_frequency(key))
     return {"distance": acoustics.log_spectral_distance(x, note.samples, note.fs),
             "f0": f0, "b": b, "t60s": t60s_of(x, note.fs, partials), "audio": x}
