@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,9 @@ from PySide6.QtWidgets import (
 
 from gui.browser import user_preset_path
 from synth import acoustics
+from synth.engine.state import AUDITION_SECONDS
 from synth.errors import OutputError, ParameterError, PresetError, one_line
-from synth.fit import KINDS, Fit, choose_base, fit_preset, render, report
+from synth.fit import KINDS, Fit, FittedNote, choose_base, fit_preset, render, report
 from synth.presets import save_preset
 from synth.recording import read_note
 
@@ -45,6 +47,23 @@ SIZE = (980, 860)  # pixels: room for the report and both plots
 FILES_HEIGHT = 110
 SPECTRUM_SECONDS = 0.5
 AUDIO_FILES = "Recordings (*.wav *.flac *.ogg *.mp3 *.aif *.aiff);;All files (*)"
+COMPARED_RMS = 0.1  # both sounds of an A/B at this RMS (-20 dBFS) ...
+COMPARED_PEAK = 0.9  # ... or quieter alike, so neither's peak passes this
+FADE_SECONDS = 0.02  # the end of each compared sound fades out over this
+
+
+def compared(recorded: np.ndarray, fitted: np.ndarray, fs: float) -> tuple[np.ndarray, ...]:
+    """A recording and the fit's render of its note (mono, fs Hz, from their onsets) made as
+    loud as each other (COMPARED_RMS, COMPARED_PEAK), cut to the shorter and faded out at
+    the end, for A/B listening."""
+    length = min(len(recorded), len(fitted))
+    fade = np.ones(length)
+    steps = min(round(FADE_SECONDS * fs), length)
+    fade[length - steps:] = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, steps))
+    pair = [x[:length] * fade / max(float(np.sqrt(np.mean(x[:length] ** 2))), 1e-12)
+            * COMPARED_RMS for x in (recorded, fitted)]
+    loudest = max(float(np.abs(x).max()) for x in pair)
+    return tuple(x * min(1.0, COMPARED_PEAK / loudest) for x in pair)
 
 
 class Cancelled(Exception):
@@ -52,14 +71,19 @@ class Cancelled(Exception):
 
 
 class FitDialog(QDialog):
-    """Emits `saved(path)` once a fitted preset is saved, for the window to play it."""
+    """Emits `saved(path)` once a fitted preset is saved, for the window to play it.
+    `audition(samples, fs)` plays a sound through the window's output and says whether it
+    could (False: no output is open)."""
 
     saved = Signal(Path)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None,
+                 audition: Callable[[np.ndarray, float], bool] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fit from recordings")
+        self.audition = audition
         self.fit: Fit | None = None
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # A/B: recording, fit, a note
         self.messages: queue.Queue = queue.Queue()
         self.cancel_requested = threading.Event()
         self.worker: threading.Thread | None = None
@@ -74,6 +98,11 @@ class FitDialog(QDialog):
         self.name = QLineEdit("my-instrument")
         self.fit_button, self.cancel_button = QPushButton("Fit"), QPushButton("Cancel")
         self.save_button = QPushButton("Save and play")
+        self.compared_note = QComboBox()
+        self.compared_note.setToolTip("the recorded note to compare with the fit's")
+        self.play_recording, self.play_fit = QPushButton("A: recording"), QPushButton("B: fit")
+        for button in (self.play_recording, self.play_fit):
+            button.setToolTip("play it through the window's output, as loud as the other")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.status = QLabel("Add one recorded note a file, each let ring.")
@@ -86,7 +115,8 @@ class FitDialog(QDialog):
         self.decays = pyqtgraph.PlotWidget(title="partial T60s (s)")
         self.decays.setLabel("bottom", "partial")
         self.decays.addLegend()
-        for button in (self.cancel_button, self.save_button):
+        for button in (self.cancel_button, self.save_button, self.play_recording,
+                       self.play_fit):
             button.setEnabled(False)
 
         chooser = QHBoxLayout()
@@ -98,6 +128,11 @@ class FitDialog(QDialog):
         actions = QHBoxLayout()
         for button in (self.fit_button, self.cancel_button, self.save_button):
             actions.addWidget(button)
+        listening = QHBoxLayout()
+        listening.addWidget(QLabel("compare"))
+        listening.addWidget(self.compared_note, 1)
+        listening.addWidget(self.play_recording)
+        listening.addWidget(self.play_fit)
         plots = QHBoxLayout()
         plots.addWidget(self.spectrum)
         plots.addWidget(self.decays)
@@ -109,6 +144,7 @@ class FitDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.report, 1)
+        layout.addLayout(listening)
         layout.addLayout(plots, 3)
         self.resize(*SIZE)
 
@@ -117,6 +153,8 @@ class FitDialog(QDialog):
         self.fit_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel_requested.set)
         self.save_button.clicked.connect(self.save)
+        self.play_recording.clicked.connect(lambda: self.compare(0))
+        self.play_fit.clicked.connect(lambda: self.compare(1))
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._drain)
 
@@ -141,14 +179,16 @@ class FitDialog(QDialog):
         except ParameterError as error:
             self.status.setText(f"Cannot fit: {one_line(str(error))}")
             return
-        self.fit = None
+        self.fit, self.pairs = None, []
+        self.compared_note.clear()
         self.cancel_requested.clear()
         self.done = 0.0
         self.progress.setValue(0)
         self.report.clear()
         self.status.setText("fitting...")
         for button, enabled in ((self.fit_button, False), (self.cancel_button, True),
-                                (self.save_button, False)):
+                                (self.save_button, False), (self.play_recording, False),
+                                (self.play_fit, False)):
             button.setEnabled(enabled)
         name, kind = self.name.text().strip() or "my-instrument", self.kind.currentText()
         self.worker = threading.Thread(target=self._work, args=(notes, kind, name),
@@ -166,10 +206,7 @@ class FitDialog(QDialog):
         try:
             base = choose_base(notes, kind)
             fit = fit_preset(notes, base, name, progress, command="window: Fit from recordings")
-            first = fit.notes[0]
-            fitted = render(fit.preset, first.key, first.velocity, first.recording.fs,
-                            SPECTRUM_SECONDS)
-            self.messages.put(("done", fit, fitted))
+            self.messages.put(("done", fit, [_pair(fit, note) for note in fit.notes]))
         except Cancelled:
             self.messages.put(("failed", "cancelled: nothing was saved"))
         except (ParameterError, PresetError) as error:
@@ -188,17 +225,33 @@ class FitDialog(QDialog):
             if message[0] == "failed":
                 self.status.setText(message[1])
                 return
-            self.fit = message[1]
+            self.fit, self.pairs = message[1], message[2]
             self.progress.setValue(1000)
-            self.save_button.setEnabled(True)
+            for button in (self.save_button, self.play_recording, self.play_fit):
+                button.setEnabled(True)
+            self.compared_note.addItems([f"{n.recording.path.name} (key {n.key})"
+                                         for n in self.fit.notes])
             self.status.setText("done: compare, then save it to play it")
             self.report.setPlainText(report(self.fit))
-            self._draw(self.fit, message[2])
+            self._draw(self.fit, self.pairs[0])
 
-    def _draw(self, fit: Fit, fitted: np.ndarray) -> None:
+    def compare(self, which: int) -> bool:
+        """Play the chosen note's recording (0) or the fit's (1), as loud as each other."""
+        row = self.compared_note.currentIndex()
+        if self.fit is None or not 0 <= row < len(self.pairs):
+            return False
+        if self.audition is None or not self.audition(self.pairs[row][which],
+                                                      self.fit.notes[row].recording.fs):
+            self.status.setText("no audio output is open: choose one in the window to listen")
+            return False
+        self.status.setText(f"playing {('the recording', 'the fit')[which]} of "
+                            f"{self.compared_note.currentText()}")
+        return True
+
+    def _draw(self, fit: Fit, first_pair: tuple[np.ndarray, np.ndarray]) -> None:
         first = fit.notes[0].recording
         self.spectrum.clear()
-        for x, pen, label in ((first.samples, "w", "recording"), (fitted, "c", "fit")):
+        for x, pen, label in ((first_pair[0], "w", "recording"), (first_pair[1], "c", "fit")):
             freqs, power = acoustics.spectrum(x, first.fs, 0.0, SPECTRUM_SECONDS)
             shown = (freqs > 20) & (freqs < 8000)
             level = 10 * np.log10(power[shown] / power.max() + 1e-12)
@@ -230,3 +283,11 @@ class FitDialog(QDialog):
     def closeEvent(self, event) -> None:
         self.cancel_requested.set()  # a running fit stops at its next render
         super().closeEvent(event)
+
+
+def _pair(fit: Fit, note: FittedNote) -> tuple[np.ndarray, np.ndarray]:
+    """A recorded note and the fitted preset playing it (`compared`)."""
+    recording = note.recording
+    seconds = min(len(recording.samples) / recording.fs, AUDITION_SECONDS)
+    fitted = render(fit.preset, note.key, note.velocity, recording.fs, seconds)
+    return compared(recording.samples, fitted, recording.fs)

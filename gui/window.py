@@ -275,11 +275,19 @@ class MainWindow(QMainWindow):
     def open_fit_dialog(self) -> FitDialog:
         """Show "Fit from recordings..." (one at a time); a preset it saves plays at once."""
         if self.fit_dialog is None:
-            self.fit_dialog = FitDialog(self)
+            self.fit_dialog = FitDialog(self, audition=self.audition)
             self.fit_dialog.saved.connect(self._fitted)
         self.fit_dialog.show()
         self.fit_dialog.raise_()
         return self.fit_dialog
+
+    def audition(self, samples, fs: float) -> bool:
+        """Play a sound through the output beside the notes (`Engine.audition`); False when
+        no output is open."""
+        if self.stream is None:
+            return False
+        self.engine.audition(samples, fs)
+        return True
 
     def _fitted(self, path) -> None:
         self.browser.rescan()

@@ -10,6 +10,7 @@ the note's nominal fundamental `f0` in Hz. Plain NumPy.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -19,6 +20,25 @@ FRAME, HOP = 4096, 512  # STFT for decay envelopes (85 ms frames at 48 kHz)
 def mono(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return x.sum(axis=1) if x.ndim == 2 else x
+
+
+def resampled(x: np.ndarray, fs: float, to: float) -> np.ndarray:
+    """x ((N,) or (N, C)) at fs Hz as it sounds at `to` Hz (round(N to / fs) samples,
+    float64): band-limited through the FFT, over a length that both rates divide into
+    whole samples (the ratio taken to within 1 part in 1e6), padded with silence so that
+    its end does not wrap onto its start."""
+    x = np.asarray(x, dtype=np.float64)
+    if fs == to:
+        return x.copy()
+    ratio = Fraction(to / fs).limit_denominator(1_000_000)
+    length = round(len(x) * to / fs)
+    padded = -(-(len(x) + max(len(x) // 8, 1024)) // ratio.denominator) * ratio.denominator
+    size = padded * ratio.numerator // ratio.denominator
+    spectrum = np.fft.rfft(x, n=padded, axis=0)
+    kept = min(spectrum.shape[0], size // 2 + 1)
+    out = np.zeros((size // 2 + 1, *spectrum.shape[1:]), complex)
+    out[:kept] = spectrum[:kept]
+    return np.fft.irfft(out, n=size, axis=0)[:length] * (size / padded)
 
 
 ONSET_LEVEL = 10 ** (-40 / 20)  # the onset: the first sample within 40 dB of the peak ...

@@ -98,3 +98,22 @@ def test_stereo_correlation():
 def test_energy_below_a_low_fundamental_does_not_count_the_fundamental():
     x, _ = stiff_note(f0=65.4, t60s=(1e9,) * 10, b=0.0, seconds=0.5)
     assert acoustics.energy_below_f0(x, FS, 65.4) < -55
+
+
+def test_a_resampled_tone_keeps_its_frequency_level_and_length():
+    for rate, to in ((44100.0, 48000.0), (96000.0, 48000.0)):
+        t = np.arange(round(0.3 * rate)) / rate
+        x = np.stack([np.sin(2 * np.pi * 1000 * t), 0.5 * np.cos(2 * np.pi * 3000 * t)], 1)
+        y = acoustics.resampled(x, rate, to)
+        assert y.shape == (round(0.3 * to), 2)
+        u = np.arange(len(y)) / to
+        exact = np.stack([np.sin(2 * np.pi * 1000 * u), 0.5 * np.cos(2 * np.pi * 3000 * u)], 1)
+        middle = slice(round(0.05 * to), round(0.25 * to))  # the cut ends ring (Gibbs)
+        assert np.abs(y[middle] - exact[middle]).max() < 1e-3
+
+
+def test_resampling_drops_what_the_new_rate_cannot_hold():
+    rate = 96000.0
+    t = np.arange(round(0.3 * rate)) / rate
+    y = acoustics.resampled(np.sin(2 * np.pi * 30000 * t), rate, 48000.0)  # above 24 kHz
+    assert np.abs(y[2000:-2000]).max() < 1e-3

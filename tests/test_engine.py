@@ -305,6 +305,54 @@ def test_process_block_runs_without_voices(nylon):
     assert not out.any()
 
 
+def test_an_audition_plays_beside_the_notes_at_the_master_gain_alone(nylon):
+    rate = 44100.0
+    t = np.arange(round(0.5 * rate)) / rate
+    sound = np.stack([0.2 * np.sin(2 * np.pi * 440 * t), 0.1 * np.sin(2 * np.pi * 660 * t)], 1)
+    alone, beside = Engine(nylon, fs=FS), Engine(nylon, fs=FS)
+    for engine in (alone, beside):
+        engine.set_param("gain", -6.0)
+        engine.note_on(55, 40)
+        engine.process(FS // 5)  # the gain has settled
+    assert beside.audition(sound, rate) == pytest.approx(0.5)
+    heard = beside.process(FS)[:, :2].astype(float) - alone.process(FS)[:, :2]
+    expected = 10 ** (-6 / 20) * np.stack(
+        [0.2 * np.sin(2 * np.pi * 440 * np.arange(FS // 2) / FS),
+         0.1 * np.sin(2 * np.pi * 660 * np.arange(FS // 2) / FS)], 1)
+    middle = slice(FS // 20, FS // 2 - FS // 20)  # away from the cut ends' ringing
+    assert np.abs(heard[middle] - expected[middle]).max() < 2e-3  # float32 output
+    assert np.abs(heard[FS // 2 + 100:]).max() < 1e-6  # played once
+
+
+def test_a_new_audition_replaces_one_playing_and_all_sound_off_or_stop_ends_it(nylon):
+    engine = Engine(nylon, fs=FS)
+    engine.audition(np.full(FS, 0.25), FS)
+    assert np.allclose(engine.process(1024), 0.25)
+    engine.audition(np.full((FS, 2), -0.5), FS)  # the other slot, from its start
+    assert np.allclose(engine.process(1024), -0.5)
+    engine.all_sound_off()
+    engine.process(1024)
+    assert not engine.process(1024).any()
+    engine.audition(np.full(FS, 0.25), FS)
+    engine.process(256)
+    engine.stop_audition()
+    assert not engine.process(1024).any()
+
+
+def test_an_audition_must_be_finite_samples_in_one_or_two_channels(nylon):
+    engine = Engine(nylon, fs=FS)
+    with pytest.raises(ParameterError, match="shape"):
+        engine.audition(np.zeros((10, 3)), FS)
+    with pytest.raises(ParameterError, match="shape"):
+        engine.audition([], FS)
+    with pytest.raises(ParameterError, match="finite"):
+        engine.audition(np.array([0.0, np.nan]), FS)
+    with pytest.raises(ParameterError, match="sample rate"):
+        engine.audition(np.zeros(10), 0)
+    long = engine.audition(np.zeros(round(10 * FS)), FS)
+    assert long == pytest.approx(6.0)  # the first AUDITION_SECONDS
+
+
 ALLOCATION_SCRIPT = """
 import numpy as np
 from numba.core.runtime import rtsys
@@ -331,6 +379,7 @@ for note in (48, 52, 55, 60, 64):
 engine.set_param("body_size", 1.7)
 engine.set_param("body_damping", 0.4)
 engine.set_param("tension", 1.3)
+engine.audition(0.1 * np.sin(np.arange(30000) / 7.0), 44100.0)
 played = blocks(200)
 engine.all_sound_off()
 blocks(20)
@@ -341,7 +390,8 @@ print(rtsys.get_allocation_stats().alloc - before, played > 0.01)
 @pytest.mark.parametrize("preset", ["piano-wound", "stretch-128"])
 def test_the_audio_callback_allocates_nothing_while_an_instrument_plays(preset):
     """Through the real callback (a cfunc over the state's pointers, as PortAudio calls it):
-    notes, body size and damping moving, a retune and all sound off, with the body."""
+    notes, body size and damping moving, a retune, an audition and all sound off, with the
+    body."""
     result = subprocess.run([sys.executable, "-c", ALLOCATION_SCRIPT.format(preset=preset)],
                             capture_output=True, text=True, timeout=900,
                             env={**os.environ, "NUMBA_NRT_STATS": "1"})

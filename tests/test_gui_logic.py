@@ -196,3 +196,18 @@ def test_an_instruments_details_show_its_body_and_the_sources_of_its_numbers(nyl
     bare = load_preset(find_preset("steel-string-bare"))
     assert describe("body_size", 1.0, bare) == "no body in this preset"
     assert describe("output", 1.4, nylon) == "pickup (velocity)"
+
+
+def test_an_a_b_pair_is_as_loud_as_each_other_under_the_peak_and_faded_out():
+    from gui.fit_dialog import COMPARED_PEAK, compared
+
+    fs = 48000
+    t = np.arange(fs) / fs
+    quiet = 0.01 * np.sin(2 * np.pi * 220 * t)
+    spiky = np.concatenate([np.sin(2 * np.pi * 330 * t), np.zeros(fs // 2)])
+    spiky[100] = 30.0
+    a, b = compared(quiet, spiky, fs)
+    assert len(a) == len(b) == fs  # cut to the shorter
+    assert np.sqrt(np.mean(a ** 2)) == pytest.approx(np.sqrt(np.mean(b ** 2)), rel=1e-3)
+    assert max(np.abs(a).max(), np.abs(b).max()) == pytest.approx(COMPARED_PEAK)
+    assert a[-1] == b[-1] == 0.0  # faded out, no click at the cut

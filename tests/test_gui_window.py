@@ -378,6 +378,14 @@ def test_fit_from_recordings_refuses_a_bad_file_fits_saves_and_plays(window, qtb
     assert len(dialog.spectrum.getPlotItem().listDataItems()) == 2  # recording and fit
     assert dialog.decays.getPlotItem().listDataItems()  # recorded and fitted T60s
     dialog.grab().save(str(home / "fit-dialog.png"))
+    assert window.engine.stats()["voices"] == 0
+    for button, what in ((dialog.play_recording, "the recording"), (dialog.play_fit, "the fit")):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # through the stream on JACK
+        assert f"playing {what} of c4.wav" in dialog.status.text()
+        qtbot.waitUntil(lambda: np.abs(window.engine.scope(4800)).max() > 0.05, timeout=5000)
+        window.engine.stop_audition()
+        qtbot.waitUntil(lambda: not window.engine.scope(480).any(), timeout=5000)
+    assert window.engine.stats()["voices"] == 0  # what played was the audition, no note
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert window.engine.preset.name == "my-piano"  # saved, listed and playing
     assert "my-piano" in " ".join(window.browser.visible_names())

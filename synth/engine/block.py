@@ -10,8 +10,8 @@ parameters move toward their targets and, if the string changed, every voice's c
 are ramped across the block; the block is split at each due event's sample so notes start
 exactly when asked; voices are mixed with their envelopes, in stereo; in the acoustic output
 their summed bridge force drives the instrument's body (`synth.kernels.body`), heard at two
-microphones; a peak limiter and the master gain produce the output, which is also copied
-into the scope ring.
+microphones; the master gain, an audition (a sound `Engine.audition` plays beside the
+notes) and a peak limiter produce the output, which is also copied into the scope ring.
 """
 
 import math
@@ -26,6 +26,13 @@ from synth.engine.state import (
     A4,
     ACTIVE,
     AGE,
+    AUDITION_LENGTH,
+    AUDITION_NEXT_LENGTH,
+    AUDITION_NEXT_SLOT,
+    AUDITION_READ,
+    AUDITION_REQUEST,
+    AUDITION_SEEN,
+    AUDITION_SLOT,
     BLOCKS,
     BODY_DAMPING_NOW,
     BODY_SIZE_NOW,
@@ -452,6 +459,8 @@ def _all_sound_off(st):
     st.config[FADE_FROM] = position
     st.constants[FADING_LEVEL] = 1.0
     st.constants[FADING_STEP] = -1.0 / st.constants[FADE_STEPS]
+    st.config[AUDITION_LENGTH] = 0  # an audition stops too, and one asked for is dropped
+    st.config[AUDITION_SEEN] = st.config[AUDITION_REQUEST]
 
 
 
@@ -710,12 +719,29 @@ def _measure_frequency(st, meters, lane, phase, omega1, frames):
 
 
 @njit(**INTERNAL)
+def _take_audition(st):
+    """Start the audition last asked for (`Engine.audition`) if this thread has not yet."""
+    config = st.config
+    request = config[AUDITION_REQUEST]
+    if request != config[AUDITION_SEEN]:
+        config[AUDITION_SEEN] = request
+        config[AUDITION_SLOT] = min(max(config[AUDITION_NEXT_SLOT], 0), 1)
+        config[AUDITION_LENGTH] = min(max(config[AUDITION_NEXT_LENGTH], 0),
+                                      st.audition.shape[1])
+        config[AUDITION_READ] = 0
+
+
+@njit(**INTERNAL)
 def _output(st, out):
-    """Master gain (ramped across the block) and the output switch's fade, a stereo-linked
-    peak limiter, the channels (left on even ones, right on odd ones; a single channel gets
-    their mean, so a note panned hard to one side is 3 dB quieter there), scope ring (the
-    mean)."""
+    """Master gain (ramped across the block) and the output switch's fade, an audition
+    added (at the master gain alone), a stereo-linked peak limiter, the channels (left on
+    even ones, right on odd ones; a single channel gets their mean, so a note panned hard to
+    one side is 3 dB quieter there), scope ring (the mean)."""
     frames, channels = out.shape
+    _take_audition(st)
+    slot, read, length = (st.config[AUDITION_SLOT], st.config[AUDITION_READ],
+                          st.config[AUDITION_LENGTH])
+    volume = 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
     target_gain = st.constants[OUTPUT_GAIN] * 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
     gain, step = st.constants[GAIN_NOW], (target_gain - st.constants[GAIN_NOW]) / frames
     envelope, release, ceiling = st.constants[LIMITER_ENV], st.constants[RELEASE], \
@@ -728,6 +754,10 @@ def _output(st, out):
         gain += step
         switch = min(max(switch + switch_step, 0.0), 1.0)
         left, right = st.mix[i, 0] * gain * switch, st.mix[i, 1] * gain * switch
+        if read < length:
+            left += st.audition[slot, read, 0] * volume * switch
+            right += st.audition[slot, read, 1] * volume * switch
+            read += 1
         if not (np.isfinite(left) and np.isfinite(right)):
             left = right = 0.0
             st.telemetry[NONFINITE] += 1.0
@@ -744,6 +774,7 @@ def _output(st, out):
         st.scope[write] = 0.5 * (left + right)
         write = (write + 1) % size
     st.config[SCOPE_WRITE] = write
+    st.config[AUDITION_READ] = read
     st.constants[SWITCH_LEVEL] = switch
     if switch >= 1.0 and switch_step > 0.0:
         st.constants[SWITCH_STEP] = 0.0
