@@ -20,6 +20,7 @@ import numpy as np
 import pyqtgraph
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.browser import user_preset_path
+from models.cli import fit_refiner
 from synth import acoustics
 from synth.engine.state import AUDITION_SECONDS
 from synth.errors import OutputError, ParameterError, PresetError, one_line
@@ -96,6 +98,14 @@ class FitDialog(QDialog):
         self.kind.setToolTip("the shipped instruments the fit may start from (auto: the "
                              "closest of all)")
         self.name = QLineEdit("my-instrument")
+        self.refiner = fit_refiner()
+        self.refine = QCheckBox("then refine the body's modes by gradient (about a minute "
+                                "more a note)")
+        self.refine.setChecked(self.refiner is not None)
+        self.refine.setEnabled(self.refiner is not None)
+        if self.refiner is None:
+            self.refine.setToolTip("needs the training side: pip install "
+                                   "'neural-strings[train]'")
         self.fit_button, self.cancel_button = QPushButton("Fit"), QPushButton("Cancel")
         self.save_button = QPushButton("Save and play")
         self.compared_note = QComboBox()
@@ -125,6 +135,7 @@ class FitDialog(QDialog):
         form = QFormLayout()
         form.addRow("start from", self.kind)
         form.addRow("preset name", self.name)
+        form.addRow("", self.refine)
         actions = QHBoxLayout()
         for button in (self.fit_button, self.cancel_button, self.save_button):
             actions.addWidget(button)
@@ -191,21 +202,27 @@ class FitDialog(QDialog):
                                 (self.play_fit, False)):
             button.setEnabled(enabled)
         name, kind = self.name.text().strip() or "my-instrument", self.kind.currentText()
-        self.worker = threading.Thread(target=self._work, args=(notes, kind, name),
+        refine = self.refiner if self.refine.isChecked() else None
+        self.worker = threading.Thread(target=self._work, args=(notes, kind, name, refine),
                                        daemon=True)
         self.worker.start()
         self.timer.start(POLL_MS)
 
-    def _work(self, notes, kind: str, name: str) -> None:
-        """The fit (worker thread): progress, then the result or the failure, as messages."""
+    def _work(self, notes, kind: str, name: str, refine: Callable | None) -> None:
+        """The fit, then `refine` it if given (worker thread): progress (each step's share,
+        halved when both run), then the result or the failure, as messages."""
+        stages = 2 if refine is not None else 1
+
         def progress(share: float) -> None:
             if self.cancel_requested.is_set():
                 raise Cancelled
-            self.messages.put(("progress", share))
+            self.messages.put(("progress", share / stages))
 
         try:
             base = choose_base(notes, kind)
             fit = fit_preset(notes, base, name, progress, command="window: Fit from recordings")
+            if refine is not None:
+                fit = refine(fit, progress)
             self.messages.put(("done", fit, [_pair(fit, note) for note in fit.notes]))
         except Cancelled:
             self.messages.put(("failed", "cancelled: nothing was saved"))

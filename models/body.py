@@ -34,6 +34,30 @@ def bridge_force(q: torch.Tensor, gamma2, kappa,
     return force
 
 
+def impulse_responses(frequencies: torch.Tensor, decays: torch.Tensor, fs: float,
+                      length: int) -> torch.Tensor:
+    """(K, length): T h_k(n T), n = 0..length-1, the velocity of modes at `frequencies` (K,)
+    Hz with decay rates `decays` (K,) 1/s after a unit force impulse (T = 1 / fs)."""
+    period = 1.0 / fs
+    t = torch.arange(length, dtype=frequencies.dtype) * period
+    omega = 2 * math.pi * frequencies[:, None]
+    sigma = decays[:, None]
+    return period * torch.exp(-sigma * t) * (torch.cos(omega * t)
+                                             - sigma / omega * torch.sin(omega * t))
+
+
+def heard(force: torch.Tensor, frequencies: torch.Tensor, decays: torch.Tensor,
+          gains: torch.Tensor, fs: float) -> torch.Tensor:
+    """What microphones with `gains` (K, C) hear, (..., N, C), of modes at `frequencies`
+    Hz with `decays` 1/s (K,) driven by `force` (..., N) at fs Hz: the modes' impulse
+    responses mixed by the gains, then one FFT convolution a microphone."""
+    length = force.shape[-1]
+    size = 2 * length
+    mixed = gains.T @ impulse_responses(frequencies, decays, fs, length)  # (C, N)
+    spectrum = torch.fft.rfft(force, size)[..., None, :] * torch.fft.rfft(mixed, size)
+    return torch.fft.irfft(spectrum, size)[..., :length].transpose(-1, -2)
+
+
 class BodyTwin(nn.Module):
     """frequencies (K,) Hz, decays (K,) 1/s, gains (K, C), at fs Hz."""
 
@@ -46,20 +70,7 @@ class BodyTwin(nn.Module):
         self.log_decay = nn.Parameter(torch.log(as_tensor(decays)))
         self.gains = nn.Parameter(as_tensor(gains))
 
-    def impulse_responses(self, length: int) -> torch.Tensor:
-        """(K, length): T h_k(n T), n = 0..length-1 (the velocity after a unit impulse)."""
-        period = 1.0 / self.fs
-        t = torch.arange(length, dtype=self.gains.dtype) * period
-        omega = 2 * math.pi * torch.exp(self.log_frequency)[:, None]
-        sigma = torch.exp(self.log_decay)[:, None]
-        return period * torch.exp(-sigma * t) * (torch.cos(omega * t)
-                                                 - sigma / omega * torch.sin(omega * t))
-
     def forward(self, force: torch.Tensor) -> torch.Tensor:
         """force (..., N) -> what the microphones hear (..., N, C)."""
-        length = force.shape[-1]
-        size = 2 * length
-        spectrum = torch.fft.rfft(self.impulse_responses(length), size)  # (K, F)
-        velocities = torch.fft.irfft(torch.fft.rfft(force, size)[..., None, :] * spectrum,
-                                     size)[..., :length]  # (..., K, N)
-        return torch.einsum("...kn,kc->...nc", velocities, self.gains)
+        return heard(force, torch.exp(self.log_frequency), torch.exp(self.log_decay),
+                     self.gains, self.fs)

@@ -23,6 +23,16 @@ def torch_baselines():
     return models.bench
 
 
+def fit_refiner():
+    """`models.refine.refine_body` (a fit's body refined by gradient), or None without
+    torch."""
+    try:
+        from models.refine import refine_body
+    except ImportError:
+        return None
+    return refine_body
+
+
 def bench_widths(args: argparse.Namespace) -> None:
     _need_torch("bench widths")
     from models import widths

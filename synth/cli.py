@@ -212,12 +212,17 @@ def _fit(args: argparse.Namespace) -> None:
                          f"fitted-{Path(args.recordings[0]).stem}")
     out = check_output(args.out or writable_user_directory() / f"{name}.safetensors",
                        (".safetensors",), "a preset")
+    refine = _fit_refiner(_plugins()) if args.refine else None
     notes = [read_note(path, hints[i] if hints else None, args.seconds)
              for i, path in enumerate(args.recordings)]
     base = choose_base(notes, args.kind, args.start)
     bar = Progress(1.0, f"fit {base.name}", enabled=not args.quiet)
     try:
         fit = fit_preset(notes, base, name, bar.update, command=" ".join(sys.argv))
+        bar.close()
+        if refine is not None:
+            bar = Progress(1.0, "refine its body by gradient", enabled=not args.quiet)
+            fit = refine(fit, bar.update)
     except KeyboardInterrupt:
         bar.close()
         raise KeyboardInterrupt(f"fit interrupted: nothing was written to {out}") from None
@@ -225,6 +230,16 @@ def _fit(args: argparse.Namespace) -> None:
     saved = save_preset(fit.preset, out)
     print(report(fit))
     print(f"wrote {saved}: play it with `neural-strings play --preset {saved}`")
+
+
+def _fit_refiner(plugins: list):
+    """The training side's refinement of a fit by gradient (`models.refine.refine_body`);
+    ParameterError without torch."""
+    refine = next((r for r in (p.fit_refiner() for p in plugins) if r), None)
+    if refine is None:
+        raise ParameterError("--refine needs the training side (torch): pip install "
+                             "'neural-strings[train]'")
+    return refine
 
 
 def _duration(seconds: float) -> str:
@@ -342,7 +357,8 @@ def _bench(args: argparse.Namespace) -> None:
         if not args.reference:
             raise ParameterError("bench fit needs --reference DIR (recordings NOTE-80.wav)")
         fit.run(args.reference, args.kind, args.notes, args.held_out, args.make_reference,
-                figures=args.figures, listening=args.listening)
+                figures=args.figures, listening=args.listening,
+                refine=_fit_refiner(plugins) if args.refine else None)
         return
     if args.preset is not None:
         raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
@@ -512,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seconds", type=float,
                      help="use this much of each recording from its onset (default: all, "
                           "decays from the first 3 s)")
+    fit.add_argument("--refine", action="store_true",
+                     help="then refine the body's modes by gradient through its torch twin, "
+                          "all the notes at once (needs torch; about a minute more a note)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit)
 
@@ -541,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--held-out", type=int, nargs="+", metavar="NOTE",
                        help="fit: the notes to compare (default: guitar 50 59 69, piano 43 "
                             "60 79)")
+    bench.add_argument("--refine", action="store_true",
+                       help="fit: refine the fitted body by gradient (as `fit --refine`)")
     bench.add_argument("--make-reference", type=int, metavar="PROGRAM",
                        help="realism, fit: first make the references in DIR from the FluidR3 "
                             "General MIDI soundfont with fluidsynth, dry, with this GM "

@@ -166,11 +166,11 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
     tick(1.0)
     notes_after = []
     for note in fitted:
-        notes_after.append(_measured(preset, base, note))
+        notes_after.append(measured(preset, base, note))
         tick(2 * seconds_of(note.recording))
     fit = Fit(preset, base, notes_after, size, time.monotonic() - begun)
     return dataclasses.replace(fit, preset=dataclasses.replace(
-        preset, provenance=_provenance(fit, command)))
+        preset, provenance=provenance(fit, command)))
 
 
 def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
@@ -271,6 +271,12 @@ def report(fit: Fit) -> str:
              f"{'s' * (len(fit.notes) > 1)} in {fit.seconds:.1f} s"
              + (f"; its body x{fit.body_size:.3f} in size (modes x{1 / fit.body_size:.3f} in "
                 "frequency)" if fit.base.body is not None else "")]
+    refinement = fit.preset.provenance.get("fit", {}).get("refinement")
+    if refinement:
+        lines.append(f"  body refined by gradient, {refinement['iterations']} steps: "
+                     f"log-spectral distance over the first {refinement['seconds_compared']:g}"
+                     f" s {refinement['distance_db']['before']:.2f} -> "
+                     f"{refinement['distance_db']['after']:.2f} dB (all notes' mean)")
     for n in fit.notes:
         r = n.recording
         cents = 100.0 * (r.note - n.key)
@@ -488,7 +494,7 @@ def _glide(x: np.ndarray, fs: float, f0: float) -> float:
     return acoustics.glide_cents(x, fs, f0) if len(x) >= GLIDE_SECONDS * fs else math.nan
 
 
-def _measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
+def measured(preset: Preset, base: Preset, fitted: FittedNote) -> FittedNote:
     """`fitted` with the fitted preset's B and T60s at its key, and the base's and the
     fit's distances to the recording (both at the fitted velocity)."""
     note = fitted.recording
@@ -510,7 +516,7 @@ def _description(base: Preset, notes: list[FittedNote]) -> str:
             f"recorded keys interpolated. {base.description}")
 
 
-def _provenance(fit: Fit, command: str) -> dict:
+def provenance(fit: Fit, command: str) -> dict:
     return {
         "fit": {
             "made_by": command or "synth.fit.fit_preset",

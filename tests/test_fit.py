@@ -122,13 +122,14 @@ def steel_note(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted_by_command(steel_note, tmp_path_factory):
     """`neural-strings fit` run once as a user would: no --out (so into the user preset
-    directory), the note named, the kind given; (its output, the preset's path)."""
+    directory), the note named, the kind given, the body refined by gradient; (its output,
+    the preset's path)."""
     data = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_DATA_HOME", str(data))
         printed = subprocess.run(
             [sys.executable, "-m", "synth", "fit", str(steel_note), "--note", "B3", "--kind",
-             "guitar", "--name", "my-guitar", "--seconds", "1.5"],
+             "guitar", "--name", "my-guitar", "--seconds", "1.5", "--refine"],
             capture_output=True, text=True, timeout=600)
         assert printed.returncode == 0, printed.stderr
         found = find_preset("my-guitar")
@@ -147,6 +148,8 @@ def test_the_command_writes_a_preset_that_plays_across_the_keyboard(fitted_by_co
     assert made["base"] == "steel-guitar"  # the closest of the guitars, found by itself
     assert made["notes"][0]["sha256"] == read_note(steel_note).sha256
     assert made["notes"][0]["key"] == 59 and made["seconds"] > 0
+    refined = made["refinement"]["distance_db"]
+    assert refined["after"] < refined["before"] and "body refined by gradient" in printed
     engine = Engine(preset, fs=FS, polyphony=2)
     for key in (45, 59, 76):
         engine.note_on(key, 90)
@@ -206,6 +209,16 @@ def test_bad_options_are_refused_in_one_line(tmp_path, steel_note, capsys, optio
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert reason is None or reason in error
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_refine_without_the_training_side_is_refused_before_any_work(tmp_path, steel_note,
+                                                                     capsys, monkeypatch):
+    monkeypatch.setattr("synth.cli._plugins", lambda: [])  # as installed without [train]
+    began = time.monotonic()
+    assert main(["fit", str(steel_note), "--out", str(tmp_path / "x.safetensors"),
+                 "--refine", "--quiet"]) == 2
+    assert "--refine needs the training side (torch)" in capsys.readouterr().err
+    assert time.monotonic() - began < 10 and not (tmp_path / "x.safetensors").exists()
 
 
 def test_ctrl_c_stops_the_fit_says_so_and_leaves_no_preset(tmp_path, steel_note):

@@ -375,6 +375,7 @@ def test_fit_from_recordings_refuses_a_bad_file_fits_saves_and_plays(window, qtb
     qtbot.mouseClick(dialog.fit_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.save_button.isEnabled(), timeout=300000)
     assert "piano-wound fitted to 1 note" in dialog.report.toPlainText()
+    assert "body refined by gradient" in dialog.report.toPlainText()  # on where torch is
     assert len(dialog.spectrum.getPlotItem().listDataItems()) == 2  # recording and fit
     assert dialog.decays.getPlotItem().listDataItems()  # recorded and fitted T60s
     dialog.grab().save(str(home / "fit-dialog.png"))

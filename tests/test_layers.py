@@ -32,7 +32,7 @@ LAYERS = [
     ("training families", ["models.gradnet", "models.koopman", "models.ssm", "models.verlet",
                            "models.baselines"]),
     ("training", ["models.recipe", "models.train"]),
-    ("training commands", ["models.export", "models.evaluate", "models.compare",
+    ("training commands", ["models.export", "models.evaluate", "models.compare", "models.refine",
                            "models.widths", "models.bench", "presets.bodies", "presets.keyboards",
                            "presets.make_physics_presets"]),
     ("training front", ["models.cli"]),

@@ -15,6 +15,7 @@ limits that bench prints.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +56,12 @@ def held_out_figures(preset, note, velocity: int) -> dict:
 
 def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
         held_out: list[int] | None = None, program: int | None = None,
-        figures: str | None = None, listening: str | None = None) -> list[dict]:
-    """Fit, play the held-out notes, print the table, and with `figures` draw
-    DIR/fit-KIND.png, with `listening` write FLAC files of the first fitted and the first
-    held-out note (recording and fit); returns a row a held-out note."""
+        figures: str | None = None, listening: str | None = None,
+        refine: Callable | None = None) -> list[dict]:
+    """Fit (then `refine(fit, progress)` it, given one: `models.refine.refine_body`), play
+    the held-out notes, print the table, and with `figures` draw DIR/fit-KIND.png, with
+    `listening` write FLAC files of the first fitted and the first held-out note (recording
+    and fit); returns a row a held-out note."""
     if kind not in DEFAULT_NOTES:
         raise ParameterError(f"bench fit: --kind must be guitar or piano, got {kind!r}")
     fitted = fitted or list(DEFAULT_NOTES[kind][0])
@@ -78,6 +81,10 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
     fit = fit_preset(training, base, f"fitted-{kind}", bar.update,
                      command=f"neural-strings bench fit {directory} --kind {kind}")
     bar.close()
+    if refine is not None:
+        bar = Progress(1.0, "refine its body by gradient")
+        fit = refine(fit, bar.update)
+        bar.close()
     print(report(fit))
     velocity = int(np.median([n.velocity for n in fit.notes]))
     rows = []

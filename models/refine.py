@@ -1,0 +1,177 @@
+"""Refinement by gradient of a fitted preset's body (docs/design.md, "Fitting a preset to
+recordings"): each of its modes' frequency, decay and gains moved, through the body's torch
+twin (`models.body`), to bring every recorded note's first SECONDS closer to the recording in
+multi-resolution log-spectral distance, all the notes at once.
+
+The body does not act back on the strings, so each note's string is rendered once by the
+engine (`bridge_forces`), and the instrument's mono output is then, exactly as the engine
+mixes it (tests/test_bridge.py),
+
+    y = (1 - body_mix) D + body_mix (Y_left + Y_right)(F),
+
+D the direct sound summed over its panning and Y the body twin driven by the bridge force F
+(both at the output's gain). Each parameter stays in its range by construction: a mode's
+frequency is its fit's times exp(FREQUENCY_RANGE tanh(a)), its decay rate times
+exp(DECAY_RANGE tanh(b)) and each gain times exp(GAIN_RANGE tanh(c)), so no step can leave the
+range nor flip a gain's sign, and a small pull (PRIOR) keeps modes the notes do not reach
+where they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from models.body import heard
+from synth import acoustics
+from synth.engine import Engine
+from synth.engine.levels import level_gain
+from synth.engine.state import preset_default
+from synth.fit import Fit, measured, provenance
+from synth.presets import Preset
+
+SECONDS = 0.5  # of each recording, from its onset, that the refinement compares
+ITERATIONS = 40
+LEARNING_RATE = 0.05  # Adam's, on the unbounded parameters a, b, c
+FREQUENCY_RANGE = 0.05  # a mode's frequency moves at most by a factor exp(+-0.05) (5 %)
+DECAY_RANGE = 1.0  # its decay rate by exp(+-1)
+GAIN_RANGE = 1.5  # each of its gains by exp(+-1.5) (13 dB)
+PRIOR = 10.0  # the pull of a, b and c towards 0 (their mean squares), against the distance
+QUIET = -40.0  # dB: the master gain the strings are rendered at, far below the limiter
+SETTLE = 0.3  # s the engine runs before a note: body_mix settles to 0 (20 ms smoothing)
+
+
+def spectral_distance(x: torch.Tensor, y: torch.Tensor, fs: float) -> torch.Tensor:
+    """`acoustics.log_spectral_distance` (dB) in torch, differentiable in x and y (N,)."""
+    length = min(x.shape[-1], y.shape[-1])
+    x, y = x[:length], y[:length]
+    x = x / x.pow(2).mean().sqrt().clamp_min(1e-300)
+    y = y / y.pow(2).mean().sqrt().clamp_min(1e-300)
+    distances = []
+    for size in acoustics.SPECTRAL_FRAMES:
+        frame = min(max(round(size * fs / 48000.0), 16), length)
+        window = torch.hann_window(frame, periodic=False, dtype=x.dtype)  # np.hanning's
+        levels = []
+        for s in (x, y):
+            magnitude = torch.stft(s, frame, hop_length=max(frame // 4, 1), window=window,
+                                   center=False, return_complex=True).abs()
+            level = 20 * torch.log10(magnitude.clamp_min(1e-300))
+            levels.append(torch.maximum(level, level.max().detach()
+                                        - acoustics.SPECTRAL_RANGE))
+        sounding = ((levels[0] > levels[0].min()) | (levels[1] > levels[1].min())).detach()
+        distances.append((levels[0] - levels[1]).abs()[sounding].mean())
+    return torch.stack(distances).mean()
+
+
+@dataclasses.dataclass(frozen=True)
+class Forces:
+    """One note's string as the engine plays it at fs Hz: `direct` (N,) the mono direct
+    sound, `force` (N,) the bridge force (both at the output's gain, `bridge_forces`), and
+    `onset`, the sample its instrument output starts at."""
+
+    direct: np.ndarray
+    force: np.ndarray
+    fs: float
+    onset: int = 0
+
+
+def bridge_forces(preset: Preset, key: int, velocity: int, fs: float,
+                  seconds: float) -> Forces:
+    """`key` at `velocity` on `preset`: its direct sound (body_mix 0) and bridge force (the
+    direct sound with the body's stereo spread 0, one channel), `seconds` long, at a master
+    gain of QUIET dB (the limiter never acts)."""
+    def direct(spread: float) -> np.ndarray:
+        body = dataclasses.replace(preset.body, spread=spread)
+        engine = Engine(dataclasses.replace(preset, body=body, path=None), fs=fs,
+                        polyphony=2, dtype=np.float64)
+        engine.set_param("body_mix", 0.0)
+        engine.set_param("gain", QUIET)
+        engine.process(round(SETTLE * fs))
+        engine.note_on(key, velocity)
+        return engine.process(round(seconds * fs)).astype(np.float64)
+
+    return Forces(acoustics.mono(direct(preset.body.spread)), direct(0.0)[:, 0], fs)
+
+
+class BoundedBody(torch.nn.Module):
+    """A preset's body whose modes may move within the module's ranges (zero parameters:
+    the body as it is); `forward(forces)` is the instrument's mono output."""
+
+    def __init__(self, preset: Preset) -> None:
+        super().__init__()
+        body = preset.body
+        self.mix = preset_default(preset, "body_mix")
+        for name, value in (("frequencies", body.frequencies), ("decays", body.decays),
+                            ("gains", body.gains)):
+            self.register_buffer(name, torch.as_tensor(np.asarray(value, np.float64)))
+        self.a = torch.nn.Parameter(torch.zeros_like(self.frequencies))
+        self.b = torch.nn.Parameter(torch.zeros_like(self.decays))
+        self.c = torch.nn.Parameter(torch.zeros_like(self.gains))
+
+    def modes(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The moved frequencies (K,) Hz, decays (K,) 1/s and gains (K, 2)."""
+        return (self.frequencies * torch.exp(FREQUENCY_RANGE * torch.tanh(self.a)),
+                self.decays * torch.exp(DECAY_RANGE * torch.tanh(self.b)),
+                self.gains * torch.exp(GAIN_RANGE * torch.tanh(self.c)))
+
+    def forward(self, forces: Forces) -> torch.Tensor:
+        """(N - onset,): the note's mono instrument output from its onset."""
+        microphones = heard(torch.as_tensor(forces.force), *self.modes(), forces.fs)
+        output = (1.0 - self.mix) * torch.as_tensor(forces.direct) \
+            + self.mix * microphones.sum(dim=-1)
+        return output[forces.onset:]
+
+    def prior(self) -> torch.Tensor:
+        return sum(p.pow(2).mean() for p in (self.a, self.b, self.c))
+
+
+def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
+                iterations: int = ITERATIONS) -> Fit:
+    """`fit` with its preset's body refined (the module docstring), re-levelled, its notes
+    measured again and the refinement in its provenance; `progress` gets each iteration's
+    share of the whole (they add up to 1). A preset without a body is returned as it is."""
+    if fit.preset.body is None:
+        return fit
+    begun = time.monotonic()
+    body = BoundedBody(fit.preset)
+    notes, recordings = [], []
+    for note in fit.notes:
+        recording = note.recording
+        seconds = min(SECONDS, len(recording.samples) / recording.fs)
+        forces = bridge_forces(fit.preset, note.key, note.velocity, recording.fs, seconds)
+        with torch.no_grad():
+            start = acoustics.onset(body(forces).numpy(), recording.fs)
+        notes.append(dataclasses.replace(forces, onset=start))
+        recordings.append(torch.as_tensor(recording.samples[:round(seconds * recording.fs)]))
+    optimiser = torch.optim.Adam(body.parameters(), lr=LEARNING_RATE)
+    distances = []
+    for _ in range(iterations + 1):
+        optimiser.zero_grad()
+        distance = torch.stack([spectral_distance(body(forces), recorded, forces.fs)
+                                for forces, recorded in zip(notes, recordings,
+                                                            strict=True)]).mean()
+        distances.append(distance.item())
+        if len(distances) > iterations:
+            break
+        (distance + PRIOR * body.prior()).backward()
+        optimiser.step()
+        if progress is not None:
+            progress(1.0 / iterations)
+    with torch.no_grad():
+        frequencies, decays, gains = (t.numpy().copy() for t in body.modes())
+    preset = dataclasses.replace(fit.preset, path=None, body=dataclasses.replace(
+        fit.preset.body, frequencies=frequencies, decays=decays, gains=gains))
+    preset = dataclasses.replace(preset, output_gain=level_gain(preset))
+    refined = dataclasses.replace(fit, preset=preset,
+                                  notes=[measured(preset, fit.base, note) for note in fit.notes],
+                                  seconds=fit.seconds + time.monotonic() - begun)
+    record = provenance(refined, fit.preset.provenance.get("fit", {}).get("made_by", ""))
+    record["fit"]["refinement"] = {
+        "what": "the body's modes by gradient through its torch twin (models.refine)",
+        "iterations": iterations, "seconds_compared": SECONDS,
+        "distance_db": {"before": round(distances[0], 3), "after": round(distances[-1], 3)}}
+    return dataclasses.replace(refined, preset=dataclasses.replace(preset, provenance=record))
