@@ -11,6 +11,7 @@ recording's (the first 0.5 s) and each note's partial T60s, recorded and fitted.
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 from collections.abc import Callable
@@ -205,6 +206,12 @@ class FitDialog(QDialog):
         refine = self.refiner if self.refine.isChecked() else None
         self.worker = threading.Thread(target=self._work, args=(notes, kind, name, refine),
                                        daemon=True)
+        # Garbage the worker's collections found could hold Qt objects, whose destructors
+        # must not run on its thread (a QMenu's waits for a mutex the GUI thread holds,
+        # and the GUI thread for the GIL): collect now, here, and keep what is left out of
+        # any collection until the fit ends.
+        gc.collect()
+        gc.freeze()
         self.worker.start()
         self.timer.start(POLL_MS)
 
@@ -228,6 +235,9 @@ class FitDialog(QDialog):
             self.messages.put(("failed", "cancelled: nothing was saved"))
         except (ParameterError, PresetError) as error:
             self.messages.put(("failed", f"the fit failed: {one_line(str(error))}"))
+        except Exception as error:  # a bug: said in the dialog, not lost in the worker
+            self.messages.put(("failed", f"the fit failed: {type(error).__name__}: "
+                                         f"{one_line(str(error))}"))
 
     def _drain(self) -> None:
         while not self.messages.empty():
@@ -237,6 +247,7 @@ class FitDialog(QDialog):
                 self.progress.setValue(round(1000 * self.done))
                 continue
             self.timer.stop()
+            gc.unfreeze()
             self.fit_button.setEnabled(True)
             self.cancel_button.setEnabled(False)
             if message[0] == "failed":
