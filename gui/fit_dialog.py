@@ -1,17 +1,25 @@
 """The window's "Fit from recordings...": choose recorded notes, watch the fit's progress, see
-what it found beside the recordings, and save it as a user preset that then plays
-(`synth.fit`; docs/design.md, "Fitting a preset to recordings").
+what it found beside the recordings, hear both, and save it as a user preset that then plays
+(`synth.fit`, `models.refine`; docs/design.md, "Fitting a preset to recordings").
 
 The recordings are read when Fit is pressed: a file a fit cannot use is named, with its
-reason, in the dialog, before any work. The fit runs in a worker thread; its progress comes
-back through a queue that a timer drains, and Cancel stops it at its next render (nothing is
-saved). When it is done the dialog shows the report, the first note's spectrum over the
-recording's (the first 0.5 s) and each note's partial T60s, recorded and fitted.
+reason, in the dialog, before any work. The fit (and, where torch is installed and the box
+is ticked, the refinement of its body by gradient) runs in a worker thread; its progress
+comes back through a queue that a timer drains, and Cancel stops it at its next render or
+gradient step (nothing is saved). When it is done the dialog shows the report, the first
+note's spectrum over the recording's (the first 0.5 s) and each note's partial T60s,
+recorded and fitted, and plays each recorded note and the fit's same note, as loud as each
+other, through the window's output (`Engine.audition`): A/B.
+
+Python's automatic garbage collection is off while the worker runs, and the timer collects
+on the GUI thread instead: a collection on the worker could destroy Qt objects there, whose
+destructors deadlock with the GUI thread.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import queue
 import threading
 from collections.abc import Callable
@@ -99,14 +107,12 @@ class FitDialog(QDialog):
         self.kind.setToolTip("the shipped instruments the fit may start from (auto: the "
                              "closest of all)")
         self.name = QLineEdit("my-instrument")
-        self.refiner = fit_refiner()
-        self.refine = QCheckBox("then refine the body's modes by gradient (about a minute "
-                                "more a note)")
-        self.refine.setChecked(self.refiner is not None)
-        self.refine.setEnabled(self.refiner is not None)
-        if self.refiner is None:
-            self.refine.setToolTip("needs the training side: pip install "
-                                   "'neural-strings[train]'")
+        self.refine = QCheckBox("then refine the body's modes by gradient (about 15 s more "
+                                "a note)")
+        torch_here = importlib.util.find_spec("torch") is not None  # imported by the worker
+        self.refine.setEnabled(torch_here)
+        self.refine.setToolTip("as `neural-strings fit --refine`" if torch_here else
+                               "needs the training side: pip install 'neural-strings[train]'")
         self.fit_button, self.cancel_button = QPushButton("Fit"), QPushButton("Cancel")
         self.save_button = QPushButton("Save and play")
         self.compared_note = QComboBox()
@@ -203,22 +209,22 @@ class FitDialog(QDialog):
                                 (self.play_fit, False)):
             button.setEnabled(enabled)
         name, kind = self.name.text().strip() or "my-instrument", self.kind.currentText()
-        refine = self.refiner if self.refine.isChecked() else None
+        refine = self.refine.isChecked()
         self.worker = threading.Thread(target=self._work, args=(notes, kind, name, refine),
                                        daemon=True)
-        # Garbage the worker's collections found could hold Qt objects, whose destructors
-        # must not run on its thread (a QMenu's waits for a mutex the GUI thread holds,
-        # and the GUI thread for the GIL): collect now, here, and keep what is left out of
-        # any collection until the fit ends.
+        # A collection on the worker could destroy Qt objects there (a QMenu's destructor
+        # waits for a mutex the GUI thread holds, and the GUI thread for the GIL): collect
+        # only here, on the GUI thread, until the fit ends (`_drain`).
         gc.collect()
-        gc.freeze()
+        gc.disable()
         self.worker.start()
         self.timer.start(POLL_MS)
 
-    def _work(self, notes, kind: str, name: str, refine: Callable | None) -> None:
-        """The fit, then `refine` it if given (worker thread): progress (each step's share,
-        halved when both run), then the result or the failure, as messages."""
-        stages = 2 if refine is not None else 1
+    def _work(self, notes, kind: str, name: str, refine: bool) -> None:
+        """The fit, then with `refine` its body refined by gradient (worker thread):
+        progress (each step's share, halved when both run), then the result or the failure,
+        as messages."""
+        stages = 2 if refine else 1
 
         def progress(share: float) -> None:
             if self.cancel_requested.is_set():
@@ -228,8 +234,8 @@ class FitDialog(QDialog):
         try:
             base = choose_base(notes, kind)
             fit = fit_preset(notes, base, name, progress, command="window: Fit from recordings")
-            if refine is not None:
-                fit = refine(fit, progress)
+            if refine:
+                fit = fit_refiner()(fit, progress)
             self.messages.put(("done", fit, [_pair(fit, note) for note in fit.notes]))
         except Cancelled:
             self.messages.put(("failed", "cancelled: nothing was saved"))
@@ -240,6 +246,7 @@ class FitDialog(QDialog):
                                          f"{one_line(str(error))}"))
 
     def _drain(self) -> None:
+        gc.collect(1)  # the young garbage, on this thread (see `start`)
         while not self.messages.empty():
             message = self.messages.get()
             if message[0] == "progress":  # summed as shares: each is under a bar's step
@@ -247,7 +254,8 @@ class FitDialog(QDialog):
                 self.progress.setValue(round(1000 * self.done))
                 continue
             self.timer.stop()
-            gc.unfreeze()
+            gc.enable()
+            gc.collect()
             self.fit_button.setEnabled(True)
             self.cancel_button.setEnabled(False)
             if message[0] == "failed":

@@ -20,6 +20,7 @@ where they were.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from synth.engine import Engine
 from synth.engine.levels import level_gain
 from synth.engine.state import preset_default
 from synth.fit import Fit, measured, provenance
+from synth.kernels.linear import NYQUIST_FRACTION
 from synth.presets import Preset
 
 SECONDS = 0.5  # of each recording, from its onset, that the refinement compares
@@ -99,12 +101,15 @@ def bridge_forces(preset: Preset, key: int, velocity: int, fs: float,
 
 class BoundedBody(torch.nn.Module):
     """A preset's body whose modes may move within the module's ranges (zero parameters:
-    the body as it is); `forward(forces)` is the instrument's mono output."""
+    the body as it is); `forward(forces)` is the instrument's mono output, heard as the
+    engine plays the preset: its body_size, body_damping and body_mix controls applied and
+    the modes at or above 0.45 fs silent."""
 
     def __init__(self, preset: Preset) -> None:
         super().__init__()
         body = preset.body
-        self.mix = preset_default(preset, "body_mix")
+        self.mix, self.size, self.damping = (preset_default(preset, name) for name in
+                                             ("body_mix", "body_size", "body_damping"))
         for name, value in (("frequencies", body.frequencies), ("decays", body.decays),
                             ("gains", body.gains)):
             self.register_buffer(name, torch.as_tensor(np.asarray(value, np.float64)))
@@ -120,7 +125,11 @@ class BoundedBody(torch.nn.Module):
 
     def forward(self, forces: Forces) -> torch.Tensor:
         """(N - onset,): the note's mono instrument output from its onset."""
-        microphones = heard(torch.as_tensor(forces.force), *self.modes(), forces.fs)
+        frequencies, decays, gains = self.modes()
+        frequencies = frequencies / self.size
+        heard_at = (frequencies < NYQUIST_FRACTION * forces.fs).to(gains.dtype)[:, None]
+        microphones = heard(torch.as_tensor(forces.force), frequencies, decays * self.damping,
+                            gains * heard_at, forces.fs)
         output = (1.0 - self.mix) * torch.as_tensor(forces.direct) \
             + self.mix * microphones.sum(dim=-1)
         return output[forces.onset:]
@@ -131,9 +140,11 @@ class BoundedBody(torch.nn.Module):
 
 def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
                 iterations: int = ITERATIONS) -> Fit:
-    """`fit` with its preset's body refined (the module docstring), re-levelled, its notes
-    measured again and the refinement in its provenance; `progress` gets each iteration's
-    share of the whole (they add up to 1). A preset without a body is returned as it is."""
+    """`fit` with its preset's body refined (the module docstring; the step of the lowest
+    distance kept), re-levelled, its notes measured again and the refinement in its
+    provenance; `progress` gets each iteration's share of the whole (they add up to 1). A
+    preset without a body, or a first distance that is not finite, returns `fit` as it
+    is."""
     if fit.preset.body is None:
         return fit
     begun = time.monotonic()
@@ -148,21 +159,27 @@ def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
         notes.append(dataclasses.replace(forces, onset=start))
         recordings.append(torch.as_tensor(recording.samples[:round(seconds * recording.fs)]))
     optimiser = torch.optim.Adam(body.parameters(), lr=LEARNING_RATE)
-    distances = []
-    for _ in range(iterations + 1):
+    distances, best = [], (math.inf, None)
+    for step in range(iterations + 1):
         optimiser.zero_grad()
         distance = torch.stack([spectral_distance(body(forces), recorded, forces.fs)
                                 for forces, recorded in zip(notes, recordings,
                                                             strict=True)]).mean()
         distances.append(distance.item())
-        if len(distances) > iterations:
+        if not math.isfinite(distances[-1]):
+            break  # kept: the best step before
+        if distances[-1] < best[0]:
+            with torch.no_grad():
+                best = (distances[-1], [t.numpy().copy() for t in body.modes()])
+        if step == iterations:
             break
         (distance + PRIOR * body.prior()).backward()
         optimiser.step()
         if progress is not None:
             progress(1.0 / iterations)
-    with torch.no_grad():
-        frequencies, decays, gains = (t.numpy().copy() for t in body.modes())
+    if best[1] is None:
+        return fit
+    frequencies, decays, gains = best[1]
     preset = dataclasses.replace(fit.preset, path=None, body=dataclasses.replace(
         fit.preset.body, frequencies=frequencies, decays=decays, gains=gains))
     preset = dataclasses.replace(preset, output_gain=level_gain(preset))
@@ -173,5 +190,5 @@ def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
     record["fit"]["refinement"] = {
         "what": "the body's modes by gradient through its torch twin (models.refine)",
         "iterations": iterations, "seconds_compared": SECONDS,
-        "distance_db": {"before": round(distances[0], 3), "after": round(distances[-1], 3)}}
+        "distance_db": {"before": round(distances[0], 3), "after": round(best[0], 3)}}
     return dataclasses.replace(refined, preset=dataclasses.replace(preset, provenance=record))

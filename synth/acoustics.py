@@ -38,6 +38,11 @@ def resampled(x: np.ndarray, fs: float, to: float) -> np.ndarray:
     kept = min(spectrum.shape[0], size // 2 + 1)
     out = np.zeros((size // 2 + 1, *spectrum.shape[1:]), complex)
     out[:kept] = spectrum[:kept]
+    # a Nyquist bin stands for its two halves (+-fs/2) in an even length's spectrum only
+    if size > padded and padded % 2 == 0:
+        out[padded // 2] *= 0.5
+    elif size < padded and size % 2 == 0:
+        out[size // 2] *= 2.0
     return np.fft.irfft(out, n=size, axis=0)[:length] * (size / padded)
 
 

@@ -219,8 +219,8 @@ def _fit(args: argparse.Namespace) -> None:
     bar = Progress(1.0, f"fit {base.name}", enabled=not args.quiet)
     try:
         fit = fit_preset(notes, base, name, bar.update, command=" ".join(sys.argv))
-        bar.close()
         if refine is not None:
+            bar.close()
             bar = Progress(1.0, "refine its body by gradient", enabled=not args.quiet)
             fit = refine(fit, bar.update)
     except KeyboardInterrupt:
@@ -530,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "decays from the first 3 s)")
     fit.add_argument("--refine", action="store_true",
                      help="then refine the body's modes by gradient through its torch twin, "
-                          "all the notes at once (needs torch; about a minute more a note)")
+                          "all the notes at once (needs torch; about 15 s more a note)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit)
 

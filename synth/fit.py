@@ -273,9 +273,10 @@ def report(fit: Fit) -> str:
                 "frequency)" if fit.base.body is not None else "")]
     refinement = fit.preset.provenance.get("fit", {}).get("refinement")
     if refinement:
-        lines.append(f"  body refined by gradient, {refinement['iterations']} steps: "
-                     f"log-spectral distance over the first {refinement['seconds_compared']:g}"
-                     f" s {refinement['distance_db']['before']:.2f} -> "
+        lines.append(f"  body's modes then refined by gradient, {refinement['iterations']} "
+                     f"steps: log-spectral distance over the first "
+                     f"{refinement['seconds_compared']:g} s (at most) "
+                     f"{refinement['distance_db']['before']:.2f} -> "
                      f"{refinement['distance_db']['after']:.2f} dB (all notes' mean)")
     for n in fit.notes:
         r = n.recording
@@ -517,6 +518,8 @@ def _description(base: Preset, notes: list[FittedNote]) -> str:
 
 
 def provenance(fit: Fit, command: str) -> dict:
+    """What a fitted preset records of its fit (the files' hashes, each note's figures, the
+    body's size, the command, the date and the seconds taken) and its base's provenance."""
     return {
         "fit": {
             "made_by": command or "synth.fit.fit_preset",

@@ -328,14 +328,28 @@ def test_a_new_audition_replaces_one_playing_and_all_sound_off_or_stop_ends_it(n
     engine = Engine(nylon, fs=FS)
     engine.audition(np.full(FS, 0.25), FS)
     assert np.allclose(engine.process(1024), 0.25)
-    engine.audition(np.full((FS, 2), -0.5), FS)  # the other slot, from its start
+    engine.audition(np.full((FS, 2), -0.5), FS)  # another slot, from its start
     assert np.allclose(engine.process(1024), -0.5)
     engine.all_sound_off()
-    engine.process(1024)
     assert not engine.process(1024).any()
     engine.audition(np.full(FS, 0.25), FS)
     engine.process(256)
     engine.stop_audition()
+    assert not engine.process(1024).any()
+
+
+def test_only_the_last_audition_asked_for_plays_and_a_stop_drops_one_not_yet_taken(nylon):
+    engine = Engine(nylon, fs=FS)
+    engine.audition(np.full(FS, 0.25), FS)
+    engine.process(256)  # playing its slot while three more are asked for, none taken
+    for level in (-0.5, 0.125, 0.375):
+        engine.audition(np.full(FS, level), FS)  # never the slot playing nor the one asked
+    assert np.allclose(engine.process(1024), 0.375)
+    engine.audition(np.full(FS, 0.25), FS)
+    engine.stop_audition()
+    assert not engine.process(1024).any()
+    engine.audition(np.full(FS, 0.25), FS)
+    engine.all_sound_off()
     assert not engine.process(1024).any()
 
 

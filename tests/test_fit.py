@@ -149,7 +149,7 @@ def test_the_command_writes_a_preset_that_plays_across_the_keyboard(fitted_by_co
     assert made["notes"][0]["sha256"] == read_note(steel_note).sha256
     assert made["notes"][0]["key"] == 59 and made["seconds"] > 0
     refined = made["refinement"]["distance_db"]
-    assert refined["after"] < refined["before"] and "body refined by gradient" in printed
+    assert refined["after"] < refined["before"] and "modes then refined by gradient" in printed
     engine = Engine(preset, fs=FS, polyphony=2)
     for key in (45, 59, 76):
         engine.note_on(key, 90)

@@ -211,3 +211,14 @@ def test_an_a_b_pair_is_as_loud_as_each_other_under_the_peak_and_faded_out():
     assert np.sqrt(np.mean(a ** 2)) == pytest.approx(np.sqrt(np.mean(b ** 2)), rel=1e-3)
     assert max(np.abs(a).max(), np.abs(b).max()) == pytest.approx(COMPARED_PEAK)
     assert a[-1] == b[-1] == 0.0  # faded out, no click at the cut
+
+
+def test_an_a_b_pair_under_the_peak_is_at_the_compared_rms():
+    from gui.fit_dialog import COMPARED_RMS, compared
+
+    fs = 48000
+    t = np.arange(fs) / fs
+    a, b = compared(0.001 * np.sin(2 * np.pi * 220 * t), 5.0 * np.sin(2 * np.pi * 330 * t), fs)
+    for x in (a, b):  # the fade's last 20 ms aside
+        assert np.sqrt(np.mean(x[:-round(0.02 * fs)] ** 2)) == pytest.approx(COMPARED_RMS,
+                                                                           rel=0.01)

@@ -38,11 +38,15 @@ def test_the_torch_spectral_distance_is_the_numpy_one(fs):
     assert ours == pytest.approx(acoustics.log_spectral_distance(x, y, fs), rel=1e-12)
 
 
-@pytest.mark.parametrize("name,key,velocity", [("steel-guitar", 40, 90),  # panned left
-                                               ("steel-guitar", 64, 90),  # centred
-                                               ("piano-wound", 80, 127)])  # struck hard
-def test_the_bounded_body_plays_what_the_engine_plays(name, key, velocity):
-    preset, fs = load_preset(find_preset(name)), 44100.0
+@pytest.mark.parametrize("name,key,velocity,fs,controls", [
+    ("steel-guitar", 40, 90, 44100.0, {}),  # panned left
+    ("steel-guitar", 64, 90, 44100.0, {}),  # centred
+    ("piano-wound", 80, 127, 44100.0, {}),  # struck hard
+    ("nylon-guitar", 60, 90, 16000.0, {"body_size": 0.8, "body_damping": 1.5})])  # modes
+# past 0.45 fs silent; the controls applied as the engine applies them
+def test_the_bounded_body_plays_what_the_engine_plays(name, key, velocity, fs, controls):
+    preset = load_preset(find_preset(name))
+    preset = dataclasses.replace(preset, controls={**preset.controls, **controls})
     with torch.no_grad():
         ours = BoundedBody(preset)(bridge_forces(preset, key, velocity, fs, 0.4)).numpy()
     engine = Engine(preset, fs=fs, polyphony=2, dtype=np.float64)
@@ -97,4 +101,13 @@ def test_refinement_brings_a_body_with_wrong_gains_back_towards_the_recording(tm
     error = lambda gains: np.abs(np.log(np.abs(gains[strong]).sum(1)  # noqa: E731
                                         / np.abs(truth.body.gains[strong]).sum(1))).mean()
     assert error(refined.preset.body.gains) < 0.85 * error(start.body.gains)
-    assert "body refined by gradient, 15 steps" in fit.report(refined)
+    assert "modes then refined by gradient, 15 steps" in fit.report(refined)
+    assert np.array_equal(refined.preset.keyboard.strings, start.keyboard.strings)  # the body
+    assert refined.preset.provenance["fit"]["notes"][0]["log_spectral_distance_db"][
+        "fitted"] == pytest.approx(refined.notes[0].distance_fitted, abs=0.01)  # measured again
+
+
+def test_a_fit_without_a_body_is_left_as_it_is():
+    bare = load_preset(find_preset("nylon-string-bare"))
+    unrefined = fit.Fit(bare, bare, [], 1.0, 0.0)
+    assert refine_body(unrefined) is unrefined

@@ -79,7 +79,8 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
     base = choose_base(training, kind)
     bar = Progress(1.0, f"fit {base.name}")
     fit = fit_preset(training, base, f"fitted-{kind}", bar.update,
-                     command=f"neural-strings bench fit {directory} --kind {kind}")
+                     command=f"neural-strings bench fit {directory} --kind {kind}"
+                             + " --refine" * (refine is not None))
     bar.close()
     if refine is not None:
         bar = Progress(1.0, "refine its body by gradient")

@@ -27,12 +27,12 @@ from synth.engine.state import (
     ACTIVE,
     AGE,
     AUDITION_LENGTH,
-    AUDITION_NEXT_LENGTH,
-    AUDITION_NEXT_SLOT,
+    AUDITION_NEXT,
     AUDITION_READ,
     AUDITION_REQUEST,
     AUDITION_SEEN,
     AUDITION_SLOT,
+    AUDITION_SLOTS,
     BLOCKS,
     BODY_DAMPING_NOW,
     BODY_SIZE_NOW,
@@ -725,9 +725,9 @@ def _take_audition(st):
     request = config[AUDITION_REQUEST]
     if request != config[AUDITION_SEEN]:
         config[AUDITION_SEEN] = request
-        config[AUDITION_SLOT] = min(max(config[AUDITION_NEXT_SLOT], 0), 1)
-        config[AUDITION_LENGTH] = min(max(config[AUDITION_NEXT_LENGTH], 0),
-                                      st.audition.shape[1])
+        asked = max(config[AUDITION_NEXT], 0)
+        config[AUDITION_SLOT] = asked % AUDITION_SLOTS
+        config[AUDITION_LENGTH] = min(asked // AUDITION_SLOTS, st.audition.shape[1])
         config[AUDITION_READ] = 0
 
 
@@ -741,7 +741,7 @@ def _output(st, out):
     _take_audition(st)
     slot, read, length = (st.config[AUDITION_SLOT], st.config[AUDITION_READ],
                           st.config[AUDITION_LENGTH])
-    volume = 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
+    level = 1.0 / st.constants[OUTPUT_GAIN]  # the master gain alone, ramped as the notes'
     target_gain = st.constants[OUTPUT_GAIN] * 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
     gain, step = st.constants[GAIN_NOW], (target_gain - st.constants[GAIN_NOW]) / frames
     envelope, release, ceiling = st.constants[LIMITER_ENV], st.constants[RELEASE], \
@@ -755,8 +755,8 @@ def _output(st, out):
         switch = min(max(switch + switch_step, 0.0), 1.0)
         left, right = st.mix[i, 0] * gain * switch, st.mix[i, 1] * gain * switch
         if read < length:
-            left += st.audition[slot, read, 0] * volume * switch
-            right += st.audition[slot, read, 1] * volume * switch
+            left += st.audition[slot, read, 0] * gain * level * switch
+            right += st.audition[slot, read, 1] * gain * level * switch
             read += 1
         if not (np.isfinite(left) and np.isfinite(right)):
             left = right = 0.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-import time as clock_time
 from collections.abc import Callable
 
 import numpy as np
@@ -22,12 +21,11 @@ from synth.engine.block import process_block
 from synth.engine.events import EventQueue
 from synth.engine.state import (
     ACTIVE,
-    AUDITION_NEXT_LENGTH,
-    AUDITION_NEXT_SLOT,
+    AUDITION_NEXT,
     AUDITION_REQUEST,
     AUDITION_SECONDS,
-    AUDITION_SEEN,
     AUDITION_SLOT,
+    AUDITION_SLOTS,
     BLOCKS,
     CALLBACKS,
     CLOCK,
@@ -66,7 +64,6 @@ from synth.presets import Preset, find_preset, load_preset
 CHANNELS = 2  # output channels unless asked otherwise
 HORIZON_SECONDS = 3600.0  # an event may be scheduled at most this far ahead of the clock
 MAX_PROCESS_SECONDS = 600.0  # the most audio one `process` call returns
-AUDITION_WAIT = 0.1  # s an audition waits for the audio thread to take the one before
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -221,36 +218,38 @@ class Engine:
 
     def audition(self, samples, fs: float) -> float:
         """Play a sound once through the output, beside the notes: (N,) mono or (N, 2)
-        stereo samples at fs Hz (resampled to the engine's rate), at the master gain but not
-        the preset's level, to compare a recording with the instrument. It replaces an
-        audition still playing; all-sound-off and `stop_audition` stop it. Returns the
-        seconds it plays (the first AUDITION_SECONDS)."""
+        stereo samples at fs Hz (the first AUDITION_SECONDS, resampled to the engine's
+        rate), at the master gain but not the preset's level, to compare a recording with
+        the instrument. It replaces an audition still playing (cut, not faded);
+        all-sound-off, `stop_audition`, loading a preset and changing the rate stop it.
+        Never waits for the audio thread. Returns the seconds it plays."""
         x = np.asarray(samples, dtype=np.float64)
         if not (x.ndim == 1 or (x.ndim == 2 and x.shape[1] in (1, 2))) or len(x) == 0:
             raise ParameterError(f"an audition is (N,) or (N, 2) samples, got shape {x.shape}")
         if not np.isfinite(x).all():
             raise ParameterError("an audition's samples must be finite")
-        x = acoustics.resampled(x, params.check_rate(fs), self.fs)
-        stereo = np.repeat(x[:, None], 2, axis=1) if x.ndim == 1 else x[:, [0, -1]]
-        frames = min(len(stereo), round(AUDITION_SECONDS * self.fs))
+        fs = params.check_rate(fs)
+        x = x[:math.ceil(AUDITION_SECONDS * fs)]
         with self._swap_lock:
-            config = self.state.config
-            waited = clock_time.monotonic() + AUDITION_WAIT
-            # the slot not playing is free once the audio thread took the request before
-            while config[AUDITION_REQUEST] != config[AUDITION_SEEN] and \
-                    clock_time.monotonic() < waited:
-                clock_time.sleep(0.002)
-            slot = 1 - int(config[AUDITION_SLOT])
-            self.state.audition[slot, :frames] = stereo[:frames]
-            config[AUDITION_NEXT_SLOT], config[AUDITION_NEXT_LENGTH] = slot, frames
+            state = self.state
+            x = acoustics.resampled(x, fs, self.fs)
+            stereo = np.repeat(x[:, None], 2, axis=1) if x.ndim == 1 else x[:, [0, -1]]
+            frames = min(len(stereo), state.audition.shape[1])
+            config = state.config
+            # neither the slot playing nor the one last asked for (which may start any time)
+            busy = {int(config[AUDITION_SLOT]), int(config[AUDITION_NEXT]) % AUDITION_SLOTS}
+            slot = min(set(range(AUDITION_SLOTS)) - busy)
+            state.audition[slot, :frames] = stereo[:frames]
+            config[AUDITION_NEXT] = frames * AUDITION_SLOTS + slot
             config[AUDITION_REQUEST] += 1
-        return frames / self.fs
+            return frames / self.fs
 
     def stop_audition(self) -> None:
-        """Stop an audition (from the next block)."""
+        """Stop an audition (before the next block's output), and drop one asked for."""
         with self._swap_lock:
-            self.state.config[AUDITION_NEXT_LENGTH] = 0
-            self.state.config[AUDITION_REQUEST] += 1
+            config = self.state.config
+            config[AUDITION_NEXT] = int(config[AUDITION_NEXT]) % AUDITION_SLOTS  # length 0
+            config[AUDITION_REQUEST] += 1
 
     def warm_up(self) -> None:
         """Compile every kernel now (first call ~seconds, later from cache) on a throwaway

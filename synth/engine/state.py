@@ -29,14 +29,15 @@ from synth.presets import EXCITATION_TYPES, Preset
 # POSITION: the sample of the block that events now applied fall on; FADE_FROM: the sample
 # of the block from which the body's earlier ringing fades (an all-sound-off's).
 # An audition (a recorded sound played through the output, `Engine.audition`): the caller
-# fills the slot of `audition` not playing, writes AUDITION_NEXT_SLOT and
-# AUDITION_NEXT_LENGTH, then counts AUDITION_REQUEST up; the audio thread alone writes the
-# rest: at a block's start it takes a request it has not seen (AUDITION_SEEN), then plays
-# AUDITION_SLOT from AUDITION_READ to AUDITION_LENGTH.
+# fills the slot of `audition` that is neither playing (AUDITION_SLOT) nor last asked for (in
+# AUDITION_NEXT), writes AUDITION_NEXT = length x AUDITION_SLOTS + slot (one int64, never read
+# half written), then counts AUDITION_REQUEST up; the audio thread alone writes the rest:
+# before each block's output it takes a request it has not seen (AUDITION_SEEN), then plays
+# AUDITION_SLOT from AUDITION_READ to AUDITION_LENGTH. No slot is written while it plays.
 (N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE, SCHEDULED, POSITION,
- FADE_FROM, AUDITION_REQUEST, AUDITION_NEXT_SLOT, AUDITION_NEXT_LENGTH, AUDITION_SEEN,
- AUDITION_SLOT, AUDITION_LENGTH, AUDITION_READ) = range(17)
-CONFIG_SIZE = 17
+ FADE_FROM, AUDITION_REQUEST, AUDITION_NEXT, AUDITION_SEEN, AUDITION_SLOT, AUDITION_LENGTH,
+ AUDITION_READ) = range(16)
+CONFIG_SIZE = 16
 # constants (float64)
 (FS, K, POSITION_REF, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE, TSC_HZ, SMOOTH_TIME, CEILING,
  RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY, SPREAD, LOW_NOTE, HIGH_NOTE,
@@ -95,7 +96,8 @@ SILENCE_LEVEL = 1e-5  # -100 dBFS: a released voice quieter than this is freed
 CEILING_LEVEL = 10 ** (-0.3 / 20)  # limiter ceiling, -0.3 dBFS
 LIMITER_RELEASE_SECONDS = 0.1
 SMOOTHING_SECONDS = 0.02
-AUDITION_SECONDS = 6.0  # the longest audition (two slots of it, stereo float32)
+AUDITION_SECONDS = 6.0  # the longest audition (AUDITION_SLOTS slots of it, stereo float32)
+AUDITION_SLOTS = 3  # one playing, one asked for, one being written
 
 
 class EngineState(NamedTuple):
@@ -129,7 +131,7 @@ class EngineState(NamedTuple):
     excitation: np.ndarray  # float64 (formulas.EXCITE_FIELDS,): the record `excite` reads
     losses: np.ndarray  # float64 (formulas.LOSS_FIELDS,): the record `retune` reads
     keys: np.ndarray  # float64 (128, KEY_FIELDS): each note's string and excitation
-    audition: np.ndarray  # float32 (2, AUDITION_SECONDS x fs, 2): two slots of a sound to play
+    audition: np.ndarray  # float32 (AUDITION_SLOTS, AUDITION_SECONDS x fs, 2): sounds to play
 
 
 def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
@@ -146,7 +148,7 @@ def build_state(preset: Preset, fs: float, max_block: int, polyphony: int,
     voices = kind.build_voices(preset, fs, capacity, dtype)
     state = _allocate(capacity, max_block, preset.n_modes, dtype)._replace(
         voice_table=pointers.pointer_table(voices), kernels=entries_for(voices, dtype),
-        audition=np.zeros((2, round(AUDITION_SECONDS * fs), 2), np.float32))
+        audition=np.zeros((AUDITION_SLOTS, round(AUDITION_SECONDS * fs), 2), np.float32))
     config = state.config
     config[N_MODES] = preset.n_modes
     config[CAPACITY] = capacity
@@ -217,7 +219,7 @@ def _allocate(capacity: int, max_block: int, n_modes: int, dtype) -> EngineState
         voice_table=np.zeros((1, pointers.ROW), np.int64), kernels=np.zeros(ENTRIES, np.int64),
         published=np.zeros(PUBLISHED), excitation=np.zeros(EXCITE_FIELDS),
         losses=np.zeros(LOSS_FIELDS), keys=np.zeros((keyboards.KEYS, KEY_FIELDS)),
-        audition=np.zeros((2, 1, 2), np.float32))
+        audition=np.zeros((AUDITION_SLOTS, 1, 2), np.float32))
 
 
 def _implied(preset: Preset) -> dict[str, float]:
