@@ -145,6 +145,18 @@ def test_a_replucked_string_and_an_output_switch_go_on_without_a_jump(nylon):
     assert np.all(engine.state.voice_f[PRESSED] == 0.0)  # settled, and never denormal
 
 
+def test_a_held_pluck_whose_note_on_ends_a_block_is_not_set_to_rest(nylon):
+    # heard relative to its press, a held string is silent in its first sample; a block
+    # ending there must not take it for a dead voice and settle it
+    outputs = []
+    for split in (1, 64):
+        engine = Engine(nylon, fs=FS, polyphony=2)
+        engine.process(128)
+        engine.note_on(52, 100)
+        outputs.append(np.concatenate([engine.process(split), engine.process(4096 - split)]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
 def test_the_steel_guitar_is_played_with_a_plectrum_and_renders_the_same_twice():
     steel = load_preset(find_preset("steel-guitar"))
     assert steel.controls["plectrum"] == 1.0

@@ -670,8 +670,8 @@ def _housekeeping(st, frames):
                     status = IDLE
             else:
                 st.voice_int[QUIET, v] = 0
-        elif status == HELD and peak < TINY:
-            kind.settle(st, v)
+        elif status == HELD and peak < TINY and st.voice_f[PRESSED, v] == 0.0:
+            kind.settle(st, v)  # a string still pressed is held, not silent
         if status == IDLE:
             if st.voice_int[STATUS, v] != IDLE:
                 kind.reset(st, v)
