@@ -1,10 +1,12 @@
 """The window's "Fit from recordings...": choose recorded notes, watch the fit's progress, see
 what it found beside the recordings, hear both, and save it as a user preset that then plays
-(`synth.fit`, `models.refine`; docs/design.md, "Fitting a preset to recordings").
+(`synth.fit`, `models.refine`, `models.nonlinearity`; docs/design.md, "Fitting a preset to
+recordings").
 
 The recordings are read when Fit is pressed: a file a fit cannot use is named, with its
-reason, in the dialog, before any work. The fit (and, where torch is installed and the box
-is ticked, the refinement of its body by gradient) runs in a worker thread; its progress
+reason, in the dialog, before any work. The fit (and, where torch is installed and the boxes
+are ticked, the refinement of its body by gradient and the learning of its string's
+nonlinearity) runs in a worker thread; its progress
 comes back through a queue that a timer drains, and Cancel stops it at its next render or
 gradient step (nothing is saved). When it is done the dialog shows the report, the first
 note's spectrum over the recording's (the first 0.5 s) and each note's partial T60s,
@@ -45,7 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.browser import user_preset_path
-from models.cli import fit_refiner
+from models.cli import fit_refiner, nonlinearity_learner
 from synth import acoustics
 from synth.engine.state import AUDITION_SECONDS
 from synth.errors import OutputError, ParameterError, PresetError, one_line
@@ -113,6 +115,12 @@ class FitDialog(QDialog):
         self.refine.setEnabled(torch_here)
         self.refine.setToolTip("as `neural-strings fit --refine`" if torch_here else
                                "needs the training side: pip install 'neural-strings[train]'")
+        self.learn = QCheckBox("then learn the string's nonlinearity (plucked strings; "
+                               "about 3 s a note a step, 30 steps)")
+        self.learn.setEnabled(torch_here)
+        self.learn.setToolTip("as `neural-strings fit --learn-nonlinearity`: a GradNet "
+                              "potential fine-tuned through the SAV scheme" if torch_here else
+                              "needs the training side: pip install 'neural-strings[train]'")
         self.fit_button, self.cancel_button = QPushButton("Fit"), QPushButton("Cancel")
         self.save_button = QPushButton("Save and play")
         self.compared_note = QComboBox()
@@ -143,6 +151,7 @@ class FitDialog(QDialog):
         form.addRow("start from", self.kind)
         form.addRow("preset name", self.name)
         form.addRow("", self.refine)
+        form.addRow("", self.learn)
         actions = QHBoxLayout()
         for button in (self.fit_button, self.cancel_button, self.save_button):
             actions.addWidget(button)
@@ -209,9 +218,9 @@ class FitDialog(QDialog):
                                 (self.play_fit, False)):
             button.setEnabled(enabled)
         name, kind = self.name.text().strip() or "my-instrument", self.kind.currentText()
-        refine = self.refine.isChecked()
-        self.worker = threading.Thread(target=self._work, args=(notes, kind, name, refine),
-                                       daemon=True)
+        self.worker = threading.Thread(
+            target=self._work, args=(notes, kind, name, self.refine.isChecked(),
+                                     self.learn.isChecked()), daemon=True)
         # A collection on the worker could destroy Qt objects there (a QMenu's destructor
         # waits for a mutex the GUI thread holds, and the GUI thread for the GIL): collect
         # only here, on the GUI thread, until the fit ends (`_drain`).
@@ -220,11 +229,11 @@ class FitDialog(QDialog):
         self.worker.start()
         self.timer.start(POLL_MS)
 
-    def _work(self, notes, kind: str, name: str, refine: bool) -> None:
-        """The fit, then with `refine` its body refined by gradient (worker thread):
-        progress (each step's share, halved when both run), then the result or the failure,
-        as messages."""
-        stages = 2 if refine else 1
+    def _work(self, notes, kind: str, name: str, refine: bool, learn: bool) -> None:
+        """The fit, then with `refine` its body refined by gradient and with `learn` its
+        string's nonlinearity learned (worker thread): progress (each step's share, divided
+        by the stages run), then the result or the failure, as messages."""
+        stages = 1 + refine + learn
 
         def progress(share: float) -> None:
             if self.cancel_requested.is_set():
@@ -233,9 +242,14 @@ class FitDialog(QDialog):
 
         try:
             base = choose_base(notes, kind)
+            learner = nonlinearity_learner() if learn else None
+            if learner is not None:
+                learner.check_plucked(base)  # before the long work
             fit = fit_preset(notes, base, name, progress, command="window: Fit from recordings")
             if refine:
                 fit = fit_refiner()(fit, progress)
+            if learner is not None:
+                fit = learner.learn_nonlinearity(fit, progress)
             self.messages.put(("done", fit, [_pair(fit, note) for note in fit.notes]))
         except Cancelled:
             self.messages.put(("failed", "cancelled: nothing was saved"))

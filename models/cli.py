@@ -33,6 +33,16 @@ def fit_refiner():
     return refine_body
 
 
+def nonlinearity_learner():
+    """`models.nonlinearity` (a fit's string given a learned GradNet potential: its
+    `check_plucked(base)` and `learn_nonlinearity(fit, progress)`), or None without torch."""
+    try:
+        import models.nonlinearity
+    except ImportError:
+        return None
+    return models.nonlinearity
+
+
 def bench_widths(args: argparse.Namespace) -> None:
     _need_torch("bench widths")
     from models import widths

@@ -66,8 +66,9 @@ class GradNetPotential(nn.Module):
         z = (q @ weight.T) * scale_in + self.bias
         if self.activation == "stretch":
             s = torch.sqrt(1.0 + z * z)
-            value = (scale_out * 0.5 * z * z * (s - 1.0) / (s + 1.0)).sum(-1)
-            grad = (scale_out * scale_in * z * (s - 1.0) / s) @ weight
+            excess = z * z / (1.0 + s)  # s - 1 without cancellation, as the kernel has it
+            value = (scale_out * 0.5 * z * z * excess / (s + 1.0)).sum(-1)
+            grad = (scale_out * scale_in * z * excess / s) @ weight
             return value, grad
         slope = torch.where(z > 0, torch.ones_like(z), torch.full_like(z, LEAK))
         value = (scale_out * 0.5 * slope * z * z).sum(-1)

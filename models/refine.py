@@ -155,7 +155,7 @@ def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
         seconds = min(SECONDS, len(recording.samples) / recording.fs)
         forces = bridge_forces(fit.preset, note.key, note.velocity, recording.fs, seconds)
         with torch.no_grad():
-            start = acoustics.onset(body(forces).numpy(), recording.fs)
+            start = acoustics.onset(body(forces).numpy(), recording.fs, noise=0.0)
         notes.append(dataclasses.replace(forces, onset=start))
         recordings.append(torch.as_tensor(recording.samples[:round(seconds * recording.fs)]))
     optimiser = torch.optim.Adam(body.parameters(), lr=LEARNING_RATE)

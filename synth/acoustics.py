@@ -51,17 +51,21 @@ ONSET_OVER_NOISE = 4.0  # ... and 12 dB over the noise's peaks
 NOISE_FRAME = 0.001  # s: frames whose peaks measure the noise
 
 
-def onset(x: np.ndarray, fs: float = 48000.0) -> int:
+def onset(x: np.ndarray, fs: float = 48000.0, noise: float | None = None) -> int:
     """The index of x's onset: its first sample within 40 dB of its peak and ONSET_OVER_NOISE
-    times above the noise (the median peak of the quietest tenth of NOISE_FRAME frames: a
-    recording's hiss or room); 0 if silent."""
+    times above the noise (`noise` if known, as a render's 0; else the median peak of the
+    quietest tenth of NOISE_FRAME frames: a recording's hiss or room, which needs the
+    recording to hold some, or the note's own quietest frames count as noise); 0 if
+    silent."""
     level = np.abs(mono(x))
     peak = level.max(initial=0.0)
     if peak == 0.0:
         return 0
-    frame = max(round(NOISE_FRAME * fs), 1)
-    peaks = level[:len(level) // frame * frame].reshape(-1, frame).max(axis=1)
-    noise = float(np.median(np.sort(peaks)[:max(len(peaks) // 10, 1)])) if len(peaks) else 0.0
+    if noise is None:
+        frame = max(round(NOISE_FRAME * fs), 1)
+        peaks = level[:len(level) // frame * frame].reshape(-1, frame).max(axis=1)
+        noise = float(np.median(np.sort(peaks)[:max(len(peaks) // 10, 1)])) if len(peaks) \
+            else 0.0
     return int(np.argmax(level > max(ONSET_LEVEL * peak, ONSET_OVER_NOISE * noise)))
 
 

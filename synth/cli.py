@@ -8,6 +8,7 @@ exit with status 2; warnings (such as dropped modes) print as `warning: ...`.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -208,21 +209,27 @@ def _fit(args: argparse.Namespace) -> None:
                              f"their order, or not at all; got {len(hints)}")
     if args.seconds is not None and not args.seconds > 0:
         raise ParameterError(f"--seconds must be > 0, got {args.seconds}")
+    if args.nonlinearity_steps is not None and not (
+            args.learn_nonlinearity and 1 <= args.nonlinearity_steps <= 1000):
+        raise ParameterError("--nonlinearity-steps goes with --learn-nonlinearity and is 1 to "
+                             f"1000, got {args.nonlinearity_steps}")
     name = args.name or (Path(args.out).stem if args.out else
                          f"fitted-{Path(args.recordings[0]).stem}")
     out = check_output(args.out or writable_user_directory() / f"{name}.safetensors",
                        (".safetensors",), "a preset")
-    refine = _fit_refiner(_plugins()) if args.refine else None
+    stages = _fit_stages(args, _plugins())
     notes = [read_note(path, hints[i] if hints else None, args.seconds)
              for i, path in enumerate(args.recordings)]
     base = choose_base(notes, args.kind, args.start)
+    for check in (check for _, _, _, check in stages if check is not None):
+        check(base)
     bar = Progress(1.0, f"fit {base.name}", enabled=not args.quiet)
     try:
         fit = fit_preset(notes, base, name, bar.update, command=" ".join(sys.argv))
-        if refine is not None:
+        for _, title, step, _ in stages:
             bar.close()
-            bar = Progress(1.0, "refine its body by gradient", enabled=not args.quiet)
-            fit = refine(fit, bar.update)
+            bar = Progress(1.0, title, enabled=not args.quiet)
+            fit = step(fit, bar.update)
     except KeyboardInterrupt:
         bar.close()
         raise KeyboardInterrupt(f"fit interrupted: nothing was written to {out}") from None
@@ -232,14 +239,33 @@ def _fit(args: argparse.Namespace) -> None:
     print(f"wrote {saved}: play it with `neural-strings play --preset {saved}`")
 
 
-def _fit_refiner(plugins: list):
-    """The training side's refinement of a fit by gradient (`models.refine.refine_body`);
-    ParameterError without torch."""
-    refine = next((r for r in (p.fit_refiner() for p in plugins) if r), None)
-    if refine is None:
-        raise ParameterError("--refine needs the training side (torch): pip install "
+def _fit_stages(args: argparse.Namespace, plugins: list) -> list[tuple]:
+    """What follows the fit, as asked: (flag, what it does, step(fit, progress) -> fit,
+    check(base) or None, which refuses a base the step cannot take), from the training
+    side; ParameterError without torch."""
+    stages = []
+    if args.refine:
+        stages.append(("--refine", "refine its body by gradient",
+                       _training_side(plugins, "fit_refiner", "--refine"), None))
+    if args.learn_nonlinearity:
+        learner = _training_side(plugins, "nonlinearity_learner", "--learn-nonlinearity")
+        steps = getattr(args, "nonlinearity_steps", None)
+        learn = learner.learn_nonlinearity if steps is None else functools.partial(
+            learner.learn_nonlinearity, iterations=steps)
+        stages.append(("--learn-nonlinearity", "learn its string's nonlinearity", learn,
+                       learner.check_plucked))
+    return stages
+
+
+def _training_side(plugins: list, hook: str, option: str):
+    """What the first plugin with `hook` gives (`models.cli`); ParameterError, naming
+    `option`, without torch."""
+    found = next((r for r in (getattr(p, hook)() for p in plugins if hasattr(p, hook)) if r),
+                 None)
+    if found is None:
+        raise ParameterError(f"{option} needs the training side (torch): pip install "
                              "'neural-strings[train]'")
-    return refine
+    return found
 
 
 def _duration(seconds: float) -> str:
@@ -358,7 +384,7 @@ def _bench(args: argparse.Namespace) -> None:
             raise ParameterError("bench fit needs --reference DIR (recordings NOTE-80.wav)")
         fit.run(args.reference, args.kind, args.notes, args.held_out, args.make_reference,
                 figures=args.figures, listening=args.listening,
-                refine=_fit_refiner(plugins) if args.refine else None)
+                stages=_fit_stages(args, plugins))
         return
     if args.preset is not None:
         raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
@@ -531,6 +557,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--refine", action="store_true",
                      help="then refine the body's modes by gradient through its torch twin, "
                           "all the notes at once (needs torch; about 15 s more a note)")
+    fit.add_argument("--learn-nonlinearity", action="store_true",
+                     help="then give the string a GradNet potential, started as its fitted "
+                          "one and fine-tuned through the SAV scheme on the recordings; the "
+                          "preset plays as sav-gradnet (needs torch; plucked strings only; "
+                          "about 3 s a note a step, 30 steps)")
+    fit.add_argument("--nonlinearity-steps", type=int, metavar="N",
+                     help="--learn-nonlinearity's gradient steps (default: 30)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit)
 
@@ -562,6 +595,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "60 79)")
     bench.add_argument("--refine", action="store_true",
                        help="fit: refine the fitted body by gradient (as `fit --refine`)")
+    bench.add_argument("--learn-nonlinearity", action="store_true",
+                       help="fit: learn the string's nonlinearity (as `fit "
+                            "--learn-nonlinearity`)")
     bench.add_argument("--make-reference", type=int, metavar="PROGRAM",
                        help="realism, fit: first make the references in DIR from the FluidR3 "
                             "General MIDI soundfont with fluidsynth, dry, with this GM "

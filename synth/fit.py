@@ -278,6 +278,12 @@ def report(fit: Fit) -> str:
                      f"{refinement['seconds_compared']:g} s (at most) "
                      f"{refinement['distance_db']['before']:.2f} -> "
                      f"{refinement['distance_db']['after']:.2f} dB (all notes' mean)")
+    learned = fit.preset.provenance.get("fit", {}).get("nonlinearity")
+    if learned:
+        lines.append(f"  string's nonlinearity then learned ({fit.preset.kind}), "
+                     f"{learned['iterations']} steps: log-spectral distance over the first "
+                     f"{learned['seconds_compared']:g} s {learned['distance_db']['before']:.2f}"
+                     f" -> {learned['distance_db']['after']:.2f} dB (all notes' mean)")
     for n in fit.notes:
         r = n.recording
         cents = 100.0 * (r.note - n.key)

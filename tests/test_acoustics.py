@@ -117,3 +117,11 @@ def test_resampling_drops_what_the_new_rate_cannot_hold():
     t = np.arange(round(0.3 * rate)) / rate
     y = acoustics.resampled(np.sin(2 * np.pi * 30000 * t), rate, 48000.0)  # above 24 kHz
     assert np.abs(y[2000:-2000]).max() < 1e-3
+
+
+def test_a_renders_onset_is_its_first_sample_within_40_db_of_its_peak_when_told_it_has_no_noise():
+    fs = 16000
+    t = np.arange(4800) / fs
+    note = np.concatenate([np.zeros(7), np.sin(2 * np.pi * 110 * t) * np.exp(-3 * t)])
+    # no quiet stretch to measure a noise from: the note's own quietest frames would count
+    assert acoustics.onset(note, fs, noise=0.0) == 7 + 1  # sin(0) = 0, then within 40 dB

@@ -122,14 +122,16 @@ def steel_note(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted_by_command(steel_note, tmp_path_factory):
     """`neural-strings fit` run once as a user would: no --out (so into the user preset
-    directory), the note named, the kind given, the body refined by gradient; (its output,
-    the preset's path)."""
+    directory), the note named, the kind given, the body refined by gradient and the
+    string's nonlinearity learned (one step: what it learns is tests/test_nonlinearity.py's);
+    (its output, the preset's path)."""
     data = tmp_path_factory.mktemp("data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_DATA_HOME", str(data))
         printed = subprocess.run(
             [sys.executable, "-m", "synth", "fit", str(steel_note), "--note", "B3", "--kind",
-             "guitar", "--name", "my-guitar", "--seconds", "1.5", "--refine"],
+             "guitar", "--name", "my-guitar", "--seconds", "1.5", "--refine",
+             "--learn-nonlinearity", "--nonlinearity-steps", "1"],
             capture_output=True, text=True, timeout=600)
         assert printed.returncode == 0, printed.stderr
         found = find_preset("my-guitar")
@@ -150,6 +152,8 @@ def test_the_command_writes_a_preset_that_plays_across_the_keyboard(fitted_by_co
     assert made["notes"][0]["key"] == 59 and made["seconds"] > 0
     refined = made["refinement"]["distance_db"]
     assert refined["after"] < refined["before"] and "modes then refined by gradient" in printed
+    assert preset.kind == "sav-gradnet" and made["nonlinearity"]["iterations"] == 1
+    assert "string's nonlinearity then learned" in printed
     engine = Engine(preset, fs=FS, polyphony=2)
     for key in (45, 59, 76):
         engine.note_on(key, 90)
@@ -219,6 +223,27 @@ def test_refine_without_the_training_side_is_refused_before_any_work(tmp_path, s
                  "--refine", "--quiet"]) == 2
     assert "--refine needs the training side (torch)" in capsys.readouterr().err
     assert time.monotonic() - began < 10 and not (tmp_path / "x.safetensors").exists()
+
+
+@pytest.mark.parametrize("options,reason", [
+    (["--learn-nonlinearity", "--from", "piano-wound"], "plucked strings only"),
+    (["--learn-nonlinearity", "--nonlinearity-steps", "0"], "is 1 to 1000"),
+    (["--refine", "--nonlinearity-steps", "5"], "goes with --learn-nonlinearity")])
+def test_a_nonlinearity_it_cannot_learn_is_refused_before_any_work(tmp_path, steel_note,
+                                                                    capsys, options, reason):
+    began = time.monotonic()
+    assert main(["fit", str(steel_note), "--out", str(tmp_path / "x.safetensors"), *options,
+                 "--quiet"]) == 2
+    assert reason in capsys.readouterr().err
+    assert time.monotonic() - began < 20 and not (tmp_path / "x.safetensors").exists()
+
+
+def test_learning_the_nonlinearity_without_the_training_side_is_refused(tmp_path, steel_note,
+                                                                         capsys, monkeypatch):
+    monkeypatch.setattr("synth.cli._plugins", lambda: [])  # as installed without [train]
+    assert main(["fit", str(steel_note), "--out", str(tmp_path / "x.safetensors"),
+                 "--learn-nonlinearity", "--quiet"]) == 2
+    assert "--learn-nonlinearity needs the training side (torch)" in capsys.readouterr().err
 
 
 def test_ctrl_c_stops_the_fit_says_so_and_leaves_no_preset(tmp_path, steel_note):

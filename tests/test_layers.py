@@ -33,6 +33,7 @@ LAYERS = [
                            "models.baselines"]),
     ("training", ["models.recipe", "models.train"]),
     ("training commands", ["models.export", "models.evaluate", "models.compare", "models.refine",
+                           "models.nonlinearity",
                            "models.widths", "models.bench", "presets.bodies", "presets.keyboards",
                            "presets.make_physics_presets"]),
     ("training front", ["models.cli"]),

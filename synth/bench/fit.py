@@ -15,7 +15,7 @@ limits that bench prints.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +57,10 @@ def held_out_figures(preset, note, velocity: int) -> dict:
 def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
         held_out: list[int] | None = None, program: int | None = None,
         figures: str | None = None, listening: str | None = None,
-        refine: Callable | None = None) -> list[dict]:
-    """Fit (then `refine(fit, progress)` it, given one: `models.refine.refine_body`), play
+        stages: Sequence[tuple] = ()) -> list[dict]:
+    """Fit (then take it through each of `stages`: (its command-line flag, what it does,
+    `step(fit, progress) -> fit`, `check(base)` or None, which refuses a base before the fit),
+    as `models.refine.refine_body` and `models.nonlinearity.learn_nonlinearity`), play
     the held-out notes, print the table, and with `figures` draw DIR/fit-KIND.png, with
     `listening` write FLAC files of the first fitted and the first held-out note (recording
     and fit); returns a row a held-out note."""
@@ -77,14 +79,16 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
     notes = [read_note(p, note=n) for p, n in zip(paths, [*fitted, *held_out], strict=True)]
     training, testing = notes[:len(fitted)], notes[len(fitted):]
     base = choose_base(training, kind)
+    for check in (check for _, _, _, check in stages if check is not None):
+        check(base)
     bar = Progress(1.0, f"fit {base.name}")
     fit = fit_preset(training, base, f"fitted-{kind}", bar.update,
-                     command=f"neural-strings bench fit {directory} --kind {kind}"
-                             + " --refine" * (refine is not None))
+                     command=" ".join([f"neural-strings bench fit {directory} --kind {kind}",
+                                       *(flag for flag, *_ in stages)]))
     bar.close()
-    if refine is not None:
-        bar = Progress(1.0, "refine its body by gradient")
-        fit = refine(fit, bar.update)
+    for _, title, step, _ in stages:
+        bar = Progress(1.0, title)
+        fit = step(fit, bar.update)
         bar.close()
     print(report(fit))
     velocity = int(np.median([n.velocity for n in fit.notes]))

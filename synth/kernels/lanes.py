@@ -321,11 +321,12 @@ def _struck_step(n_lanes, q, p, decay, stiff, gain, drive, pickup, tension, anti
             exc[H_LEFT, v] -= 1.0
 
 
-NOISE_MODULUS = 2147483647.0  # the Lehmer generator's: 2^31 - 1, its multiplier 16807
+NOISE_MODULUS = 2147483647.0  # the Lehmer generator's: 2^31 - 1
+NOISE_MULTIPLIER = 16807.0
 
 
 @njit(**INLINE)
-def _scrape(exc, v):
+def scrape_force(exc, v):
     """The scrape's force on lane v at this step: noise uniform in +-SCRAPE under a
     half-sine over the release, from the lane's Lehmer generator (exact in float64, so
     every render is the same); the scrape ends with the release."""
@@ -335,7 +336,7 @@ def _scrape(exc, v):
     if t >= 1.0:
         exc[SCRAPE, v] = 0.0
         return 0.0
-    seed = (16807.0 * exc[SEED, v]) % NOISE_MODULUS
+    seed = (NOISE_MULTIPLIER * exc[SEED, v]) % NOISE_MODULUS
     exc[SEED, v] = seed
     return exc[SCRAPE, v] * math.sin(math.pi * t) * (2.0 * seed / NOISE_MODULUS - 1.0)
 
@@ -369,7 +370,7 @@ def lanes_advance(n_steps, n_lanes, q, p, anti_q, anti_p, coef, ramp, ramping, p
         for v in range(n_lanes):
             force = excitation_force(exc[ELAPSED, v], exc[AMP, v], exc[LEN, v], exc[SHAPE, v])
             if exc[SCRAPE, v] != 0.0:
-                force += _scrape(exc, v)
+                force += scrape_force(exc, v)
             acc[_FORCE, v] = dt(force)
             exc[ELAPSED, v] += 1.0
         if struck:
