@@ -116,7 +116,7 @@ class FitDialog(QDialog):
         self.refine.setToolTip("as `neural-strings fit --refine`" if torch_here else
                                "needs the training side: pip install 'neural-strings[train]'")
         self.learn = QCheckBox("then learn the string's nonlinearity (plucked strings; "
-                               "about 3 s a note a step, 30 steps)")
+                               "about 2.5 min a note at 44.1 kHz)")
         self.learn.setEnabled(torch_here)
         self.learn.setToolTip("as `neural-strings fit --learn-nonlinearity`: a GradNet "
                               "potential fine-tuned through the SAV scheme" if torch_here else

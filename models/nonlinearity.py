@@ -268,6 +268,9 @@ def learned_preset(preset: Preset, potential: GradNetPotential) -> Preset:
     learned = dataclasses.replace(
         preset, path=None, kind="sav-gradnet",
         model={"potential": "gradnet", "activation": potential.activation},
+        description=f"{preset.description} Its string's potential is a "
+                    f"{potential.weight.shape[0]}-unit GradNet learned from the recordings "
+                    "(stable by construction).".strip(),
         tensors={f"gradnet.{name}": value for name, value in potential.export().items()})
     return dataclasses.replace(learned, output_gain=level_gain(learned))
 

@@ -561,9 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="then give the string a GradNet potential, started as its fitted "
                           "one and fine-tuned through the SAV scheme on the recordings; the "
                           "preset plays as sav-gradnet (needs torch; plucked strings only; "
-                          "about 3 s a note a step, 30 steps)")
+                          "about 2.5 min a note at 44.1 kHz)")
     fit.add_argument("--nonlinearity-steps", type=int, metavar="N",
-                     help="--learn-nonlinearity's gradient steps (default: 30)")
+                     help="--learn-nonlinearity's gradient steps (default: 20)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit)
 
