@@ -116,7 +116,7 @@ class FitDialog(QDialog):
         self.refine.setToolTip("as `neural-strings fit --refine`" if torch_here else
                                "needs the training side: pip install 'neural-strings[train]'")
         self.learn = QCheckBox("then learn the string's nonlinearity (plucked strings; "
-                               "about 2.5 min a note at 44.1 kHz)")
+                               "about 7 min at 44.1 kHz)")
         self.learn.setEnabled(torch_here)
         self.learn.setToolTip("as `neural-strings fit --learn-nonlinearity`: a GradNet "
                               "potential fine-tuned through the SAV scheme" if torch_here else
@@ -243,6 +243,9 @@ class FitDialog(QDialog):
         try:
             base = choose_base(notes, kind)
             learner = nonlinearity_learner() if learn else None
+            if learn and learner is None:
+                raise ParameterError("learning the nonlinearity needs the training side "
+                                     "(torch), which does not load here")
             if learner is not None:
                 learner.check_plucked(base)  # before the long work
             fit = fit_preset(notes, base, name, progress, command="window: Fit from recordings")

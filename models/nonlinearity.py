@@ -7,18 +7,19 @@ construction whatever the weights.
 The start is exact, not learned: the stretch activation's antiderivative is half the exact
 geometric string's element, A(z) = (sqrt(1 + z^2) - 1)^2 / 2, so a stretch GradNet whose
 units are the exact potential's N = M + 1 midpoint slopes, with output scales 2 / N and no
-biases, *is* the exact potential (`exact_gradnet`). Its biases stay at zero while it learns,
-so the string at rest stays in equilibrium and its small-amplitude pitch (the physical
-fit's) stays as it was; what moves is how the string's energy grows with each shape of
-slope: the glide and how the modes trade energy.
+biases, *is* the exact potential (`exact_gradnet`). Its biases are frozen (zero from the
+exact start) while it learns, so the string at rest stays in equilibrium and its
+small-amplitude pitch (the physical fit's) stays as it was; what moves is how the string's
+energy grows with each shape of slope: the glide and how the modes trade energy.
 
 Each note's string is stepped in torch exactly as the engine's lane steps it (`Lane`, read
 from the engine itself after its note-on: the warped coefficients, the contact, the readout
-and the excitation's force), and heard through the body as `models.refine` hears it. What
-the lane twin leaves out (a held pluck's scrape noise, the engine's rounding) stays as the
-engine rendered it: a note is the engine's render plus the twin's change of its string,
-y = engine + chain(w_learned - w_start), the chain linear (the lane's output's gains to the
-direct sound and to the bridge force, measured against the engine's render, then the body).
+and the excitation's force with its scrape noise; the drift control differentiated too), and
+heard through the body as `models.refine` hears it. What the twin does not hold (the
+engine's rounding) stays as the engine rendered it: a note is the engine's render plus the
+twin's change of its string, y = engine + chain(x_learned - x_start), the chain linear (the
+lane's output as heard, `pressed_out`, its gains into the direct sound and the bridge force,
+measured against the engine's render, then the body).
 """
 
 from __future__ import annotations
@@ -63,15 +64,18 @@ from synth.kernels.lanes import (
     scrape_force,
 )
 from synth.kernels.sav import LAMBDA0
+from synth.kernels.sav_voice import K
+from synth.keyboards import MISTUNING
 from synth.kinds.sav_string import GRADNET_TENSORS
 from synth.presets import Preset
 
 SECONDS = 0.3  # of each recording, from its onset, that the fine-tune compares
+TWIN_TOLERANCE = 1e-3  # the largest residual of the twin against the engine's render
 ITERATIONS = 20
 SCALE_RATE = 0.05  # Adam's learning rate on the units' log scales
 WEIGHT_RATE = 0.005  # and on the weights (in units of each mode's wavenumber)
-BETAS = (0.9, 0.999)
 PRIOR = 1.0  # the pull toward the start (mean squares of the change), against the distance
+LEARNED_TEXT = " Its string's potential is"  # how a learned preset's description goes on
 
 
 def conditioned(tensors: dict, activation: str) -> GradNetPotential:
@@ -109,8 +113,9 @@ def starting_potential(preset: Preset) -> GradNetPotential:
         return exact_gradnet(preset.n_modes)
     raise ParameterError(
         f"--learn-nonlinearity starts from the exact geometric string or a GradNet; "
-        f"{preset.name!r} is a {preset.kind} string with the "
-        f"{preset.model.get('potential', 'no')} potential")
+        f"{preset.name!r} is a {preset.kind} model"
+        + (f" with the {preset.model['potential']} potential" if "potential" in preset.model
+           else ""))
 
 
 def check_plucked(preset: Preset) -> None:
@@ -121,6 +126,9 @@ def check_plucked(preset: Preset) -> None:
         raise ParameterError(
             "--learn-nonlinearity plays plucked strings only: the piano's hammer and "
             "unisons have no joint torch twin yet (fit it without the option)")
+    if preset.keyboard is not None and (preset.keyboard.strings[:, MISTUNING] > 0).any():
+        raise ParameterError("--learn-nonlinearity plays single strings only: "
+                             f"{preset.name!r} has mistuned unisons, which its twin lacks")
     starting_potential(preset)
 
 
@@ -160,13 +168,12 @@ def lane_of(preset: Preset, key: int, velocity: int, fs: float, steps: int) -> L
         if exc[SCRAPE, 0] != 0.0:
             forces[n] += scrape_force(exc, 0)
     hold = amplitude if shape == HELD_PLUCK else 0.0
-    return Lane(rows, float(voices.per_lane[NU2, 0]), hold, forces,
-                float(voices.constants[0]))
+    return Lane(rows, float(voices.per_lane[NU2, 0]), hold, forces, float(voices.constants[K]))
 
 
 def lane_outputs(potential: torch.nn.Module, lanes: list[Lane]) -> torch.Tensor:
     """What each lane is heard as after each step, (B, N), stepped as `synth.kernels.lanes`
-    steps it (the drift control carrying no gradient), with `potential`; all lanes share k
+    steps it (its drift control differentiated too), with `potential`; all lanes share k
     and N."""
     k = lanes[0].k
     rows = {name: torch.as_tensor(np.stack([lane.rows[name] for lane in lanes]))
@@ -200,11 +207,13 @@ def lane_outputs(potential: torch.nn.Module, lanes: list[Lane]) -> torch.Tensor:
     return torch.stack(out, 1)
 
 
-def pressed_out(w: torch.Tensor, fs: float) -> torch.Tensor:
-    """A held string's lane output (..., N) as the engine hears it: relative to its press,
-    w - w[0] exp(-t / PRESS_SECONDS) (`engine.block._render`, a fresh voice)."""
+def pressed_out(w: torch.Tensor, lanes: list[Lane], fs: float) -> torch.Tensor:
+    """The lanes' outputs w (B, N) as the engine hears them (`engine.block._render`, a fresh
+    voice): a held string's relative to its press, w - w[0] exp(-t / PRESS_SECONDS), the
+    others' as they are."""
     fading = torch.exp(-torch.arange(w.shape[-1], dtype=w.dtype) / (PRESS_SECONDS * fs))
-    return w - w[..., :1] * fading
+    held = torch.as_tensor([lane.hold != 0.0 for lane in lanes])[:, None]
+    return w - torch.where(held, w[:, :1], 0.0) * fading
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,7 +240,7 @@ def prepare(preset: Preset, potential: GradNetPotential, key: int, velocity: int
     lane = lane_of(preset, key, velocity, fs, steps)
     forces = bridge_forces(preset, key, velocity, fs, steps / fs)
     with torch.no_grad():
-        x0 = pressed_out(lane_outputs(potential, [lane])[0], fs)
+        x0 = pressed_out(lane_outputs(potential, [lane]), [lane], fs)[0]
     x = x0.numpy()
     gains, residual = [], 0.0
     for engine_says in (forces.direct, forces.force):
@@ -240,13 +249,21 @@ def prepare(preset: Preset, potential: GradNetPotential, key: int, velocity: int
         residual = max(residual, float(np.abs(engine_says - gain * x).max()
                                        / max(np.abs(engine_says).max(), 1e-300)))
     with torch.no_grad():
-        start = acoustics.onset(BoundedBody(preset)(forces).numpy(), fs, noise=0.0)
+        start = acoustics.onset(instrument(preset)(forces).numpy(), fs, noise=0.0)
     note = Note(lane, dataclasses.replace(forces, onset=start), gains[0], gains[1], x0,
                 torch.as_tensor(samples[:steps - start], dtype=torch.float64))
     return note, residual
 
 
-def heard(body: BoundedBody, note: Note, x: torch.Tensor) -> torch.Tensor:
+def instrument(preset: Preset) -> Callable[[Forces], torch.Tensor]:
+    """The preset's mono output, from its onset, of a note's `Forces`: through its body as it
+    is (`refine.BoundedBody`, its parameters fixed), or the direct sound where it has none."""
+    if preset.body is None:
+        return lambda forces: torch.as_tensor(forces.direct)[forces.onset:]
+    return BoundedBody(preset).requires_grad_(False)
+
+
+def heard(body: Callable[[Forces], torch.Tensor], note: Note, x: torch.Tensor) -> torch.Tensor:
     """The note's instrument output from its onset with the lane heard as x (N,) instead of
     its start: the engine's render plus the chain's change."""
     change = x - note.x0
@@ -257,7 +274,7 @@ def heard(body: BoundedBody, note: Note, x: torch.Tensor) -> torch.Tensor:
 
 
 def _trained(potential: GradNetPotential) -> list[torch.nn.Parameter]:
-    """The parameters the fine-tune moves: all but the biases, which stay at zero."""
+    """The parameters the fine-tune moves: all but the biases, which stay as they start."""
     potential.bias.requires_grad_(False)
     return [potential.weight, potential.log_scale_in, potential.log_scale_out]
 
@@ -268,8 +285,8 @@ def learned_preset(preset: Preset, potential: GradNetPotential) -> Preset:
     learned = dataclasses.replace(
         preset, path=None, kind="sav-gradnet",
         model={"potential": "gradnet", "activation": potential.activation},
-        description=f"{preset.description} Its string's potential is a "
-                    f"{potential.weight.shape[0]}-unit GradNet learned from the recordings "
+        description=f"{preset.description.split(LEARNED_TEXT)[0]}{LEARNED_TEXT} a "
+                    f"{potential.weight.shape[0]}-unit GradNet learned from recordings "
                     "(stable by construction).".strip(),
         tensors={f"gradnet.{name}": value for name, value in potential.export().items()})
     return dataclasses.replace(learned, output_gain=level_gain(learned))
@@ -285,12 +302,17 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
     check_plucked(fit.preset)
     begun = time.monotonic()
     potential = starting_potential(fit.preset)
-    body = BoundedBody(fit.preset)
+    body = instrument(fit.preset)
     notes, parity = [], 0.0
     for fitted in fit.notes:
         recording = fitted.recording
         note, residual = prepare(fit.preset, potential, fitted.key, fitted.velocity,
                                  recording.samples, recording.fs)
+        if not residual < TWIN_TOLERANCE:
+            raise ParameterError(
+                f"--learn-nonlinearity: its twin does not play key {fitted.key} of "
+                f"{fit.preset.name!r} as the engine does (residual {residual:.2g} of the peak, "
+                f"at most {TWIN_TOLERANCE:g}): not learned")
         notes.append(note)
         parity = max(parity, residual)
     rates = sorted({note.forces.fs for note in notes})  # notes at one rate step together
@@ -298,15 +320,17 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
     trained = _trained(potential)
     start = [t.detach().clone() for t in trained]
     optimiser = torch.optim.Adam([{"params": trained[:1], "lr": WEIGHT_RATE},
-                                  {"params": trained[1:], "lr": SCALE_RATE}], betas=BETAS)
+                                  {"params": trained[1:], "lr": SCALE_RATE}])
     distances, best = [], (math.inf, None)
     for step in range(iterations + 1):
         optimiser.zero_grad()
-        distance = torch.stack([spectral_distance(heard(body, note, x), note.recorded, fs)
-                                for fs, batch in batches for note, x in zip(
-                                    batch, pressed_out(lane_outputs(
-                                        potential, [note.lane for note in batch]), fs),
-                                    strict=True)]).mean()
+        distances_now = []
+        for fs, batch in batches:
+            lanes = [note.lane for note in batch]
+            outputs = pressed_out(lane_outputs(potential, lanes), lanes, fs)
+            distances_now += [spectral_distance(heard(body, note, x), note.recorded, fs)
+                              for note, x in zip(batch, outputs, strict=True)]
+        distance = torch.stack(distances_now).mean()
         distances.append(distance.item())
         if not math.isfinite(distances[-1]):
             break  # kept: the best step before
@@ -335,7 +359,7 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
         "what": f"a {activation} GradNet of {potential.weight.shape[0]} units, started as "
                 "the fitted string's potential, fine-tuned through the SAV scheme "
                 "(models.nonlinearity)",
-        "iterations": iterations, "seconds_compared": SECONDS,
+        "iterations": len(distances) - 1, "seconds_compared": SECONDS,
         "twin_residual": float(f"{parity:.2g}"),
         "distance_db": {"before": round(distances[0], 3), "after": round(best[0], 3),
                         "steps": [round(d, 3) for d in distances]}}

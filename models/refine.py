@@ -85,9 +85,9 @@ def bridge_forces(preset: Preset, key: int, velocity: int, fs: float,
                   seconds: float) -> Forces:
     """`key` at `velocity` on `preset`: its direct sound (body_mix 0) and bridge force (the
     direct sound with the body's stereo spread 0, one channel), `seconds` long, at a master
-    gain of QUIET dB (the limiter never acts)."""
+    gain of QUIET dB (the limiter never acts). A preset without a body: its sound, for both."""
     def direct(spread: float) -> np.ndarray:
-        body = dataclasses.replace(preset.body, spread=spread)
+        body = preset.body and dataclasses.replace(preset.body, spread=spread)
         engine = Engine(dataclasses.replace(preset, body=body, path=None), fs=fs,
                         polyphony=2, dtype=np.float64)
         engine.set_param("body_mix", 0.0)
@@ -96,6 +96,9 @@ def bridge_forces(preset: Preset, key: int, velocity: int, fs: float,
         engine.note_on(key, velocity)
         return engine.process(round(seconds * fs)).astype(np.float64)
 
+    if preset.body is None:
+        sound = acoustics.mono(direct(0.0))
+        return Forces(sound, sound, fs)
     return Forces(acoustics.mono(direct(preset.body.spread)), direct(0.0)[:, 0], fs)
 
 

@@ -561,9 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="then give the string a GradNet potential, started as its fitted "
                           "one and fine-tuned through the SAV scheme on the recordings; the "
                           "preset plays as sav-gradnet (needs torch; plucked strings only; "
-                          "about 2.5 min a note at 44.1 kHz)")
-    fit.add_argument("--nonlinearity-steps", type=int, metavar="N",
-                     help="--learn-nonlinearity's gradient steps (default: 20)")
+                          "about 7 min at 44.1 kHz: the notes at one rate step together)")
+    fit.add_argument("--nonlinearity-steps", type=int, metavar="N",  # models.nonlinearity's
+                     help="--learn-nonlinearity's gradient steps (default: 20)")  # ITERATIONS
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_fit)
 

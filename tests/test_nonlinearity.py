@@ -25,7 +25,7 @@ from models.sav import ExactPotential
 from synth import fit
 from synth.engine import Engine
 from synth.errors import ParameterError
-from synth.keyboards import POSITION
+from synth.keyboards import MISTUNING, POSITION
 from synth.presets import find_preset, load_preset
 from synth.recording import read_note
 
@@ -61,7 +61,9 @@ def test_the_engine_plays_the_exact_string_as_a_gradnet_as_it_plays_the_exact_st
 
 
 @pytest.mark.parametrize("name,key,velocity", [("nylon-guitar", 45, 127),
-                                               ("steel-guitar", 64, 90)])  # a plectrum
+                                               ("steel-guitar", 64, 90),  # a plectrum
+                                               ("nylon-string-bare", 52, 100)])  # a pulse,
+# no body
 def test_the_lane_twin_steps_as_the_engines_lane_and_is_heard_as_the_engine_hears_it(
         name, key, velocity):
     preset = load_preset(find_preset(name))
@@ -110,7 +112,7 @@ def test_it_learns_a_stronger_nonlinearity_back_from_a_recording(nylon, tmp_path
     assert learned.preset.kind == "sav-gradnet"
     assert "string's nonlinearity then learned (sav-gradnet), 4 steps" in fit.report(learned)
     tensors = learned.preset.tensors
-    growth = (np.mean(tensors["gradnet.log_scale_out"]) - math.log(2.0 / 41)
+    growth = (np.mean(tensors["gradnet.log_scale_out"]) - math.log(2.0 / (nylon.n_modes + 1))
               + 4.0 * np.mean(tensors["gradnet.log_scale_in"]))  # of V at small slopes
     assert 0.1 < growth < 2.0 * math.log(2.25)
     assert np.all(tensors["gradnet.bias"] == 0.0)  # at rest in equilibrium, as tuned
@@ -124,5 +126,11 @@ def test_what_the_lane_twin_cannot_play_is_refused_first(nylon):
     kirchhoff = dataclasses.replace(nylon, model={"potential": "kc"})
     with pytest.raises(ParameterError, match="exact geometric string or a GradNet"):
         check_plucked(kirchhoff)
+    strings = nylon.keyboard.strings.copy()
+    strings[:, MISTUNING] = 0.5
+    unisons = dataclasses.replace(nylon, keyboard=dataclasses.replace(nylon.keyboard,
+                                                                      strings=strings))
+    with pytest.raises(ParameterError, match="mistuned unisons"):
+        check_plucked(unisons)
     check_plucked(nylon)
     check_plucked(load_preset(find_preset("stretch-128")))
