@@ -324,18 +324,26 @@ def test_an_audition_plays_beside_the_notes_at_the_master_gain_alone(nylon):
     assert np.abs(heard[FS // 2 + 100:]).max() < 1e-6  # played once
 
 
-def test_a_new_audition_replaces_one_playing_and_all_sound_off_or_stop_ends_it(nylon):
+def test_a_new_audition_replaces_one_playing_which_fades_and_all_sound_off_or_stop_end_it(
+        nylon):
+    from synth.engine.state import AUDITION_FADE_SECONDS
+
+    fade = round(AUDITION_FADE_SECONDS * FS)
     engine = Engine(nylon, fs=FS)
     engine.audition(np.full(FS, 0.25), FS)
     assert np.allclose(engine.process(1024), 0.25)
     engine.audition(np.full((FS, 2), -0.5), FS)  # another slot, from its start
-    assert np.allclose(engine.process(1024), -0.5)
+    crossed = engine.process(1024)[:, 0].astype(np.float64)
+    expected = -0.5 + 0.25 * np.clip(1.0 - np.arange(1024) / fade, 0.0, None)
+    assert np.abs(crossed - expected).max() < 1e-6  # the first fades out linearly: no click
     engine.all_sound_off()
-    assert not engine.process(1024).any()
+    assert not engine.process(1024).any()  # at once
     engine.audition(np.full(FS, 0.25), FS)
     engine.process(256)
     engine.stop_audition()
-    assert not engine.process(1024).any()
+    stopped = engine.process(1024)[:, 0].astype(np.float64)
+    assert np.abs(stopped - 0.25 * np.clip(1.0 - np.arange(1024) / fade, 0.0, None)).max() \
+        < 1e-6 and not stopped[fade:].any()
 
 
 def test_only_the_last_audition_asked_for_plays_and_a_stop_drops_one_not_yet_taken(nylon):
@@ -344,10 +352,10 @@ def test_only_the_last_audition_asked_for_plays_and_a_stop_drops_one_not_yet_tak
     engine.process(256)  # playing its slot while three more are asked for, none taken
     for level in (-0.5, 0.125, 0.375):
         engine.audition(np.full(FS, level), FS)  # never the slot playing nor the one asked
-    assert np.allclose(engine.process(1024), 0.375)
+    assert np.allclose(engine.process(2048)[1024:], 0.375)  # once the first has faded out
     engine.audition(np.full(FS, 0.25), FS)
     engine.stop_audition()
-    assert not engine.process(1024).any()
+    assert not engine.process(2048)[1024:].any()  # 0.375 faded out, 0.25 never played
     engine.audition(np.full(FS, 0.25), FS)
     engine.all_sound_off()
     assert not engine.process(1024).any()
@@ -394,7 +402,11 @@ engine.set_param("body_size", 1.7)
 engine.set_param("body_damping", 0.4)
 engine.set_param("tension", 1.3)
 engine.audition(0.1 * np.sin(np.arange(30000) / 7.0), 44100.0)
-played = blocks(200)
+played = blocks(100)
+engine.audition(0.1 * np.sin(np.arange(30000) / 5.0), 44100.0)  # the first fades out
+played = max(played, blocks(100))
+engine.stop_audition()
+blocks(10)
 engine.all_sound_off()
 blocks(20)
 print(rtsys.get_allocation_stats().alloc - before, played > 0.01)
@@ -404,8 +416,8 @@ print(rtsys.get_allocation_stats().alloc - before, played > 0.01)
 @pytest.mark.parametrize("preset", ["piano-wound", "stretch-128"])
 def test_the_audio_callback_allocates_nothing_while_an_instrument_plays(preset):
     """Through the real callback (a cfunc over the state's pointers, as PortAudio calls it):
-    notes, body size and damping moving, a retune, an audition and all sound off, with the
-    body."""
+    notes, body size and damping moving, a retune, an audition replaced by another (which
+    fades out) then stopped, and all sound off, with the body."""
     result = subprocess.run([sys.executable, "-c", ALLOCATION_SCRIPT.format(preset=preset)],
                             capture_output=True, text=True, timeout=900,
                             env={**os.environ, "NUMBA_NRT_STATS": "1"})

@@ -26,6 +26,11 @@ from synth.engine.state import (
     A4,
     ACTIVE,
     AGE,
+    AUDITION_FADE_SECONDS,
+    AUDITION_FADING,
+    AUDITION_FADING_COUNT,
+    AUDITION_FADING_LEFT,
+    AUDITION_FADING_READ,
     AUDITION_LENGTH,
     AUDITION_NEXT,
     AUDITION_READ,
@@ -459,7 +464,8 @@ def _all_sound_off(st):
     st.config[FADE_FROM] = position
     st.constants[FADING_LEVEL] = 1.0
     st.constants[FADING_STEP] = -1.0 / st.constants[FADE_STEPS]
-    st.config[AUDITION_LENGTH] = 0  # an audition stops too, and one asked for is dropped
+    st.config[AUDITION_LENGTH] = 0  # an audition stops too, at once, and one asked for is
+    st.config[AUDITION_FADING_LEFT] = 0  # dropped
     st.config[AUDITION_SEEN] = st.config[AUDITION_REQUEST]
 
 
@@ -720,11 +726,19 @@ def _measure_frequency(st, meters, lane, phase, omega1, frames):
 
 @njit(**INTERNAL)
 def _take_audition(st):
-    """Start the audition last asked for (`Engine.audition`) if this thread has not yet."""
+    """Start the audition last asked for (`Engine.audition`) if this thread has not yet; the
+    one it replaces, if still playing, fades out over AUDITION_FADE_SECONDS."""
     config = st.config
     request = config[AUDITION_REQUEST]
     if request != config[AUDITION_SEEN]:
         config[AUDITION_SEEN] = request
+        left = config[AUDITION_LENGTH] - config[AUDITION_READ]
+        if left > 0:
+            fade = max(round(AUDITION_FADE_SECONDS * st.constants[FS]), 1)
+            config[AUDITION_FADING] = config[AUDITION_SLOT]
+            config[AUDITION_FADING_READ] = config[AUDITION_READ]
+            config[AUDITION_FADING_LEFT] = min(fade, left)
+            config[AUDITION_FADING_COUNT] = min(fade, left)
         asked = max(config[AUDITION_NEXT], 0)
         config[AUDITION_SLOT] = asked % AUDITION_SLOTS
         config[AUDITION_LENGTH] = min(asked // AUDITION_SLOTS, st.audition.shape[1])
@@ -741,6 +755,10 @@ def _output(st, out):
     _take_audition(st)
     slot, read, length = (st.config[AUDITION_SLOT], st.config[AUDITION_READ],
                           st.config[AUDITION_LENGTH])
+    fading, fading_read, fading_left = (st.config[AUDITION_FADING],
+                                        st.config[AUDITION_FADING_READ],
+                                        st.config[AUDITION_FADING_LEFT])
+    fading_count = max(st.config[AUDITION_FADING_COUNT], 1)
     level = 1.0 / st.constants[OUTPUT_GAIN]  # the master gain alone, ramped as the notes'
     target_gain = st.constants[OUTPUT_GAIN] * 10.0 ** (st.params[CURRENT, params.GAIN] / 20.0)
     gain, step = st.constants[GAIN_NOW], (target_gain - st.constants[GAIN_NOW]) / frames
@@ -758,6 +776,12 @@ def _output(st, out):
             left += st.audition[slot, read, 0] * gain * level * switch
             right += st.audition[slot, read, 1] * gain * level * switch
             read += 1
+        if fading_left > 0:  # the audition replaced or stopped, fading out linearly
+            share = gain * level * switch * fading_left / fading_count
+            left += st.audition[fading, fading_read, 0] * share
+            right += st.audition[fading, fading_read, 1] * share
+            fading_read += 1
+            fading_left -= 1
         if not (np.isfinite(left) and np.isfinite(right)):
             left = right = 0.0
             st.telemetry[NONFINITE] += 1.0
@@ -775,6 +799,7 @@ def _output(st, out):
         write = (write + 1) % size
     st.config[SCOPE_WRITE] = write
     st.config[AUDITION_READ] = read
+    st.config[AUDITION_FADING_READ], st.config[AUDITION_FADING_LEFT] = fading_read, fading_left
     st.constants[SWITCH_LEVEL] = switch
     if switch >= 1.0 and switch_step > 0.0:
         st.constants[SWITCH_STEP] = 0.0

@@ -21,6 +21,7 @@ from synth.engine.block import process_block
 from synth.engine.events import EventQueue
 from synth.engine.state import (
     ACTIVE,
+    AUDITION_FADING,
     AUDITION_NEXT,
     AUDITION_REQUEST,
     AUDITION_SECONDS,
@@ -220,8 +221,9 @@ class Engine:
         """Play a sound once through the output, beside the notes: (N,) mono or (N, 2)
         stereo samples at fs Hz (the first AUDITION_SECONDS, resampled to the engine's
         rate), at the master gain but not the preset's level, to compare a recording with
-        the instrument. It replaces an audition still playing (cut, not faded);
-        all-sound-off, `stop_audition`, loading a preset and changing the rate stop it.
+        the instrument. It replaces an audition still playing, which fades out over
+        AUDITION_FADE_SECONDS, as `stop_audition` fades it; all-sound-off, loading a preset
+        and changing the rate stop it at once.
         Never waits for the audio thread. Returns the seconds it plays."""
         x = np.asarray(samples, dtype=np.float64)
         if not (x.ndim == 1 or (x.ndim == 2 and x.shape[1] in (1, 2))) or len(x) == 0:
@@ -236,8 +238,10 @@ class Engine:
             stereo = np.repeat(x[:, None], 2, axis=1) if x.ndim == 1 else x[:, [0, -1]]
             frames = min(len(stereo), state.audition.shape[1])
             config = state.config
-            # neither the slot playing nor the one last asked for (which may start any time)
-            busy = {int(config[AUDITION_SLOT]), int(config[AUDITION_NEXT]) % AUDITION_SLOTS}
+            # neither the slot playing, nor the one fading out, nor the one last asked for
+            # (which may start any time, and then the one playing fades)
+            busy = {int(config[AUDITION_SLOT]), int(config[AUDITION_FADING]),
+                    int(config[AUDITION_NEXT]) % AUDITION_SLOTS}
             slot = min(set(range(AUDITION_SLOTS)) - busy)
             state.audition[slot, :frames] = stereo[:frames]
             config[AUDITION_NEXT] = frames * AUDITION_SLOTS + slot
@@ -245,7 +249,8 @@ class Engine:
             return frames / self.fs
 
     def stop_audition(self) -> None:
-        """Stop an audition (before the next block's output), and drop one asked for."""
+        """Fade an audition out (from the next block's output, over AUDITION_FADE_SECONDS),
+        and drop one asked for."""
         with self._swap_lock:
             config = self.state.config
             config[AUDITION_NEXT] = int(config[AUDITION_NEXT]) % AUDITION_SLOTS  # length 0

@@ -29,15 +29,18 @@ from synth.presets import EXCITATION_TYPES, Preset
 # POSITION: the sample of the block that events now applied fall on; FADE_FROM: the sample
 # of the block from which the body's earlier ringing fades (an all-sound-off's).
 # An audition (a recorded sound played through the output, `Engine.audition`): the caller
-# fills the slot of `audition` that is neither playing (AUDITION_SLOT) nor last asked for (in
-# AUDITION_NEXT), writes AUDITION_NEXT = length x AUDITION_SLOTS + slot (one int64, never read
-# half written), then counts AUDITION_REQUEST up; the audio thread alone writes the rest:
-# before each block's output it takes a request it has not seen (AUDITION_SEEN), then plays
-# AUDITION_SLOT from AUDITION_READ to AUDITION_LENGTH. No slot is written while it plays.
+# fills the slot of `audition` that is neither playing (AUDITION_SLOT), fading out
+# (AUDITION_FADING) nor last asked for (in AUDITION_NEXT), writes AUDITION_NEXT = length x
+# AUDITION_SLOTS + slot (one int64, never read half written), then counts AUDITION_REQUEST up;
+# the audio thread alone writes the rest: before each block's output it takes a request it has
+# not seen (AUDITION_SEEN), then plays AUDITION_SLOT from AUDITION_READ to AUDITION_LENGTH; the
+# one it replaced fades out from AUDITION_FADING_READ over AUDITION_FADING_COUNT samples, of
+# which AUDITION_FADING_LEFT are left. No slot is written while it plays or fades.
 (N_MODES, CAPACITY, POLYPHONY, NEXT_AGE, HI_LANE, RAMPING, SCOPE_WRITE, SCHEDULED, POSITION,
  FADE_FROM, AUDITION_REQUEST, AUDITION_NEXT, AUDITION_SEEN, AUDITION_SLOT, AUDITION_LENGTH,
- AUDITION_READ) = range(16)
-CONFIG_SIZE = 16
+ AUDITION_READ, AUDITION_FADING, AUDITION_FADING_READ, AUDITION_FADING_LEFT,
+ AUDITION_FADING_COUNT) = range(20)
+CONFIG_SIZE = 20
 # constants (float64)
 (FS, K, POSITION_REF, OUTPUT_GAIN, A4, FADE_STEPS, SILENCE, TSC_HZ, SMOOTH_TIME, CEILING,
  RELEASE, GAIN_NOW, LIMITER_ENV, TUNING, BRIDGE_SCALE, HAS_BODY, SPREAD, LOW_NOTE, HIGH_NOTE,
@@ -97,7 +100,8 @@ CEILING_LEVEL = 10 ** (-0.3 / 20)  # limiter ceiling, -0.3 dBFS
 LIMITER_RELEASE_SECONDS = 0.1
 SMOOTHING_SECONDS = 0.02
 AUDITION_SECONDS = 6.0  # the longest audition (AUDITION_SLOTS slots of it, stereo float32)
-AUDITION_SLOTS = 3  # one playing, one asked for, one being written
+AUDITION_SLOTS = 4  # one playing, one fading out, one asked for, one being written
+AUDITION_FADE_SECONDS = 0.02  # a replaced or stopped audition fades out over this long
 
 
 class EngineState(NamedTuple):
