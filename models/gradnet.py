@@ -96,15 +96,17 @@ class GradNetPotential(nn.Module):
         return {name: t.detach().to(torch.float64).cpu().numpy() for name, t in tensors.items()}
 
     @classmethod
-    def from_export(cls, tensors: dict, dtype=torch.float64,
-                    activation: str = "leaky") -> GradNetPotential:
-        """The potential with exported parameters (column_scale 1: W is taken as is)."""
+    def from_export(cls, tensors: dict, dtype=torch.float64, activation: str = "leaky",
+                    column_scale: torch.Tensor | None = None) -> GradNetPotential:
+        """The potential with exported parameters, W stored over `column_scale` (M,)
+        (default 1: W is taken as is)."""
         hidden, n_modes = tensors["weight"].shape
-        net = cls(n_modes, hidden, dtype=dtype, column_scale=torch.ones(n_modes),
-                  activation=activation)
+        scale = torch.ones(n_modes) if column_scale is None else column_scale
+        net = cls(n_modes, hidden, dtype=dtype, column_scale=scale, activation=activation)
         with torch.no_grad():
             for name, value in tensors.items():
                 getattr(net, name).copy_(torch.as_tensor(value, dtype=dtype))
+            net.weight /= net.column_scale
         return net
 
 

@@ -81,14 +81,9 @@ LEARNED_TEXT = " Its string's potential is"  # how a learned preset's descriptio
 def conditioned(tensors: dict, activation: str) -> GradNetPotential:
     """The GradNet of exported `tensors` (`GradNetPotential.export`) with each weight column
     stored in units of its mode's wavenumber, so Adam's steps are relative to it."""
-    hidden, n_modes = tensors["weight"].shape
+    n_modes = tensors["weight"].shape[1]
     beta = torch.arange(1, n_modes + 1, dtype=torch.float64) * math.pi
-    net = GradNetPotential(n_modes, hidden, column_scale=beta, activation=activation)
-    with torch.no_grad():
-        net.weight.copy_(torch.as_tensor(tensors["weight"], dtype=torch.float64) / beta)
-        for name in GRADNET_TENSORS[1:]:
-            getattr(net, name).copy_(torch.as_tensor(tensors[name], dtype=torch.float64))
-    return net
+    return GradNetPotential.from_export(tensors, activation=activation, column_scale=beta)
 
 
 def exact_gradnet(n_modes: int) -> GradNetPotential:
@@ -196,13 +191,13 @@ def lane_outputs(potential: torch.nn.Module, lanes: list[Lane]) -> torch.Tensor:
         drift = psi - torch.sqrt(2.0 * potential(q)[0] + EPS)[:, None]
         g = g - LAMBDA0 * drift / (p.abs().sum(-1, keepdim=True) + EPS) * torch.sign(p)
         base = rows["decay"] * p - rows["stiff"] * q_half + drive * forces[:, n:n + 1]
-        shift = (nu2 * psi + h * ((g * p).sum(-1, keepdim=True)
-                                  + (g * base).sum(-1, keepdim=True))) \
+        g_p = (g * p).sum(-1, keepdim=True)
+        shift = (nu2 * psi + h * (g_p + (g * base).sum(-1, keepdim=True))) \
             / (1.0 + h * (g * rows["gain"] * g).sum(-1, keepdim=True))
         p_next = base - shift * rows["gain"] * g
         q = q_half + 0.5 * k * p_next
         out.append((rows["pickup"] * q - rows["tension"] * shift * g).sum(-1))
-        psi = psi + 0.5 * k * ((g * p).sum(-1, keepdim=True) + (g * p_next).sum(-1, keepdim=True))
+        psi = psi + 0.5 * k * (g_p + (g * p_next).sum(-1, keepdim=True))
         p = p_next
     return torch.stack(out, 1)
 
