@@ -9,14 +9,17 @@ For the recorded notes (`synth.recording.read_note`), at their keys:
    sqrt(B_recorded / B_rendered);
 2. the excitation and the body: two guesses per note at its velocity and position
    (`_excitation`), then the body's size found with each note's velocity and position about
-   them (`_placed`), as all three shape the same early spectrum;
+   them (`_placed`), as all three shape the same early spectrum, and the size and positions
+   polished by a compass search (`_polished`);
 3. the losses: the loss law split into the part that does not rise with frequency (sigma0,
    the bridge) and the part that does (sigma1, the air, internal friction), each scaled
    (a, b > 0; the decay of mode m is a F_m + b R_m, `synth.physics.losses.mode_decay`),
    ROUNDS rounds, each aiming every partial's decay at the law's times what the render
    lacks (`_two_factors`), with kappa touched up alike and the nonlinearity's nu scaled by
    sqrt(glide_recorded / glide_rendered) (the early pitch glide grows as nu^2; left alone
-   where either is under MIN_GLIDE cents).
+   where either is under MIN_GLIDE cents);
+4. the size and positions polished again on the fitted strings (step 2 judged them on the
+   base's losses and nonlinearity), and step 3 again from there.
 
 The corrections (log kappa, log a, log b, log nu, log position) are interpolated between the
 recorded keys, linearly in the key and constant beyond the outermost ones, over the base's
@@ -68,11 +71,16 @@ BODY_SECONDS = 0.3  # s from the onset: where the body's size is judged
 SHIFTS = np.linspace(-0.04, 0.04, 5)  # positions tried about each note's, with each size
 FINE_SHIFTS = np.linspace(-0.01, 0.01, 5)  # ... and with each finer size
 VELOCITY_STEPS = (-16, 0, 16)  # ... with the velocities either side of each note's
+POLISH_STEPS = (0.01, 0.01)  # the polish's first steps: log body size, position
+POLISH_REACH = 0.06  # how far the polish may take a position from the grids' choice
+POLISH_FINEST = 0.002  # the polish ends once its position step is below this
+POLISH_ROUNDS = 12
 MIN_POSITION, MAX_POSITION = 0.02, 0.5
 DECAY_PARTIALS = 10
 WEAK_DECAY = 30.0  # dB below the strongest partial: too weak to measure a decay on
+DECAY_RANGE = 25.0  # dB: a partial's decay is measured if its envelope falls this far
 ROUNDS = 4
-PRIOR = 0.05  # the pull of a loss fit towards the base's law, per unit weight
+PRIOR = 0.01  # the pull of a loss fit towards the base's law, per unit weight
 HUBER = 0.3  # a partial's decay off by more than this (log) counts linearly
 MAX_STEP = 2.0  # the most a round changes kappa, or a mode's decay aimed at
 FACTOR_RANGE = (0.02, 50.0)  # how far a fit may scale kappa or a loss part, per key
@@ -155,10 +163,15 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
         size, excited = _placed(stiff, notes, guesses, BODY_SIZES, SHIFTS, VELOCITY_STEPS, tick)
         size, excited = _placed(stiff, notes, [[e] for e in excited], _finer(size),
                                 FINE_SHIFTS, VELOCITY_STEPS, tick)
+    size, excited = _polished(stiff, notes, size, excited, tick)
+    fitted = _strings(base, notes, size, excited, kappas, tick)
+    # the grids and the polish judged the excitation and the body on the base's losses and
+    # nonlinearity, which shape the first BODY_SECONDS too: polished again on the fitted
+    # strings, and the strings fitted again from there
+    strung = dataclasses.replace(base, path=None, keyboard=corrected(base.keys(), fitted))
+    size, excited = _polished(strung, notes, size, excited, tick)
+    fitted = _strings(base, notes, size, excited, [n.kappa_factor for n in fitted], tick)
     start = sized(base, size)
-    velocities, positions = zip(*excited, strict=True)
-    fitted = [_string(start, *fitting, tick)
-              for fitting in zip(notes, keys, velocities, positions, kappas, strict=True)]
     preset = dataclasses.replace(
         start, name=name, path=None, keyboard=corrected(start.keys(), fitted),
         reference_note=float(round(np.median(keys))), description=_description(base, fitted))
@@ -173,6 +186,16 @@ def fit_preset(notes: list[RecordedNote], base: Preset, name: str,
         preset, provenance=provenance(fit, command)))
 
 
+def _strings(base: Preset, notes: list[RecordedNote], size: float,
+             excited: list[tuple[int, float]], kappas: list[float],
+             tick: Callable[[float], None]) -> list[FittedNote]:
+    """Each note's string fitted (`_string`) on `base`'s body at `size`, played at its
+    (velocity, position), kappa starting from its `kappas` factor."""
+    start = sized(base, size)
+    return [_string(start, note, key_of(note), velocity, position, kappa, tick)
+            for note, (velocity, position), kappa in zip(notes, excited, kappas, strict=True)]
+
+
 def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
     """Seconds of audio a fit of `notes` renders (the most, where candidates coincide): what
     its progress is counted in."""
@@ -181,7 +204,8 @@ def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
     if body:
         grids += len(notes) * len(VELOCITY_STEPS) * (2 * len(BODY_SIZES) * len(SHIFTS)
                                                      + (FINE_SIZES + 2) * len(FINE_SHIFTS))
-    return (2 * ROUNDS + 2) * long + grids * BODY_SECONDS + 1.0
+    polish = 2 * POLISH_ROUNDS * len(notes) * (4 if body else 2) * BODY_SECONDS
+    return (3 * ROUNDS + 2) * long + grids * BODY_SECONDS + polish + 1.0
 
 
 def sized(preset: Preset, size: float) -> Preset:
@@ -223,6 +247,62 @@ def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[in
         if total < best[0]:
             best = (total, float(size), chosen)
     return best[1], best[2]
+
+
+def _polished(base: Preset, notes: list[RecordedNote], size: float,
+              excited: list[tuple[int, float]], tick: Callable[[float], None]
+              ) -> tuple[float, list[tuple[int, float]]]:
+    """(size, excitations) polished by a compass search from `excited`: each round tries the
+    body's size a step larger and smaller (all the notes at once), then each note's
+    position a step either way (within POLISH_REACH of where it started; velocities are
+    kept), keeping any move that lowers the distance over the first BODY_SECONDS; a round
+    without one halves the steps (POLISH_STEPS), until the position's is under
+    POLISH_FINEST or after POLISH_ROUNDS rounds. The grids try positions only about their
+    guesses and sizes 2.3 % apart before the finer grid, so their best pair can sit in the
+    wrong valley: a body mode's resonance (Q 30-50) is 1-2 % wide."""
+    keys = [key_of(note) for note in notes]
+    known: dict[tuple, float] = {}
+    renders = 0
+
+    def distance(i: int, trial_size: float, velocity: int, position: float) -> float:
+        nonlocal renders
+        entry = (i, trial_size, velocity, position)
+        if entry not in known:
+            x = render(adjusted(sized(base, trial_size), keys[i], position), keys[i], velocity,
+                       notes[i].fs, BODY_SECONDS)
+            known[entry] = acoustics.log_spectral_distance(x, notes[i].samples, notes[i].fs)
+            renders += 1
+            tick(BODY_SECONDS)
+        return known[entry]
+
+    excited = list(excited)
+    starts = [position for _, position in excited]
+    current = [distance(i, size, *excited[i]) for i in range(len(notes))]
+    size_step, position_step = POLISH_STEPS
+    for _ in range(POLISH_ROUNDS):
+        moved = False
+        for trial_size in ((size * math.exp(size_step), size * math.exp(-size_step))
+                           if base.body is not None else ()):
+            trial = [distance(i, trial_size, *excited[i]) for i in range(len(notes))]
+            if sum(trial) < sum(current):
+                size, current, moved = trial_size, trial, True
+                break
+        for i, (velocity, position) in enumerate(excited):
+            for trial_position in (position + position_step, position - position_step):
+                trial_excitation = (velocity, float(np.clip(
+                    trial_position, max(MIN_POSITION, starts[i] - POLISH_REACH),
+                    min(MAX_POSITION, starts[i] + POLISH_REACH))))
+                trial = distance(i, size, *trial_excitation)
+                if trial < current[i]:
+                    excited[i], current[i], moved = trial_excitation, trial, True
+                    break
+        if not moved:
+            size_step, position_step = size_step / 2, position_step / 2
+            if position_step < POLISH_FINEST:
+                break
+    planned = POLISH_ROUNDS * len(notes) * (4 if base.body is not None else 2)
+    tick(max(planned - renders, 0) * BODY_SECONDS)
+    return size, excited
 
 
 def _finer(about: float) -> np.ndarray:
@@ -460,6 +540,18 @@ def _toward(factor: float, wanted: float, rendered: float, least: float = 1e-300
                                           MAX_STEP), *FACTOR_RANGE))
 
 
+def _measurable(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
+    """(DECAY_PARTIALS,) whether each partial's envelope (`acoustics.envelope_db`) falls at
+    least DECAY_RANGE dB from its peak to its floor (the median of its quietest tenth): well
+    above the noise in its own band, however far it is below the strongest partial."""
+    measurable = np.zeros(DECAY_PARTIALS, dtype=bool)
+    for i, frequency in enumerate(partials[:DECAY_PARTIALS]):
+        level = acoustics.envelope_db(x, fs, frequency, width=fs / acoustics.FRAME)[1]
+        floor = np.median(np.sort(level)[:max(len(level) // 10, 1)])
+        measurable[i] = level.max() - floor >= DECAY_RANGE
+    return measurable
+
+
 def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position: float,
             kappa: float, tick: Callable[[float], None]) -> FittedNote:
     """The kappa and loss factors at `key` (kappa starting from `kappa`) that make the
@@ -468,7 +560,8 @@ def _string(base: Preset, note: RecordedNote, key: int, velocity: int, position:
     recorded = t60s_of(note.samples, note.fs, note.partials)
     levels = acoustics.partial_levels(note.samples, note.fs, note.f0, note.inharmonicity,
                                       len(recorded), *PROBE)
-    decaying = np.isfinite(recorded) & (recorded > 0) & (levels > levels.max() - WEAK_DECAY)
+    decaying = np.isfinite(recorded) & (recorded > 0) & (
+        (levels > levels.max() - WEAK_DECAY) | _measurable(note.samples, note.fs, note.partials))
     count = len(recorded)
     flat_part, rising_part = _decay_parts(base.keys(), key, count)
     weights = np.where(decaying, np.sqrt(np.minimum(1.0, seconds / np.where(
