@@ -51,7 +51,16 @@ from models.cli import fit_refiner, nonlinearity_learner
 from synth import acoustics
 from synth.engine.state import AUDITION_SECONDS
 from synth.errors import OutputError, ParameterError, PresetError, one_line
-from synth.fit import KINDS, Fit, FittedNote, choose_base, fit_preset, render, report
+from synth.fit import (
+    KINDS,
+    Fit,
+    FittedNote,
+    Stage,
+    choose_base,
+    fit_in_stages,
+    render,
+    report,
+)
 from synth.presets import save_preset
 from synth.recording import read_note
 
@@ -241,18 +250,15 @@ class FitDialog(QDialog):
             self.messages.put(("progress", share / stages))
 
         try:
-            base = choose_base(notes, kind)
             learner = nonlinearity_learner() if learn else None
             if learn and learner is None:
                 raise ParameterError("learning the nonlinearity needs the training side "
                                      "(torch), which does not load here")
-            if learner is not None:
-                learner.check_plucked(base)  # before the long work
-            fit = fit_preset(notes, base, name, progress, command="window: Fit from recordings")
-            if refine:
-                fit = fit_refiner()(fit, progress)
-            if learner is not None:
-                fit = learner.learn_nonlinearity(fit, progress)
+            chosen = ([Stage("--refine", "refine", fit_refiner())] if refine else []) + (
+                [Stage("--learn-nonlinearity", "learn", learner.learn_nonlinearity,
+                       learner.check_plucked)] if learner is not None else [])
+            fit = fit_in_stages(notes, choose_base(notes, kind), name, chosen,
+                                lambda title: progress, command="window: Fit from recordings")
             self.messages.put(("done", fit, [_pair(fit, note) for note in fit.notes]))
         except Cancelled:
             self.messages.put(("failed", "cancelled: nothing was saved"))

@@ -197,10 +197,10 @@ def _body(args: argparse.Namespace) -> None:
 
 def _fit(args: argparse.Namespace) -> None:
     from synth.files import check_output
-    from synth.fit import choose_base, fit_preset, report
+    from synth.fit import choose_base, fit_in_stages, report
     from synth.physics.strings import note_number
     from synth.presets import save_preset, writable_user_directory
-    from synth.progress import Progress
+    from synth.progress import Bars
     from synth.recording import read_note
 
     hints = [note_number(text) for text in args.note or []]
@@ -221,39 +221,34 @@ def _fit(args: argparse.Namespace) -> None:
     notes = [read_note(path, hints[i] if hints else None, args.seconds)
              for i, path in enumerate(args.recordings)]
     base = choose_base(notes, args.kind, args.start)
-    for check in (check for _, _, _, check in stages if check is not None):
-        check(base)
-    bar = Progress(1.0, f"fit {base.name}", enabled=not args.quiet)
+    bars = Bars(enabled=not args.quiet)
     try:
-        fit = fit_preset(notes, base, name, bar.update, command=" ".join(sys.argv))
-        for _, title, step, _ in stages:
-            bar.close()
-            bar = Progress(1.0, title, enabled=not args.quiet)
-            fit = step(fit, bar.update)
+        fit = fit_in_stages(notes, base, name, stages, bars, command=" ".join(sys.argv))
     except KeyboardInterrupt:
-        bar.close()
         raise KeyboardInterrupt(f"fit interrupted: nothing was written to {out}") from None
-    bar.close()
+    finally:
+        bars.close()
     saved = save_preset(fit.preset, out)
     print(report(fit))
     print(f"wrote {saved}: play it with `neural-strings play --preset {saved}`")
 
 
-def _fit_stages(args: argparse.Namespace, plugins: list) -> list[tuple]:
-    """What follows the fit, as asked: (flag, what it does, step(fit, progress) -> fit,
-    check(base) or None, which refuses a base the step cannot take), from the training
-    side; ParameterError without torch."""
+def _fit_stages(args: argparse.Namespace, plugins: list) -> list:
+    """What follows the fit, as asked (`synth.fit.Stage`s), from the training side;
+    ParameterError without torch."""
+    from synth.fit import Stage
+
     stages = []
     if args.refine:
-        stages.append(("--refine", "refine its body by gradient",
-                       _training_side(plugins, "fit_refiner", "--refine"), None))
+        stages.append(Stage("--refine", "refine its body by gradient",
+                            _training_side(plugins, "fit_refiner", "--refine")))
     if args.learn_nonlinearity:
         learner = _training_side(plugins, "nonlinearity_learner", "--learn-nonlinearity")
         steps = getattr(args, "nonlinearity_steps", None)
         learn = learner.learn_nonlinearity if steps is None else functools.partial(
             learner.learn_nonlinearity, iterations=steps)
-        stages.append(("--learn-nonlinearity", "learn its string's nonlinearity", learn,
-                       learner.check_plucked))
+        stages.append(Stage("--learn-nonlinearity", "learn its string's nonlinearity", learn,
+                            learner.check_plucked))
     return stages
 
 

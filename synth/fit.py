@@ -73,6 +73,8 @@ FINE_SHIFTS = np.linspace(-0.01, 0.01, 5)  # ... and with each finer size
 VELOCITY_STEPS = (-16, 0, 16)  # ... with the velocities either side of each note's
 POLISH_STEPS = (0.01, 0.01)  # the polish's first steps: log body size, position
 POLISH_REACH = 0.06  # how far the polish may take a position from the grids' choice
+POLISH_SCAN = np.linspace(-POLISH_REACH, POLISH_REACH, 13)  # the positions it tries first,
+POLISH_SIZES = np.linspace(-0.04, 0.04, 9)  # at each of these log sizes about the grids'
 POLISH_FINEST = 0.002  # the polish ends once its position step is below this
 POLISH_ROUNDS = 12
 MIN_POSITION, MAX_POSITION = 0.02, 0.5
@@ -196,6 +198,33 @@ def _strings(base: Preset, notes: list[RecordedNote], size: float,
             for note, (velocity, position), kappa in zip(notes, excited, kappas, strict=True)]
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A step after the fit (the training side's, through `synth.plugins`): its command-line
+    flag, what it does (a progress bar's title), `step(fit, progress) -> fit`, and
+    `check(base)`, which refuses a base the step cannot take (ParameterError), or None."""
+
+    flag: str
+    title: str
+    step: Callable[[Fit, Callable[[float], None]], Fit]
+    check: Callable[[Preset], None] | None = None
+
+
+def fit_in_stages(notes: list[RecordedNote], base: Preset, name: str, stages: list[Stage],
+                  progress: Callable[[str], Callable[[float], None]],
+                  command: str = "") -> Fit:
+    """Every stage's check (before any work), then `fit_preset` and each stage in turn;
+    `progress(title)` gives where each part's progress goes (its shares add up to 1): first
+    "fit BASE", then each stage's title."""
+    for stage in stages:
+        if stage.check is not None:
+            stage.check(base)
+    fit = fit_preset(notes, base, name, progress(f"fit {base.name}"), command=command)
+    for stage in stages:
+        fit = stage.step(fit, progress(stage.title))
+    return fit
+
+
 def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
     """Seconds of audio a fit of `notes` renders (the most, where candidates coincide): what
     its progress is counted in."""
@@ -204,7 +233,7 @@ def _planned_seconds(notes: list[RecordedNote], body: bool) -> float:
     if body:
         grids += len(notes) * len(VELOCITY_STEPS) * (2 * len(BODY_SIZES) * len(SHIFTS)
                                                      + (FINE_SIZES + 2) * len(FINE_SHIFTS))
-    polish = 2 * POLISH_ROUNDS * len(notes) * (4 if body else 2) * BODY_SECONDS
+    polish = 2 * _polish_renders(len(notes), body) * BODY_SECONDS
     return (3 * ROUNDS + 2) * long + grids * BODY_SECONDS + polish + 1.0
 
 
@@ -249,17 +278,25 @@ def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[in
     return best[1], best[2]
 
 
+def _polish_renders(notes: int, body: bool) -> int:
+    """The most renders `_polished` makes for `notes` notes, on a body or without one."""
+    scanned = len(POLISH_SCAN) * (len(POLISH_SIZES) if body else 1)
+    return notes * (scanned + POLISH_ROUNDS * (4 if body else 2))
+
+
 def _polished(base: Preset, notes: list[RecordedNote], size: float,
               excited: list[tuple[int, float]], tick: Callable[[float], None]
               ) -> tuple[float, list[tuple[int, float]]]:
-    """(size, excitations) polished by a compass search from `excited`: each round tries the
-    body's size a step larger and smaller (all the notes at once), then each note's
-    position a step either way (within POLISH_REACH of where it started; velocities are
-    kept), keeping any move that lowers the distance over the first BODY_SECONDS; a round
-    without one halves the steps (POLISH_STEPS), until the position's is under
-    POLISH_FINEST or after POLISH_ROUNDS rounds. The grids try positions only about their
-    guesses and sizes 2.3 % apart before the finer grid, so their best pair can sit in the
-    wrong valley: a body mode's resonance (Q 30-50) is 1-2 % wide."""
+    """(size, excitations) polished from `size` and `excited`: first the best of POLISH_SIZES
+    about the size with, at each, every note's best position of POLISH_SCAN about its own;
+    then a compass search: each round tries the size a step larger and smaller (all the
+    notes at once), then each note's position a step either way (within POLISH_REACH of
+    where it started; velocities are kept), keeping any move that lowers the distance over
+    the first BODY_SECONDS; a round without one halves the steps (POLISH_STEPS), until the
+    position's is under POLISH_FINEST or after POLISH_ROUNDS rounds. The grids try
+    positions only about their guesses and sizes 2.3 % apart before the finer grid, so
+    their best pair can sit in the wrong valley: a body mode's resonance (Q 30-50) is 1-2 %
+    wide, and the position and the size shape the same early spectrum."""
     keys = [key_of(note) for note in notes]
     known: dict[tuple, float] = {}
     renders = 0
@@ -275,9 +312,20 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
             tick(BODY_SECONDS)
         return known[entry]
 
-    excited = list(excited)
     starts = [position for _, position in excited]
-    current = [distance(i, size, *excited[i]) for i in range(len(notes))]
+    scans = [np.clip(np.round(start + POLISH_SCAN, 4), MIN_POSITION, MAX_POSITION)
+             for start in starts]
+    best = (math.inf, size, excited, [])
+    for trial_size in (size * np.exp(POLISH_SIZES) if base.body is not None else [size]):
+        # each note's best position within its reach at this size, all found together
+        found = [min((distance(i, float(trial_size), velocity, float(p)), float(p))
+                     for p in scans[i]) for i, (velocity, _) in enumerate(excited)]
+        total = sum(d for d, _ in found)
+        if total < best[0]:
+            best = (total, float(trial_size), [(v, p) for (v, _), (_, p) in
+                                               zip(excited, found, strict=True)],
+                    [d for d, _ in found])
+    _, size, excited, current = best
     size_step, position_step = POLISH_STEPS
     for _ in range(POLISH_ROUNDS):
         moved = False
@@ -300,7 +348,7 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
             size_step, position_step = size_step / 2, position_step / 2
             if position_step < POLISH_FINEST:
                 break
-    planned = POLISH_ROUNDS * len(notes) * (4 if base.body is not None else 2)
+    planned = _polish_renders(len(notes), base.body is not None)
     tick(max(planned - renders, 0) * BODY_SECONDS)
     return size, excited
 

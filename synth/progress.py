@@ -66,3 +66,23 @@ class Progress:
         count = f"{self.done:.{self.places}f}/{self.total:.{self.places}f}{unit}"
         left = f"{eta:5.0f} s left" if eta == eta else "   ?  s left"
         return f"{self.label} [{bar}] {100 * fraction:3.0f}% {count} {elapsed:5.0f} s, {left}"
+
+
+class Bars:
+    """One `Progress` bar of a unit's work for each part of a job in turn: calling it with a
+    part's title closes the bar before and returns the new one's `update`; `close` closes
+    the last."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.bar: Progress | None = None
+
+    def __call__(self, title: str):
+        self.close()
+        self.bar = Progress(1.0, title, enabled=self.enabled)
+        return self.bar.update
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

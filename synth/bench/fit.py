@@ -25,8 +25,9 @@ from synth.bench.realism import FIGURE_DPI, LIMITS, make_references, reference_p
 from synth.errors import ParameterError
 from synth.fit import (
     REPORTED_PARTIALS,
+    Stage,
     choose_base,
-    fit_preset,
+    fit_in_stages,
     key_of,
     render,
     report,
@@ -34,7 +35,7 @@ from synth.fit import (
     t60s_of,
 )
 from synth.physics.strings import note_frequency
-from synth.progress import Progress
+from synth.progress import Bars
 from synth.recording import measure_partials, read_note
 
 VELOCITY = 80
@@ -57,10 +58,9 @@ def held_out_figures(preset, note, velocity: int) -> dict:
 def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
         held_out: list[int] | None = None, program: int | None = None,
         figures: str | None = None, listening: str | None = None,
-        stages: Sequence[tuple] = ()) -> list[dict]:
-    """Fit (then take it through each of `stages`: (its command-line flag, what it does,
-    `step(fit, progress) -> fit`, `check(base)` or None, which refuses a base before the fit),
-    as `models.refine.refine_body` and `models.nonlinearity.learn_nonlinearity`), play
+        stages: Sequence[Stage] = ()) -> list[dict]:
+    """Fit (then take it through each of `stages`, `synth.fit.fit_in_stages`: as
+    `models.refine.refine_body` and `models.nonlinearity.learn_nonlinearity`), play
     the held-out notes, print the table, and with `figures` draw DIR/fit-KIND.png, with
     `listening` write FLAC files of the first fitted and the first held-out note (recording
     and fit); returns a row a held-out note."""
@@ -79,17 +79,13 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
     notes = [read_note(p, note=n) for p, n in zip(paths, [*fitted, *held_out], strict=True)]
     training, testing = notes[:len(fitted)], notes[len(fitted):]
     base = choose_base(training, kind)
-    for check in (check for _, _, _, check in stages if check is not None):
-        check(base)
-    bar = Progress(1.0, f"fit {base.name}")
-    fit = fit_preset(training, base, f"fitted-{kind}", bar.update,
-                     command=" ".join([f"neural-strings bench fit {directory} --kind {kind}",
-                                       *(flag for flag, *_ in stages)]))
-    bar.close()
-    for _, title, step, _ in stages:
-        bar = Progress(1.0, title)
-        fit = step(fit, bar.update)
-        bar.close()
+    bars = Bars()
+    try:
+        fit = fit_in_stages(training, base, f"fitted-{kind}", list(stages), bars,
+                            command=" ".join([f"neural-strings bench fit {directory} "
+                                              f"--kind {kind}", *(s.flag for s in stages)]))
+    finally:
+        bars.close()
     print(report(fit))
     velocity = int(np.median([n.velocity for n in fit.notes]))
     rows = []
