@@ -250,11 +250,15 @@ class FitDialog(QDialog):
             self.messages.put(("progress", share / stages))
 
         try:
+            refiner = fit_refiner() if refine else None
             learner = nonlinearity_learner() if learn else None
-            if learn and learner is None:
-                raise ParameterError("learning the nonlinearity needs the training side "
-                                     "(torch), which does not load here")
-            chosen = ([Stage("--refine", "refine", fit_refiner())] if refine else []) + (
+            for asked, side, what in ((refine, refiner, "refining the body"),
+                                      (learn, learner, "learning the nonlinearity")):
+                if asked and side is None:
+                    raise ParameterError(f"{what} needs the training side (torch), which "
+                                         "does not load here")
+            # the command's stages (`synth.cli._fit_stages`), from the boxes; one bar for all
+            chosen = ([Stage("--refine", "refine", refiner)] if refiner else []) + (
                 [Stage("--learn-nonlinearity", "learn", learner.learn_nonlinearity,
                        learner.check_plucked)] if learner is not None else [])
             fit = fit_in_stages(notes, choose_base(notes, kind), name, chosen,

@@ -3,7 +3,11 @@ strings (and segments).
 
 The same equations as `synth.kernels.sav`, written the way research code runs them: one
 `step` call per sample on (B, M) tensors. Potentials return V (B,) and grad V (B, M) in
-closed form. Works in float32 and float64; the drift control carries no gradient.
+closed form. Works in float32 and float64; the drift control carries no gradient, which
+over the training's segments (`recipe.train.segment_ms`, 1 ms) costs nothing measurable: on a
+hard pluck with a perturbed stretch GradNet the gradient is within 0.9 % of its finite
+difference over 400 steps at 48 kHz, but 31 % off over 2400 steps, so a longer rollout
+differentiates it (`models.nonlinearity.lane_outputs`).
 """
 
 from __future__ import annotations

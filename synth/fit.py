@@ -10,7 +10,7 @@ For the recorded notes (`synth.recording.read_note`), at their keys:
 2. the excitation and the body: two guesses per note at its velocity and position
    (`_excitation`), then the body's size found with each note's velocity and position about
    them (`_placed`), as all three shape the same early spectrum, and the size and positions
-   polished by a compass search (`_polished`);
+   polished by a scan of sizes x positions, then a compass search (`_polished`);
 3. the losses: the loss law split into the part that does not rise with frequency (sigma0,
    the bridge) and the part that does (sigma1, the air, internal friction), each scaled
    (a, b > 0; the decay of mode m is a F_m + b R_m, `synth.physics.losses.mode_decay`),
@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,14 +72,15 @@ SHIFTS = np.linspace(-0.04, 0.04, 5)  # positions tried about each note's, with 
 FINE_SHIFTS = np.linspace(-0.01, 0.01, 5)  # ... and with each finer size
 VELOCITY_STEPS = (-16, 0, 16)  # ... with the velocities either side of each note's
 POLISH_STEPS = (0.01, 0.01)  # the polish's first steps: log body size, position
-POLISH_REACH = 0.06  # how far the polish may take a position from the grids' choice
+POLISH_REACH = 0.06  # how far a polish may take a position from where it started
 POLISH_SCAN = np.linspace(-POLISH_REACH, POLISH_REACH, 13)  # the positions it tries first,
 POLISH_SIZES = np.linspace(-0.04, 0.04, 9)  # at each of these log sizes about the grids'
 POLISH_FINEST = 0.002  # the polish ends once its position step is below this
 POLISH_ROUNDS = 12
 MIN_POSITION, MAX_POSITION = 0.02, 0.5
 DECAY_PARTIALS = 10
-WEAK_DECAY = 30.0  # dB below the strongest partial: too weak to measure a decay on
+WEAK_DECAY = 30.0  # dB below the strongest partial: counts for the loss fit only if
+# `_measurable`
 DECAY_RANGE = 25.0  # dB: a partial's decay is measured if its envelope falls this far
 ROUNDS = 4
 PRIOR = 0.01  # the pull of a loss fit towards the base's law, per unit weight
@@ -200,7 +201,7 @@ def _strings(base: Preset, notes: list[RecordedNote], size: float,
 
 @dataclass(frozen=True)
 class Stage:
-    """A step after the fit (the training side's, through `synth.plugins`): its command-line
+    """A step after the fit (the training side's): its command-line
     flag, what it does (a progress bar's title), `step(fit, progress) -> fit`, and
     `check(base)`, which refuses a base the step cannot take (ParameterError), or None."""
 
@@ -210,7 +211,7 @@ class Stage:
     check: Callable[[Preset], None] | None = None
 
 
-def fit_in_stages(notes: list[RecordedNote], base: Preset, name: str, stages: list[Stage],
+def fit_in_stages(notes: list[RecordedNote], base: Preset, name: str, stages: Sequence[Stage],
                   progress: Callable[[str], Callable[[float], None]],
                   command: str = "") -> Fit:
     """Every stage's check (before any work), then `fit_preset` and each stage in turn;
@@ -246,6 +247,16 @@ def sized(preset: Preset, size: float) -> Preset:
         preset.body, frequencies=preset.body.frequencies / size))
 
 
+def early_distance(preset: Preset, note: RecordedNote, velocity: int,
+                   position: float) -> float:
+    """The log-spectral distance (dB) of `preset` playing the recorded note's key at
+    `velocity`, excited at `position`, to the recording over their first BODY_SECONDS."""
+    key = key_of(note)
+    x = render(adjusted(preset, key, position), key, velocity, note.fs, BODY_SECONDS)
+    d = acoustics.log_spectral_distance(x, note.samples, note.fs)
+    return d if math.isfinite(d) else math.inf
+
+
 def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[int, float]]],
             sizes, shifts: np.ndarray, velocity_steps: tuple[int, ...],
             tick: Callable[[float], None]) -> tuple[float, list[tuple[int, float]]]:
@@ -265,14 +276,12 @@ def _placed(base: Preset, notes: list[RecordedNote], guesses: list[list[tuple[in
     for size in sizes:
         body = sized(base, size)
         total, chosen = 0.0, []
-        for note, tries in zip(notes, candidates, strict=True):
-            key = key_of(note)
-            distances = [acoustics.log_spectral_distance(
-                render(adjusted(body, key, p), key, v, note.fs, BODY_SECONDS),
-                note.samples, note.fs) for v, p in tries]
+        for note, tries, note_guesses in zip(notes, candidates, guesses, strict=True):
+            distances = [early_distance(body, note, v, p) for v, p in tries]
             total += min(distances)
             chosen.append(tries[int(np.argmin(distances))])
-            tick(BODY_SECONDS * len(tries))
+            # as planned: the most candidates there could be (coinciding ones rendered once)
+            tick(BODY_SECONDS * len(velocity_steps) * len(shifts) * len(note_guesses))
         if total < best[0]:
             best = (total, float(size), chosen)
     return best[1], best[2]
@@ -297,7 +306,6 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
     positions only about their guesses and sizes 2.3 % apart before the finer grid, so
     their best pair can sit in the wrong valley: a body mode's resonance (Q 30-50) is 1-2 %
     wide, and the position and the size shape the same early spectrum."""
-    keys = [key_of(note) for note in notes]
     known: dict[tuple, float] = {}
     renders = 0
 
@@ -305,9 +313,8 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
         nonlocal renders
         entry = (i, trial_size, velocity, position)
         if entry not in known:
-            x = render(adjusted(sized(base, trial_size), keys[i], position), keys[i], velocity,
-                       notes[i].fs, BODY_SECONDS)
-            known[entry] = acoustics.log_spectral_distance(x, notes[i].samples, notes[i].fs)
+            known[entry] = early_distance(sized(base, trial_size), notes[i], velocity,
+                                          position)
             renders += 1
             tick(BODY_SECONDS)
         return known[entry]
@@ -315,7 +322,7 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
     starts = [position for _, position in excited]
     scans = [np.clip(np.round(start + POLISH_SCAN, 4), MIN_POSITION, MAX_POSITION)
              for start in starts]
-    best = (math.inf, size, excited, [])
+    best = (math.inf, size, list(excited), [])
     for trial_size in (size * np.exp(POLISH_SIZES) if base.body is not None else [size]):
         # each note's best position within its reach at this size, all found together
         found = [min((distance(i, float(trial_size), velocity, float(p)), float(p))
@@ -326,6 +333,10 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
                                                zip(excited, found, strict=True)],
                     [d for d, _ in found])
     _, size, excited, current = best
+    if not current:  # no finite distance anywhere: left as it was
+        tick(max(_polish_renders(len(notes), base.body is not None) - renders, 0)
+             * BODY_SECONDS)
+        return size, excited
     size_step, position_step = POLISH_STEPS
     for _ in range(POLISH_ROUNDS):
         moved = False

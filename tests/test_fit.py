@@ -68,7 +68,9 @@ def test_a_known_string_is_recovered_through_its_body_and_noise(tmp_path, preset
     base = load_preset(find_preset(preset_name))
     truth = fit.sized(fit.adjusted(base, key, position, kappa, flat, rising, nu), size)
     note = read_note(record(tmp_path / "note.wav", truth, key))
-    fitted = fit.fit_preset([note], base, "fitted")
+    shares = []
+    fitted = fit.fit_preset([note], base, "fitted", shares.append)
+    assert sum(shares) == pytest.approx(1.0, abs=1e-9)  # the progress bar ends at its end
     true_row, row = truth.keys().strings[key], fitted.preset.keyboard.strings[key]
     # f0 of f_n = n f0 sqrt(1 + B n^2) as the engine plays the key (tuned: its first mode
     # at the key's pitch), and as read from the recording (its glide and body included)

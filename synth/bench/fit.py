@@ -81,7 +81,7 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
     base = choose_base(training, kind)
     bars = Bars()
     try:
-        fit = fit_in_stages(training, base, f"fitted-{kind}", list(stages), bars,
+        fit = fit_in_stages(training, base, f"fitted-{kind}", stages, bars,
                             command=" ".join([f"neural-strings bench fit {directory} "
                                               f"--kind {kind}", *(s.flag for s in stages)]))
     finally:
