@@ -131,3 +131,54 @@ def fill(folder, leave: int = 0) -> None:
     free = shutil.disk_usage(folder).free - leave
     with open(folder / "ballast", "wb") as file:
         file.write(b"\0" * max(free, 0))
+
+
+RECORDED_RATE = 48000  # Hz: the rate `record` keeps a note at
+
+
+def record(path, preset, key, velocity=80, seconds=2.5, snr_db=30.0, seed=0):
+    """`key` of `preset` rendered as a recorder would keep it: 0.1 s of room noise first,
+    noise at `snr_db` below the note's RMS throughout, 24-bit, peaking at -6 dBFS."""
+    import numpy as np
+    import soundfile
+
+    from synth.fit import render
+
+    x = np.concatenate([np.zeros(round(0.1 * RECORDED_RATE)),
+                        render(preset, key, velocity, RECORDED_RATE, seconds)])
+    noise = np.random.default_rng(seed).standard_normal(len(x))
+    noise *= np.sqrt(np.mean(x ** 2) / np.mean(noise ** 2)) * 10 ** (-snr_db / 20)
+    soundfile.write(path, 0.5 * (x + noise) / np.abs(x + noise).max(), RECORDED_RATE,
+                    subtype="PCM_24")
+    return path
+
+
+@pytest.fixture(scope="session")
+def steel_note(tmp_path_factory):
+    """A steel guitar's B3, recorded (`record`), 2 s."""
+    from synth.presets import find_preset, load_preset
+
+    return record(tmp_path_factory.mktemp("rec") / "steel B3.wav",
+                  load_preset(find_preset("steel-guitar")), 59, seconds=2.0)
+
+
+@pytest.fixture(scope="session")
+def fitted_by_command(steel_note, tmp_path_factory):
+    """`neural-strings fit` run once as a user would: no --out (so into the user preset
+    directory), the note named, the kind given, the body refined by gradient and the
+    string's nonlinearity learned (one step: what it learns is tests/test_nonlinearity.py's);
+    (its output, the preset's path). Shared by the fit's tests and the real-time ones."""
+    from synth.presets import find_preset
+
+    data = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(data))
+        printed = subprocess.run(
+            [sys.executable, "-m", "synth", "fit", str(steel_note), "--note", "B3", "--kind",
+             "guitar", "--name", "my-guitar", "--seconds", "1.5", "--refine",
+             "--learn-nonlinearity", "--nonlinearity-steps", "1"],
+            capture_output=True, text=True, timeout=600)
+        assert printed.returncode == 0, printed.stderr
+        found = find_preset("my-guitar")
+    assert found.is_relative_to(data)  # where `play --preset my-guitar` finds it
+    return printed.stdout, found

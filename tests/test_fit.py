@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import soundfile
+from conftest import record
 
 from synth import fit
 from synth.cli import main
@@ -25,18 +26,6 @@ from synth.presets import find_preset, load_preset
 from synth.recording import read_note
 
 FS = 48000
-SNR_DB = 30.0
-
-
-def record(path, preset, key, velocity=80, seconds=2.5, snr_db=SNR_DB, seed=0):
-    """`key` of `preset` rendered as a recorder would keep it: 0.1 s of room noise first,
-    noise at `snr_db` below the note's RMS throughout, 24-bit, peaking at -6 dBFS."""
-    x = np.concatenate([np.zeros(round(0.1 * FS)), fit.render(preset, key, velocity, FS, seconds)])
-    noise = np.random.default_rng(seed).standard_normal(len(x))
-    noise *= math.sqrt(np.mean(x ** 2) / np.mean(noise ** 2)) * 10 ** (-snr_db / 20)
-    x = x + noise
-    soundfile.write(path, 0.5 * x / np.abs(x).max(), FS, subtype="PCM_24")
-    return path
 
 
 def cents(f, g):
@@ -112,32 +101,6 @@ def test_corrections_spread_log_linearly_between_recorded_keys_and_hold_beyond()
     # each key still sounds where it did: gamma moves as kappa does
     first = lambda s: s[:, GAMMA] ** 2 * math.pi ** 2 + s[:, KAPPA] ** 2 * math.pi ** 4  # noqa: E731
     np.testing.assert_allclose(first(corrected.strings), first(keys.strings), rtol=1e-12)
-
-
-@pytest.fixture(scope="module")
-def steel_note(tmp_path_factory):
-    return record(tmp_path_factory.mktemp("rec") / "steel B3.wav",
-                  load_preset(find_preset("steel-guitar")), 59, seconds=2.0)
-
-
-@pytest.fixture(scope="module")
-def fitted_by_command(steel_note, tmp_path_factory):
-    """`neural-strings fit` run once as a user would: no --out (so into the user preset
-    directory), the note named, the kind given, the body refined by gradient and the
-    string's nonlinearity learned (one step: what it learns is tests/test_nonlinearity.py's);
-    (its output, the preset's path)."""
-    data = tmp_path_factory.mktemp("data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_DATA_HOME", str(data))
-        printed = subprocess.run(
-            [sys.executable, "-m", "synth", "fit", str(steel_note), "--note", "B3", "--kind",
-             "guitar", "--name", "my-guitar", "--seconds", "1.5", "--refine",
-             "--learn-nonlinearity", "--nonlinearity-steps", "1"],
-            capture_output=True, text=True, timeout=600)
-        assert printed.returncode == 0, printed.stderr
-        found = find_preset("my-guitar")
-    assert found.is_relative_to(data)  # where `play --preset my-guitar` finds it
-    return printed.stdout, found
 
 
 def test_the_command_writes_a_preset_that_plays_across_the_keyboard(fitted_by_command,

@@ -235,22 +235,14 @@ def test_the_learned_string_plays_from_midi_at_its_pitch(preset, jack_server, tm
     assert remembered.endswith(f"{preset}.safetensors")
 
 
-def test_a_preset_fitted_to_a_recording_plays_from_midi(jack_server, tmp_path):
-    """`neural-strings fit` on a recorded note, then its preset through `play` on JACK: the
-    recorded key and one it was not fitted on sound at their pitch."""
-    from synth.engine import Engine
-
-    engine = Engine("nylon-guitar", fs=JACK_RATE, polyphony=2)
-    engine.note_on(50, 90)
-    recording = tmp_path / "d3.wav"
-    soundfile.write(recording, engine.process(2 * JACK_RATE), JACK_RATE)
-    fitted = tmp_path / "fitted.safetensors"
-    made = subprocess.run([sys.executable, "-m", "synth", "fit", str(recording), "--from",
-                           "nylon-guitar", "--seconds", "1.5", "--out", str(fitted),
-                           "--quiet"], capture_output=True, text=True, timeout=600)
-    assert made.returncode == 0, made.stderr
+def test_a_preset_fitted_to_a_recording_plays_from_midi(jack_server, tmp_path,
+                                                       fitted_by_command):
+    """The preset `neural-strings fit` made of a recorded note (its body refined by
+    gradient and its string's nonlinearity learned, so a sav-gradnet) through `play` on
+    JACK: the recorded key (B3) and one it was not fitted on sound at their pitch."""
+    _, fitted = fitted_by_command
     with started_rig(str(fitted), tmp_path, jack_server) as rig:
-        for note in (50, 57):
+        for note in (59, 64):
             audio, (on, _) = take(rig, [(0.0, [0x90, note, 90]), (1.4, [0x80, note, 0])], 2.5)
             assert_at_pitch(audio, on, note, 0.25, 1.25)
         assert_clean_status(rig)
