@@ -176,12 +176,17 @@ def envelope_db(x: np.ndarray, fs: float, frequency: float | None = None,
     return times, 10 * np.log10(power.max(axis=1) + 1e-30)
 
 
+def envelope_floor(level: np.ndarray) -> float:
+    """The floor (dB) of an envelope (`envelope_db`): the median of its quietest tenth."""
+    return float(np.median(np.sort(level)[:max(len(level) // 10, 1)]))
+
+
 def t60(times: np.ndarray, level: np.ndarray, drop: float = 30.0) -> float:
     """Seconds to decay 60 dB, from a straight line fitted to the envelope from its peak
     (5 dB below it) down `drop` dB, or to the noise floor, whichever comes first; inf when it
     does not decay."""
     peak = int(np.argmax(level))
-    floor = np.median(np.sort(level)[:max(len(level) // 10, 1)])
+    floor = envelope_floor(level)
     stop_level = max(level[peak] - 5.0 - drop, floor + 10.0)
     tail = np.flatnonzero(level[peak:] < stop_level)
     end = peak + (tail[0] if len(tail) else len(level) - peak)

@@ -201,9 +201,9 @@ def _strings(base: Preset, notes: list[RecordedNote], size: float,
 
 @dataclass(frozen=True)
 class Stage:
-    """A step after the fit (the training side's): its command-line
-    flag, what it does (a progress bar's title), `step(fit, progress) -> fit`, and
-    `check(base)`, which refuses a base the step cannot take (ParameterError), or None."""
+    """A step after the fit (the training side's): its command-line flag, what it does (a
+    progress bar's title), `step(fit, progress) -> fit`, and `check(base)`, which refuses a
+    base the step cannot take (ParameterError), or None."""
 
     flag: str
     title: str
@@ -333,12 +333,8 @@ def _polished(base: Preset, notes: list[RecordedNote], size: float,
                                                zip(excited, found, strict=True)],
                     [d for d, _ in found])
     _, size, excited, current = best
-    if not current:  # no finite distance anywhere: left as it was
-        tick(max(_polish_renders(len(notes), base.body is not None) - renders, 0)
-             * BODY_SECONDS)
-        return size, excited
     size_step, position_step = POLISH_STEPS
-    for _ in range(POLISH_ROUNDS):
+    for _ in range(POLISH_ROUNDS if current else 0):  # none: no finite distance anywhere
         moved = False
         for trial_size in ((size * math.exp(size_step), size * math.exp(-size_step))
                            if base.body is not None else ()):
@@ -601,13 +597,12 @@ def _toward(factor: float, wanted: float, rendered: float, least: float = 1e-300
 
 def _measurable(x: np.ndarray, fs: float, partials: np.ndarray) -> np.ndarray:
     """(DECAY_PARTIALS,) whether each partial's envelope (`acoustics.envelope_db`) falls at
-    least DECAY_RANGE dB from its peak to its floor (the median of its quietest tenth): well
-    above the noise in its own band, however far it is below the strongest partial."""
+    least DECAY_RANGE dB from its peak to its floor (`acoustics.envelope_floor`): well above
+    the noise in its own band, however far it is below the strongest partial."""
     measurable = np.zeros(DECAY_PARTIALS, dtype=bool)
     for i, frequency in enumerate(partials[:DECAY_PARTIALS]):
         level = acoustics.envelope_db(x, fs, frequency, width=fs / acoustics.FRAME)[1]
-        floor = np.median(np.sort(level)[:max(len(level) // 10, 1)])
-        measurable[i] = level.max() - floor >= DECAY_RANGE
+        measurable[i] = level.max() - acoustics.envelope_floor(level) >= DECAY_RANGE
     return measurable
 
 

@@ -148,8 +148,8 @@ def record(path, preset, key, velocity=80, seconds=2.5, snr_db=30.0, seed=0):
                         render(preset, key, velocity, RECORDED_RATE, seconds)])
     noise = np.random.default_rng(seed).standard_normal(len(x))
     noise *= np.sqrt(np.mean(x ** 2) / np.mean(noise ** 2)) * 10 ** (-snr_db / 20)
-    soundfile.write(path, 0.5 * (x + noise) / np.abs(x + noise).max(), RECORDED_RATE,
-                    subtype="PCM_24")
+    x = x + noise
+    soundfile.write(path, 0.5 * x / np.abs(x).max(), RECORDED_RATE, subtype="PCM_24")
     return path
 
 
