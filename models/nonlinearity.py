@@ -1,7 +1,8 @@
 """A learned nonlinearity for a fitted guitar (`neural-strings fit --learn-nonlinearity`;
 docs/design.md, "Fitting a preset to recordings"): once the physical fit has converged, its
 string's potential becomes a GradNet, fine-tuned through the SAV scheme so the recorded notes'
-first SECONDS come closer to the recordings, and the preset plays as `sav-gradnet`, stable by
+first SECONDS come closer to the recordings (`models.objective.loss`: their spectra and their
+pitch tracks, where the glide shows), and the preset plays as `sav-gradnet`, stable by
 construction whatever the weights.
 
 The start is exact, not learned: the stretch activation's antiderivative is half the exact
@@ -33,7 +34,8 @@ import numpy as np
 import torch
 
 from models.gradnet import GradNetPotential
-from models.refine import SETTLE, BoundedBody, Forces, bridge_forces, spectral_distance
+from models.objective import TRACK_PARTIALS, loss
+from models.refine import SETTLE, BoundedBody, Forces, bridge_forces
 from models.sav import EPS, ExactPotential
 from synth import acoustics
 from synth.engine import Engine
@@ -74,7 +76,7 @@ TWIN_TOLERANCE = 1e-3  # the largest residual of the twin against the engine's r
 ITERATIONS = 20
 SCALE_RATE = 0.05  # Adam's learning rate on the units' log scales
 WEIGHT_RATE = 0.005  # and on the weights (in units of each mode's wavenumber)
-PRIOR = 1.0  # the pull toward the start (mean squares of the change), against the distance
+PRIOR = 1.0  # the pull toward the start (mean squares of the change), against the loss
 LEARNED_TEXT = " Its string's potential is"  # how a learned preset's description goes on
 
 
@@ -215,8 +217,8 @@ def pressed_out(w: torch.Tensor, lanes: list[Lane], fs: float) -> torch.Tensor:
 class Note:
     """One recorded note ready for the fine-tune: its `Lane`, the engine's render of it
     (`refine.Forces`), the gains from the lane's output (as heard, `pressed_out`) into the
-    direct sound and the bridge force, the start's output `x0` (N,) and the recording
-    (N - onset,) from its onset."""
+    direct sound and the bridge force, the start's output `x0` (N,), the recording
+    (N - onset,) from its onset and its first partials' frequencies (Hz, TRACK_PARTIALS,)."""
 
     lane: Lane
     forces: Forces
@@ -224,13 +226,14 @@ class Note:
     force_gain: float
     x0: torch.Tensor
     recorded: torch.Tensor
+    partials: torch.Tensor
 
 
 def prepare(preset: Preset, potential: GradNetPotential, key: int, velocity: int,
-            samples: np.ndarray, fs: float) -> tuple[Note, float]:
-    """The `Note` of a recording of `key` at `velocity` (`samples` from its onset, at fs Hz)
-    and how far the lane twin's sound is from the engine's (the largest residual of the
-    gains' least squares over the larger peak)."""
+            samples: np.ndarray, partials: np.ndarray, fs: float) -> tuple[Note, float]:
+    """The `Note` of a recording of `key` at `velocity` (`samples` from its onset, at fs Hz,
+    its partials at `partials` Hz) and how far the lane twin's sound is from the engine's
+    (the largest residual of the gains' least squares over the larger peak)."""
     steps = round(SECONDS * fs)
     lane = lane_of(preset, key, velocity, fs, steps)
     forces = bridge_forces(preset, key, velocity, fs, steps / fs)
@@ -246,7 +249,8 @@ def prepare(preset: Preset, potential: GradNetPotential, key: int, velocity: int
     with torch.no_grad():
         start = acoustics.onset(instrument(preset)(forces).numpy(), fs, noise=0.0)
     note = Note(lane, dataclasses.replace(forces, onset=start), gains[0], gains[1], x0,
-                torch.as_tensor(samples[:steps - start], dtype=torch.float64))
+                torch.as_tensor(samples[:steps - start], dtype=torch.float64),
+                torch.as_tensor(partials[:TRACK_PARTIALS], dtype=torch.float64))
     return note, residual
 
 
@@ -290,7 +294,7 @@ def learned_preset(preset: Preset, potential: GradNetPotential) -> Preset:
 def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None,
                        iterations: int = ITERATIONS) -> Fit:
     """`fit` with its string's potential a GradNet fine-tuned on its recordings (the module
-    docstring; the step of the lowest distance kept), exported as sav-gradnet, re-levelled,
+    docstring; the step of the lowest loss kept), exported as sav-gradnet, re-levelled,
     its notes measured again and the fine-tune in its provenance; `progress` gets each
     step's share of the whole (they add up to 1). ParameterError for a preset the lane twin
     cannot play (`check_plucked`)."""
@@ -302,7 +306,7 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
     for fitted in fit.notes:
         recording = fitted.recording
         note, residual = prepare(fit.preset, potential, fitted.key, fitted.velocity,
-                                 recording.samples, recording.fs)
+                                 recording.samples, recording.partials, recording.fs)
         if not residual < TWIN_TOLERANCE:
             raise ParameterError(
                 f"--learn-nonlinearity: its twin does not play key {fitted.key} of "
@@ -316,25 +320,25 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
     start = [t.detach().clone() for t in trained]
     optimiser = torch.optim.Adam([{"params": trained[:1], "lr": WEIGHT_RATE},
                                   {"params": trained[1:], "lr": SCALE_RATE}])
-    distances, best = [], (math.inf, None)
+    losses, best = [], (math.inf, None)
     for step in range(iterations + 1):
         optimiser.zero_grad()
-        distances_now = []
+        losses_now = []
         for fs, batch in batches:
             lanes = [note.lane for note in batch]
             outputs = pressed_out(lane_outputs(potential, lanes), lanes, fs)
-            distances_now += [spectral_distance(heard(body, note, x), note.recorded, fs)
-                              for note, x in zip(batch, outputs, strict=True)]
-        distance = torch.stack(distances_now).mean()
-        distances.append(distance.item())
-        if not math.isfinite(distances[-1]):
+            losses_now += [loss(heard(body, note, x), note.recorded, fs, note.partials)
+                           for note, x in zip(batch, outputs, strict=True)]
+        total = torch.stack(losses_now).mean()
+        losses.append(total.item())
+        if not math.isfinite(losses[-1]):
             break  # kept: the best step before
-        if distances[-1] < best[0]:
-            best = (distances[-1], {name: t.copy() for name, t in potential.export().items()})
+        if losses[-1] < best[0]:
+            best = (losses[-1], {name: t.copy() for name, t in potential.export().items()})
         if step == iterations:
             break
         pull = sum((t - t0).pow(2).mean() for t, t0 in zip(trained, start, strict=True))
-        (distance + PRIOR * pull).backward()
+        (total + PRIOR * pull).backward()
         optimiser.step()
         if progress is not None:
             progress(1.0 / iterations)
@@ -354,8 +358,8 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
         "what": f"a {activation} GradNet of {potential.weight.shape[0]} units, started as "
                 "the fitted string's potential, fine-tuned through the SAV scheme "
                 "(models.nonlinearity)",
-        "iterations": len(distances) - 1, "seconds_compared": SECONDS,
+        "iterations": len(losses) - 1, "seconds_compared": SECONDS,
         "twin_residual": float(f"{parity:.2g}"),
-        "distance_db": {"before": round(distances[0], 3), "after": round(best[0], 3),
-                        "steps": [round(d, 3) for d in distances]}}
+        "loss_db": {"before": round(losses[0], 3), "after": round(best[0], 3),
+                    "steps": [round(d, 3) for d in losses]}}
     return dataclasses.replace(learned, preset=dataclasses.replace(preset, provenance=record))

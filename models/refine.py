@@ -1,7 +1,8 @@
 """Refinement by gradient of a fitted preset's body (docs/design.md, "Fitting a preset to
 recordings"): each of its modes' frequency, decay and gains moved, through the body's torch
 twin (`models.body`), to bring every recorded note's first SECONDS closer to the recording in
-multi-resolution log-spectral distance, all the notes at once.
+the loss of `models.objective` (the multi-resolution spectral loss, log and linear
+magnitudes, and the pitch track), all the notes at once.
 
 The body does not act back on the strings, so each note's string is rendered once by the
 engine (`bridge_forces`), and the instrument's mono output is then, exactly as the engine
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from models.body import heard
+from models.objective import TRACK_PARTIALS, loss
 from synth import acoustics
 from synth.engine import Engine
 from synth.engine.levels import level_gain
@@ -42,31 +44,9 @@ LEARNING_RATE = 0.05  # Adam's, on the unbounded parameters a, b, c
 FREQUENCY_RANGE = 0.05  # a mode's frequency moves at most by a factor exp(+-0.05) (5 %)
 DECAY_RANGE = 1.0  # its decay rate by exp(+-1)
 GAIN_RANGE = 1.5  # each of its gains by exp(+-1.5) (13 dB)
-PRIOR = 10.0  # the pull of a, b and c towards 0 (their mean squares), against the distance
+PRIOR = 10.0  # the pull of a, b and c towards 0 (their mean squares), against the loss
 QUIET = -40.0  # dB: the master gain the strings are rendered at, far below the limiter
 SETTLE = 0.3  # s the engine runs before a note: body_mix settles to 0 (20 ms smoothing)
-
-
-def spectral_distance(x: torch.Tensor, y: torch.Tensor, fs: float) -> torch.Tensor:
-    """`acoustics.log_spectral_distance` (dB) in torch, differentiable in x and y (N,)."""
-    length = min(x.shape[-1], y.shape[-1])
-    x, y = x[:length], y[:length]
-    x = x / x.pow(2).mean().sqrt().clamp_min(1e-300)
-    y = y / y.pow(2).mean().sqrt().clamp_min(1e-300)
-    distances = []
-    for size in acoustics.SPECTRAL_FRAMES:
-        frame = min(max(round(size * fs / 48000.0), 16), length)
-        window = torch.hann_window(frame, periodic=False, dtype=x.dtype)  # np.hanning's
-        levels = []
-        for s in (x, y):
-            magnitude = torch.stft(s, frame, hop_length=max(frame // 4, 1), window=window,
-                                   center=False, return_complex=True).abs()
-            level = 20 * torch.log10(magnitude.clamp_min(1e-300))
-            levels.append(torch.maximum(level, level.max().detach()
-                                        - acoustics.SPECTRAL_RANGE))
-        sounding = ((levels[0] > levels[0].min()) | (levels[1] > levels[1].min())).detach()
-        distances.append((levels[0] - levels[1]).abs()[sounding].mean())
-    return torch.stack(distances).mean()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,10 +124,9 @@ class BoundedBody(torch.nn.Module):
 def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
                 iterations: int = ITERATIONS) -> Fit:
     """`fit` with its preset's body refined (the module docstring; the step of the lowest
-    distance kept), re-levelled, its notes measured again and the refinement in its
-    provenance; `progress` gets each iteration's share of the whole (they add up to 1). A
-    preset without a body, or a first distance that is not finite, returns `fit` as it
-    is."""
+    loss kept), re-levelled, its notes measured again and the refinement in its provenance;
+    `progress` gets each iteration's share of the whole (they add up to 1). A preset without
+    a body, or a first loss that is not finite, returns `fit` as it is."""
     if fit.preset.body is None:
         return fit
     begun = time.monotonic()
@@ -160,23 +139,24 @@ def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
         with torch.no_grad():
             start = acoustics.onset(body(forces).numpy(), recording.fs, noise=0.0)
         notes.append(dataclasses.replace(forces, onset=start))
-        recordings.append(torch.as_tensor(recording.samples[:round(seconds * recording.fs)]))
+        recordings.append((torch.as_tensor(recording.samples[:round(seconds * recording.fs)]),
+                           torch.as_tensor(recording.partials[:TRACK_PARTIALS])))
     optimiser = torch.optim.Adam(body.parameters(), lr=LEARNING_RATE)
-    distances, best = [], (math.inf, None)
+    losses, best = [], (math.inf, None)
     for step in range(iterations + 1):
         optimiser.zero_grad()
-        distance = torch.stack([spectral_distance(body(forces), recorded, forces.fs)
-                                for forces, recorded in zip(notes, recordings,
-                                                            strict=True)]).mean()
-        distances.append(distance.item())
-        if not math.isfinite(distances[-1]):
+        total = torch.stack([loss(body(forces), recorded, forces.fs, partials)
+                             for forces, (recorded, partials) in zip(notes, recordings,
+                                                                     strict=True)]).mean()
+        losses.append(total.item())
+        if not math.isfinite(losses[-1]):
             break  # kept: the best step before
-        if distances[-1] < best[0]:
+        if losses[-1] < best[0]:
             with torch.no_grad():
-                best = (distances[-1], [t.numpy().copy() for t in body.modes()])
+                best = (losses[-1], [t.numpy().copy() for t in body.modes()])
         if step == iterations:
             break
-        (distance + PRIOR * body.prior()).backward()
+        (total + PRIOR * body.prior()).backward()
         optimiser.step()
         if progress is not None:
             progress(1.0 / iterations)
@@ -193,5 +173,5 @@ def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
     record["fit"]["refinement"] = {
         "what": "the body's modes by gradient through its torch twin (models.refine)",
         "iterations": iterations, "seconds_compared": SECONDS,
-        "distance_db": {"before": round(distances[0], 3), "after": round(best[0], 3)}}
+        "loss_db": {"before": round(losses[0], 3), "after": round(best[0], 3)}}
     return dataclasses.replace(refined, preset=dataclasses.replace(preset, provenance=record))

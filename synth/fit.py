@@ -406,19 +406,15 @@ def report(fit: Fit) -> str:
              f"{'s' * (len(fit.notes) > 1)} in {fit.seconds:.1f} s"
              + (f"; its body x{fit.body_size:.3f} in size (modes x{1 / fit.body_size:.3f} in "
                 "frequency)" if fit.base.body is not None else "")]
-    refinement = fit.preset.provenance.get("fit", {}).get("refinement")
-    if refinement:
-        lines.append(f"  body's modes then refined by gradient, {refinement['iterations']} "
-                     f"steps: log-spectral distance over the first "
-                     f"{refinement['seconds_compared']:g} s (at most) "
-                     f"{refinement['distance_db']['before']:.2f} -> "
-                     f"{refinement['distance_db']['after']:.2f} dB (all notes' mean)")
-    learned = fit.preset.provenance.get("fit", {}).get("nonlinearity")
-    if learned:
-        lines.append(f"  string's nonlinearity then learned ({fit.preset.kind}), "
-                     f"{learned['iterations']} steps: log-spectral distance over the first "
-                     f"{learned['seconds_compared']:g} s {learned['distance_db']['before']:.2f}"
-                     f" -> {learned['distance_db']['after']:.2f} dB (all notes' mean)")
+    made = fit.preset.provenance.get("fit", {})
+    for part, what in (("refinement", "body's modes then refined by gradient"),
+                       ("nonlinearity", f"string's nonlinearity then learned ({fit.preset.kind})")):
+        if part in made:
+            steps = made[part]
+            lines.append(f"  {what}, {steps['iterations']} steps: loss (spectra and pitch "
+                         f"track) over the first {steps['seconds_compared']:g} s (at most) "
+                         f"{steps['loss_db']['before']:.2f} -> {steps['loss_db']['after']:.2f}"
+                         " dB (all notes' mean)")
     for n in fit.notes:
         r = n.recording
         cents = 100.0 * (r.note - n.key)

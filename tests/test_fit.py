@@ -114,7 +114,7 @@ def test_the_command_writes_a_preset_that_plays_across_the_keyboard(fitted_by_co
     assert made["base"] == "steel-guitar"  # the closest of the guitars, found by itself
     assert made["notes"][0]["sha256"] == read_note(steel_note).sha256
     assert made["notes"][0]["key"] == 59 and made["seconds"] > 0
-    refined = made["refinement"]["distance_db"]
+    refined = made["refinement"]["loss_db"]
     assert refined["after"] < refined["before"] and "modes then refined by gradient" in printed
     assert preset.kind == "sav-gradnet" and made["nonlinearity"]["iterations"] == 1
     assert "string's nonlinearity then learned" in printed

@@ -28,7 +28,7 @@ LAYERS = [
     ("training contracts", ["models.family", "models.strings", "models.sav", "models.segments",
                             "models.body", "models.hammer", "models.losses", "models.pluck",
                             "models.windows", "models.schemes", "models.oscillators",
-                            "models"]),
+                            "models.objective", "models"]),
     ("training families", ["models.gradnet", "models.koopman", "models.ssm", "models.verlet",
                            "models.baselines"]),
     ("training", ["models.recipe", "models.train"]),
