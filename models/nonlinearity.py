@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from models.gradnet import GradNetPotential
-from models.objective import TRACK_PARTIALS, loss
+from models.objective import loss
 from models.refine import SETTLE, BoundedBody, Forces, bridge_forces
 from models.sav import EPS, ExactPotential
 from synth import acoustics
@@ -218,7 +218,7 @@ class Note:
     """One recorded note ready for the fine-tune: its `Lane`, the engine's render of it
     (`refine.Forces`), the gains from the lane's output (as heard, `pressed_out`) into the
     direct sound and the bridge force, the start's output `x0` (N,), the recording
-    (N - onset,) from its onset and its first partials' frequencies (Hz, TRACK_PARTIALS,)."""
+    (N - onset,) from its onset and its partials' frequencies (Hz)."""
 
     lane: Lane
     forces: Forces
@@ -250,7 +250,7 @@ def prepare(preset: Preset, potential: GradNetPotential, key: int, velocity: int
         start = acoustics.onset(instrument(preset)(forces).numpy(), fs, noise=0.0)
     note = Note(lane, dataclasses.replace(forces, onset=start), gains[0], gains[1], x0,
                 torch.as_tensor(samples[:steps - start], dtype=torch.float64),
-                torch.as_tensor(partials[:TRACK_PARTIALS], dtype=torch.float64))
+                torch.as_tensor(partials, dtype=torch.float64))
     return note, residual
 
 

@@ -11,8 +11,8 @@ frequency frame by frame: the signal is turned down by the recording's own parti
 frequency (multiplied by exp(-2 pi i f t)), Hann frames TRACK_PERIODS periods of the
 fundamental long are summed, and the phase advance from one frame to the next, over the hop,
 is how far the partial sounds above that frequency. A frame that long passes a neighbouring
-partial (one fundamental away, TRACK_PERIODS bins of the frame) 60 dB down, so it cannot
-pull the track by more than a small fraction of a cent.
+partial (one fundamental away, TRACK_PERIODS bins of the frame) 60 dB down, so one no louder
+than the tracked partial cannot pull its track by more than a small fraction of a cent.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ PITCH_WEIGHT = 0.2  # dB a cent of pitch-track distance counts as in `loss`: a j
 TRACK_PERIODS = 8  # a pitch-track frame, in periods of the fundamental
 TRACK_HOP_PERIODS = 2  # and its hop
 TRACK_PARTIALS = 4  # the partials tracked: 1..4
-TRACK_RANGE = 30.0  # dB: a frame counts where the recording's partial is within this of its
-# loudest frame
+TRACK_RANGE = 30.0  # dB: a frame counts where the recording's partial and the render's are
+# within this of the recording's loudest frame of that partial
 
 
 def _unit_rms(x: torch.Tensor) -> torch.Tensor:
@@ -72,51 +72,74 @@ def spectral_convergence(x: torch.Tensor, y: torch.Tensor, fs: float) -> torch.T
                         for mx, my in _magnitudes(x, y, fs)]).mean()
 
 
-def pitch_track(x: torch.Tensor, fs: float, frequencies: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """How far each of the partials at `frequencies` (P,) Hz sounds above that frequency in
-    x (N,), frame by frame (the module docstring): cents (P, J), and each frame's level in
-    dB (P, J), J + 1 frames of TRACK_PERIODS periods of frequencies[0], hop
-    TRACK_HOP_PERIODS, each track point between two frames (J = 0 under two frames)."""
+def _advances(x: torch.Tensor, fs: float, frequencies: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Each partial's phase advance from one frame to the next as a complex number (P, J),
+    the quieter of the two frames' power (P, J; of the windowed sum, not in dBFS) and the
+    hop in samples: J + 1 frames of TRACK_PERIODS periods of frequencies[0] (partial 1),
+    hop TRACK_HOP_PERIODS; J = 0 under two frames."""
     period = fs / float(frequencies[0])
-    frame = round(TRACK_PERIODS * period)
-    hop = round(TRACK_HOP_PERIODS * period)
-    if x.shape[-1] < frame + hop:  # under two frames: no track
+    frame, hop = round(TRACK_PERIODS * period), round(TRACK_HOP_PERIODS * period)
+    if x.shape[-1] < frame + hop:
         empty = x.new_zeros((len(frequencies), 0))
-        return empty, empty
+        return empty.to(torch.complex128), empty, hop
     t = torch.arange(x.shape[-1], dtype=x.dtype) / fs
     turned = x * torch.exp(-2j * math.pi * frequencies[:, None].to(x.dtype) * t)  # (P, N)
     window = torch.hann_window(frame, periodic=False, dtype=x.dtype)
     sums = (turned.unfold(-1, frame, hop) * window).sum(-1)  # (P, J + 1)
-    advance = torch.angle(sums[:, 1:] * sums[:, :-1].conj())  # rad over the hop
-    deviation = advance * fs / (2.0 * math.pi * hop)  # Hz
-    cents = 1200.0 * torch.log2(1.0 + deviation / frequencies[:, None])
-    power = (sums.abs() ** 2).clamp_min(1e-300)
-    level = 10.0 * torch.log10(torch.minimum(power[:, 1:], power[:, :-1]))
-    return cents, level
+    power = sums.abs() ** 2
+    return sums[:, 1:] * sums[:, :-1].conj(), torch.minimum(power[:, 1:], power[:, :-1]), hop
+
+
+def _cents(advance: torch.Tensor, fs: float, hop: int, frequencies: torch.Tensor
+           ) -> torch.Tensor:
+    """The frequency a phase advance (radians over `hop` samples) adds to `frequencies`
+    (P, 1) Hz, in cents of them."""
+    return 1200.0 * torch.log2(1.0 + advance * fs / (2.0 * math.pi * hop) / frequencies)
+
+
+def pitch_track(x: torch.Tensor, fs: float, frequencies: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far each of the partials at `frequencies` (P,) Hz (partial 1 first: it sets the
+    frame) sounds above that frequency in x (N,), between each two frames (the module
+    docstring): cents (P, J), and the quieter frame's level in dB (P, J) of its windowed
+    sum (not dBFS); (P, 0) under two frames. A track is unambiguous within a quarter of
+    the fundamental of its frequency (the hop is 2 periods): +-386 cents on partial 1,
+    +-105 on partial 4."""
+    advance, power, hop = _advances(x, fs, frequencies)
+    level = 10.0 * torch.log10(power.clamp_min(1e-300))
+    return _cents(torch.angle(advance), fs, hop, frequencies[:, None]), level
 
 
 def pitch_distance(x: torch.Tensor, y: torch.Tensor, fs: float,
                    frequencies: torch.Tensor) -> torch.Tensor:
     """How far x's pitch track is from the recording y's (both (N,) from their onsets), in
-    cents: the mean over the partials at `frequencies` (P,) Hz and their frames where y's
-    partial sounds (within TRACK_RANGE of its loudest frame), weighted by y's level there
-    in power, of the tracks' difference's magnitude; 0 where they are under two frames."""
+    cents: the mean magnitude of their difference over the partials at `frequencies` (P,)
+    Hz (partial 1 first) and the frames where both sound (each within TRACK_RANGE of the
+    recording's loudest frame of that partial; where the render's partial is missing its
+    track is noise, and its gradient would grow as 1 / its magnitude), weighted by the
+    recording's power there; 0 under two frames. The difference is taken between the
+    phase advances (so unambiguous within a quarter of the fundamental, whatever each
+    track is)."""
     length = min(x.shape[-1], y.shape[-1])
-    ours, _ = pitch_track(x[:length], fs, frequencies)
-    theirs, level = pitch_track(y[:length], fs, frequencies)
-    if level.shape[-1] == 0:
+    ours, our_power, hop = _advances(x[:length], fs, frequencies)
+    theirs, their_power, _ = _advances(y[:length], fs, frequencies)
+    if theirs.shape[-1] == 0:
         return x.new_zeros(())
-    level = level.detach()
-    sounding = level > level.max(-1, keepdim=True).values - TRACK_RANGE
-    weight = torch.where(sounding, 10.0 ** (level / 10.0 - level.max() / 10.0), 0.0)
-    return ((ours - theirs.detach()).abs() * weight).sum() / weight.sum().clamp_min(1e-300)
+    theirs, their_power, our_power = theirs.detach(), their_power.detach(), our_power.detach()
+    floor = their_power.max(-1, keepdim=True).values * 10.0 ** (-TRACK_RANGE / 10.0)
+    weight = torch.where((their_power > floor) & (our_power > floor),
+                         their_power / their_power.max().clamp_min(1e-300), 0.0)
+    sounding = frequencies[:, None] * 2.0 ** (_cents(torch.angle(theirs), fs, hop,
+                                                     frequencies[:, None]) / 1200.0)
+    apart = _cents(torch.angle(ours * theirs.conj()), fs, hop, sounding)
+    return (apart.abs() * weight).sum() / weight.sum().clamp_min(1e-300)
 
 
 def loss(x: torch.Tensor, y: torch.Tensor, fs: float, partials: torch.Tensor) -> torch.Tensor:
-    """What a refinement minimises, of a render x against the recording y (N,) whose first
-    partials sound at `partials` (P,) Hz, in dB: the multi-resolution spectral loss (the log
-    distance plus LINEAR_WEIGHT times the linear one) plus PITCH_WEIGHT times the pitch
-    track's distance."""
+    """What a refinement minimises, of a render x against the recording y (N,) whose
+    partials 1, 2, ... sound at `partials` Hz (the first TRACK_PARTIALS are tracked), in dB:
+    the multi-resolution spectral loss (the log distance plus LINEAR_WEIGHT times the
+    linear one) plus PITCH_WEIGHT times the pitch track's distance."""
     return (spectral_distance(x, y, fs) + LINEAR_WEIGHT * spectral_convergence(x, y, fs)
-            + PITCH_WEIGHT * pitch_distance(x, y, fs, partials))
+            + PITCH_WEIGHT * pitch_distance(x, y, fs, partials[:TRACK_PARTIALS]))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from models.body import heard
-from models.objective import TRACK_PARTIALS, loss
+from models.objective import loss
 from synth import acoustics
 from synth.engine import Engine
 from synth.engine.levels import level_gain
@@ -140,7 +140,7 @@ def refine_body(fit: Fit, progress: Callable[[float], None] | None = None,
             start = acoustics.onset(body(forces).numpy(), recording.fs, noise=0.0)
         notes.append(dataclasses.replace(forces, onset=start))
         recordings.append((torch.as_tensor(recording.samples[:round(seconds * recording.fs)]),
-                           torch.as_tensor(recording.partials[:TRACK_PARTIALS])))
+                           torch.as_tensor(recording.partials)))
     optimiser = torch.optim.Adam(body.parameters(), lr=LEARNING_RATE)
     losses, best = [], (math.inf, None)
     for step in range(iterations + 1):
