@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.browser import user_preset_path
-from models.cli import fit_refiner, nonlinearity_learner
+from models.cli import fit_stages
 from synth import acoustics
 from synth.engine.state import AUDITION_SECONDS
 from synth.errors import OutputError, ParameterError, PresetError, one_line
@@ -55,7 +55,6 @@ from synth.fit import (
     KINDS,
     Fit,
     FittedNote,
-    Stage,
     choose_base,
     fit_in_stages,
     render,
@@ -250,19 +249,10 @@ class FitDialog(QDialog):
             self.messages.put(("progress", share / stages))
 
         try:
-            refiner = fit_refiner() if refine else None
-            learner = nonlinearity_learner() if learn else None
-            for asked, side, what in ((refine, refiner, "refining the body"),
-                                      (learn, learner, "learning the nonlinearity")):
-                if asked and side is None:
-                    raise ParameterError(f"{what} needs the training side (torch), which "
-                                         "does not load here")
-            # the command's stages (`synth.cli._fit_stages`), from the boxes; one bar for all
-            chosen = ([Stage("--refine", "refine", refiner)] if refiner else []) + (
-                [Stage("--learn-nonlinearity", "learn", learner.learn_nonlinearity,
-                       learner.check_plucked)] if learner is not None else [])
-            fit = fit_in_stages(notes, choose_base(notes, kind), name, chosen,
-                                lambda title: progress, command="window: Fit from recordings")
+            # the command's stages, from the boxes; one bar for all
+            fit = fit_in_stages(notes, choose_base(notes, kind), name,
+                                fit_stages(refine, learn), lambda title: progress,
+                                command="window: Fit from recordings")
             self.messages.put(("done", fit, [_pair(fit, note) for note in fit.notes]))
         except Cancelled:
             self.messages.put(("failed", "cancelled: nothing was saved"))

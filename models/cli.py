@@ -7,6 +7,7 @@ does not import torch; each command that needs it says so clearly when it is mis
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
@@ -23,24 +24,29 @@ def torch_baselines():
     return models.bench
 
 
-def fit_refiner():
-    """`models.refine.refine_body` (a fit's body refined by gradient), or None without
-    torch."""
-    try:
+def fit_stages(refine: bool, learn: bool, nonlinearity_steps: int | None = None) -> list:
+    """The stages that follow a fit, as asked (`synth.fit.Stage`s: `neural-strings fit
+    --refine / --learn-nonlinearity`, `bench fit`'s, the window's two boxes): the body
+    refined by gradient (`models.refine`), then the string's nonlinearity learned
+    (`models.nonlinearity`, `nonlinearity_steps` steps or its default); ParameterError,
+    naming the option, without torch."""
+    from synth.fit import Stage
+
+    stages = []
+    if refine:
+        _need_torch("--refine")
         from models.refine import refine_body
-    except ImportError:
-        return None
-    return refine_body
 
+        stages.append(Stage("--refine", "refine its body by gradient", refine_body))
+    if learn:
+        _need_torch("--learn-nonlinearity")
+        from models import nonlinearity
 
-def nonlinearity_learner():
-    """`models.nonlinearity` (a fit's string given a learned GradNet potential: its
-    `check_plucked(base)` and `learn_nonlinearity(fit, progress)`), or None without torch."""
-    try:
-        import models.nonlinearity
-    except ImportError:
-        return None
-    return models.nonlinearity
+        step = nonlinearity.learn_nonlinearity if nonlinearity_steps is None else \
+            functools.partial(nonlinearity.learn_nonlinearity, iterations=nonlinearity_steps)
+        stages.append(Stage("--learn-nonlinearity", "learn its string's nonlinearity", step,
+                            nonlinearity.check_plucked))
+    return stages
 
 
 def bench_widths(args: argparse.Namespace) -> None:

@@ -8,7 +8,6 @@ exit with status 2; warnings (such as dropped modes) print as `warning: ...`.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
@@ -234,33 +233,18 @@ def _fit(args: argparse.Namespace) -> None:
 
 
 def _fit_stages(args: argparse.Namespace, plugins: list) -> list:
-    """What follows the fit, as asked (`synth.fit.Stage`s), from the training side;
-    ParameterError without torch."""
-    from synth.fit import Stage
-
-    stages = []
-    if args.refine:
-        stages.append(Stage("--refine", "refine its body by gradient",
-                            _training_side(plugins, "fit_refiner", "--refine")))
-    if args.learn_nonlinearity:
-        learner = _training_side(plugins, "nonlinearity_learner", "--learn-nonlinearity")
-        steps = getattr(args, "nonlinearity_steps", None)
-        learn = learner.learn_nonlinearity if steps is None else functools.partial(
-            learner.learn_nonlinearity, iterations=steps)
-        stages.append(Stage("--learn-nonlinearity", "learn its string's nonlinearity", learn,
-                            learner.check_plucked))
-    return stages
-
-
-def _training_side(plugins: list, hook: str, option: str):
-    """What the first plugin with `hook` gives (`models.cli`); ParameterError, naming
-    `option`, without torch."""
-    found = next((r for r in (getattr(p, hook)() for p in plugins if hasattr(p, hook)) if r),
-                 None)
-    if found is None:
-        raise ParameterError(f"{option} needs the training side (torch): pip install "
-                             "'neural-strings[train]'")
-    return found
+    """What follows the fit, as asked (`synth.fit.Stage`s), from the training side's
+    `fit_stages` (`models.cli`); ParameterError without it."""
+    if not (args.refine or args.learn_nonlinearity):
+        return []
+    maker = next((p.fit_stages for p in plugins if hasattr(p, "fit_stages")), None)
+    if maker is None:
+        options = " and ".join(o for o, asked in (("--refine", args.refine),
+                                                   ("--learn-nonlinearity",
+                                                    args.learn_nonlinearity)) if asked)
+        raise ParameterError(f"{options} need{'s' * (' and ' not in options)} the training "
+                             "side (torch): pip install 'neural-strings[train]'")
+    return maker(args.refine, args.learn_nonlinearity, getattr(args, "nonlinearity_steps", None))
 
 
 def _duration(seconds: float) -> str:

@@ -202,6 +202,16 @@ def test_a_nonlinearity_it_cannot_learn_is_refused_before_any_work(tmp_path, ste
     assert time.monotonic() - began < 20 and not (tmp_path / "x.safetensors").exists()
 
 
+def test_refine_with_the_training_side_but_without_torch_is_refused_before_any_work(
+        tmp_path, steel_note, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    began = time.monotonic()
+    assert main(["fit", str(steel_note), "--out", str(tmp_path / "x.safetensors"),
+                 "--refine", "--quiet"]) == 2
+    assert "`--refine` needs torch: pip install" in capsys.readouterr().err
+    assert time.monotonic() - began < 10 and not (tmp_path / "x.safetensors").exists()
+
+
 def test_learning_the_nonlinearity_without_the_training_side_is_refused(tmp_path, steel_note,
                                                                          capsys, monkeypatch):
     monkeypatch.setattr("synth.cli._plugins", lambda: [])  # as installed without [train]
