@@ -123,7 +123,7 @@ class FitDialog(QDialog):
         self.refine.setEnabled(torch_here)
         self.refine.setToolTip("as `neural-strings fit --refine`" if torch_here else
                                "needs the training side: pip install 'neural-strings[train]'")
-        self.learn = QCheckBox("then learn the string's nonlinearity (plucked strings; "
+        self.learn = QCheckBox("then learn the string's nonlinearity (exact or GradNet strings; "
                                "about 7 min at 44.1 kHz)")
         self.learn.setEnabled(torch_here)
         self.learn.setToolTip("as `neural-strings fit --learn-nonlinearity`: a GradNet "

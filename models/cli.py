@@ -45,7 +45,7 @@ def fit_stages(refine: bool, learn: bool, nonlinearity_steps: int | None = None)
         step = nonlinearity.learn_nonlinearity if nonlinearity_steps is None else \
             functools.partial(nonlinearity.learn_nonlinearity, iterations=nonlinearity_steps)
         stages.append(Stage("--learn-nonlinearity", "learn its string's nonlinearity", step,
-                            nonlinearity.check_plucked))
+                            nonlinearity.check_learnable))
     return stages
 
 

@@ -1,4 +1,4 @@
-"""A learned nonlinearity for a fitted guitar (`neural-strings fit --learn-nonlinearity`;
+"""A learned nonlinearity for a fitted string (`neural-strings fit --learn-nonlinearity`;
 docs/design.md, "Fitting a preset to recordings"): once the physical fit has converged, its
 string's potential becomes a GradNet, fine-tuned through the SAV scheme so the recorded notes'
 first SECONDS come closer to the recordings (`models.objective.loss`: their spectra and their
@@ -15,7 +15,8 @@ energy grows with each shape of slope: the glide and how the modes trade energy.
 
 Each note's string is stepped in torch exactly as the engine's lane steps it (`Lane`, read
 from the engine itself after its note-on: the warped coefficients, the contact, the readout
-and the excitation's force with its scrape noise; the drift control differentiated too), and
+and the excitation's force with its scrape noise, or its hammer, and the unisons' cancelling
+motion; the drift control differentiated too), and
 heard through the body as `models.refine` hears it. What the twin does not hold (the
 engine's rounding) stays as the engine rendered it: a note is the engine's render plus the
 twin's change of its string, y = engine + chain(x_learned - x_start), the chain linear (the
@@ -45,7 +46,16 @@ from synth.errors import ParameterError
 from synth.fit import Fit, measured, provenance
 from synth.kernels.formulas import (
     AMP,
+    E_HAMMER_VELOCITY,
     ELAPSED,
+    H_EXPONENT,
+    H_FELT,
+    H_LEFT,
+    H_MASS,
+    H_PSI,
+    H_V,
+    H_Y,
+    HAMMER,
     HELD_PLUCK,
     LEN,
     SCRAPE,
@@ -54,6 +64,10 @@ from synth.kernels.formulas import (
     excitation_force,
 )
 from synth.kernels.lanes import (
+    ANTI_COUPLING,
+    ANTI_DECAY,
+    ANTI_STIFF,
+    COUPLING,
     DECAY,
     DRIVE,
     GAIN,
@@ -61,14 +75,15 @@ from synth.kernels.lanes import (
     NOISE_MULTIPLIER,
     NU2,
     PICKUP,
+    REST_PSI,
     STIFF,
     TENSION,
     scrape_force,
 )
 from synth.kernels.sav import LAMBDA0
 from synth.kernels.sav_voice import K
-from synth.keyboards import MISTUNING
 from synth.kinds.sav_string import GRADNET_TENSORS
+from synth.physics.hammer import felt_force, felt_potential
 from synth.presets import Preset
 
 SECONDS = 0.3  # of each recording, from its onset, that the fine-tune compares
@@ -115,32 +130,32 @@ def starting_potential(preset: Preset) -> GradNetPotential:
            else ""))
 
 
-def check_plucked(preset: Preset) -> None:
-    """ParameterError unless `preset`'s notes are plucked strings the lane twin can play."""
-    hammered = preset.excitation_type == "hammer" or (
-        preset.keyboard is not None and preset.keyboard.hammered())
-    if hammered:
-        raise ParameterError(
-            "--learn-nonlinearity plays plucked strings only: the piano's hammer and "
-            "unisons have no joint torch twin yet (fit it without the option)")
-    if preset.keyboard is not None and (preset.keyboard.strings[:, MISTUNING] > 0).any():
-        raise ParameterError("--learn-nonlinearity plays single strings only: "
-                             f"{preset.name!r} has mistuned unisons, which its twin lacks")
+def check_learnable(preset: Preset) -> None:
+    """ParameterError unless `preset`'s string starts from a potential the fine-tune can
+    learn (`starting_potential`)."""
     starting_potential(preset)
+
+
+HAMMER_ROWS = (("y", H_Y), ("v", H_V), ("psi", H_PSI), ("mass", H_MASS), ("felt", H_FELT),
+               ("exponent", H_EXPONENT), ("left", H_LEFT))
 
 
 @dataclasses.dataclass(frozen=True)
 class Lane:
     """One note's string as the engine's lane plays it at time step k (s): the per-mode
-    rows (M,) decay, stiff, gain, drive, pickup, tension (`synth.kernels.lanes`), nu2, the
-    held start's force `hold` (0: the string starts at rest) and the excitation's force at
-    every step (N,), its scrape noise included."""
+    rows (M,) decay, stiff, gain, drive, pickup, tension and those of the unisons'
+    cancelling motion, anti_decay, anti_stiff, coupling, anti_coupling (all zero for a
+    single string; `synth.kernels.lanes`), nu2, the held start's force `hold` (0: the
+    string starts at rest), the excitation's force at every step (N,), its scrape noise
+    included, and its hammer (`HAMMER_ROWS`, normalised; "left" the steps it stays in
+    play, 0 without one)."""
 
     rows: dict
     nu2: float
     hold: float
     forces: np.ndarray
     k: float
+    hammer: dict
 
 
 def lane_of(preset: Preset, key: int, velocity: int, fs: float, steps: int) -> Lane:
@@ -153,7 +168,9 @@ def lane_of(preset: Preset, key: int, velocity: int, fs: float, steps: int) -> L
     voices = engine.voices
     rows = {name: voices.coef[row, :, 0].copy() for name, row in
             (("decay", DECAY), ("stiff", STIFF), ("gain", GAIN), ("drive", DRIVE),
-             ("pickup", PICKUP), ("tension", TENSION))}
+             ("pickup", PICKUP), ("tension", TENSION), ("anti_decay", ANTI_DECAY),
+             ("anti_stiff", ANTI_STIFF), ("coupling", COUPLING),
+             ("anti_coupling", ANTI_COUPLING))}
     exc = voices.exc[:, :1].copy()  # the excitation as it started: its noise's seed set back
     exc[SEED, 0] = float(int(exc[SEED, 0]) * pow(int(NOISE_MULTIPLIER), -1,
                                                     int(NOISE_MODULUS)) % int(NOISE_MODULUS))
@@ -165,41 +182,80 @@ def lane_of(preset: Preset, key: int, velocity: int, fs: float, steps: int) -> L
         if exc[SCRAPE, 0] != 0.0:
             forces[n] += scrape_force(exc, 0)
     hold = amplitude if shape == HELD_PLUCK else 0.0
-    return Lane(rows, float(voices.per_lane[NU2, 0]), hold, forces, float(voices.constants[K]))
+    hammer = {name: float(exc[row, 0]) for name, row in HAMMER_ROWS}
+    if shape == HAMMER:  # as `sav_voice.excite` started it, a step ago, on the string at rest
+        hammer.update(y=0.0, v=float(engine.state.excitation[E_HAMMER_VELOCITY]),
+                      psi=REST_PSI, left=hammer["left"] + 1.0)
+    else:
+        hammer["left"] = 0.0
+    return Lane(rows, float(voices.per_lane[NU2, 0]), hold, forces,
+                float(voices.constants[K]), hammer)
 
 
 def lane_outputs(potential: torch.nn.Module, lanes: list[Lane]) -> torch.Tensor:
     """What each lane is heard as after each step, (B, N), stepped as `synth.kernels.lanes`
-    steps it (its drift control differentiated too), with `potential`; all lanes share k
+    steps it (the struck step while its hammer is in play, the unisons' cancelling motion
+    coupled; the drift control differentiated too), with `potential`; all lanes share k
     and N."""
     k = lanes[0].k
     rows = {name: torch.as_tensor(np.stack([lane.rows[name] for lane in lanes]))
             for name in lanes[0].rows}
-    nu2 = torch.as_tensor([lane.nu2 for lane in lanes])[:, None]
+    def column(values: list[float]) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float64)[:, None]
+
+    hammer = {name: column([lane.hammer[name] for lane in lanes]) for name, _ in HAMMER_ROWS}
+    nu2 = column([lane.nu2 for lane in lanes])
     forces = torch.as_tensor(np.stack([lane.forces for lane in lanes]))
-    hold = torch.as_tensor([lane.hold for lane in lanes])[:, None]
+    hold = column([lane.hold for lane in lanes])
     held = rows["stiff"] != 0.0
     q = torch.where(held, hold * rows["drive"] * rows["gain"]
                     / torch.where(held, rows["stiff"], 1.0), 0.0)
     p = torch.zeros_like(q)
+    x, y = torch.zeros_like(q), torch.zeros_like(q)  # the unisons' cancelling motion
+    y_h, v_h, psi_h = hammer["y"], hammer["v"], hammer["psi"]
     psi = torch.sqrt(2.0 * potential(q)[0] + EPS)[:, None]
-    drive = rows["gain"] * rows["drive"]
+    shape, gain = rows["drive"], rows["gain"]  # a hammer's contact shares the drive's shape
     h = 0.25 * k * nu2
     out = []
     for n in range(forces.shape[1]):
+        struck = hammer["left"] > n
+        on_q, on_p = (shape * q).sum(-1, keepdim=True), (shape * p).sum(-1, keepdim=True)
         q_half = q + 0.5 * k * p
+        x_half = x + 0.5 * k * y
         value, grad = potential(q_half)
         g = grad / torch.sqrt(2.0 * value + EPS)[:, None]
         drift = psi - torch.sqrt(2.0 * potential(q)[0] + EPS)[:, None]
         g = g - LAMBDA0 * drift / (p.abs().sum(-1, keepdim=True) + EPS) * torch.sign(p)
-        base = rows["decay"] * p - rows["stiff"] * q_half + drive * forces[:, n:n + 1]
+        squeeze = y_h - on_q + 0.5 * k * (v_h - on_p)
+        s = torch.where(struck, felt_force(squeeze, hammer["felt"], hammer["exponent"])
+                        / torch.sqrt(2.0 * felt_potential(squeeze, hammer["felt"],
+                                                          hammer["exponent"]) + EPS), 0.0)
+        over_mass = torch.where(struck, k / hammer["mass"], 0.0)
+        base = rows["decay"] * p - rows["stiff"] * q_half + gain * shape * forces[:, n:n + 1] \
+            - rows["coupling"] * x_half
+        h2 = 0.25 * k * s * s
         g_p = (g * p).sum(-1, keepdim=True)
-        shift = (nu2 * psi + h * (g_p + (g * base).sum(-1, keepdim=True))) \
-            / (1.0 + h * (g * rows["gain"] * g).sum(-1, keepdim=True))
-        p_next = base - shift * rows["gain"] * g
+        first = nu2 * psi + h * (g_p + (g * base).sum(-1, keepdim=True))
+        second = s * psi_h + h2 * (2.0 * v_h - on_p - (shape * base).sum(-1, keepdim=True))
+        d22 = 1.0 + h2 * (over_mass + (shape * gain * shape).sum(-1, keepdim=True))
+        cross = (g * gain * shape).sum(-1, keepdim=True)
+        shift = (first + h * cross * second / d22) \
+            / (1.0 + h * (g * gain * g).sum(-1, keepdim=True) - h * h2 * cross * cross / d22)
+        push = (second + h2 * cross * shift) / d22  # s psi_h at the half step
+        p_next = base - gain * (shift * g - push * shape)
         q = q_half + 0.5 * k * p_next
+        y = rows["anti_decay"] * y - rows["anti_stiff"] * x_half \
+            - rows["anti_coupling"] * q_half
+        x = x_half + 0.5 * k * y
         out.append((rows["pickup"] * q - rows["tension"] * shift * g).sum(-1))
         psi = psi + 0.5 * k * (g_p + (g * p_next).sum(-1, keepdim=True))
+        after = v_h - over_mass * push
+        moved = psi_h + 0.5 * k * s * (v_h + after - on_p
+                                       - (shape * p_next).sum(-1, keepdim=True))
+        loose = (s == 0.0) & (moved.abs() > REST_PSI)  # out of contact: at rest again
+        psi_h = torch.where(struck, torch.where(loose, REST_PSI, moved), psi_h)
+        y_h = torch.where(struck, y_h + 0.5 * k * (v_h + after), y_h)
+        v_h = torch.where(struck, after, v_h)
         p = p_next
     return torch.stack(out, 1)
 
@@ -297,8 +353,8 @@ def learn_nonlinearity(fit: Fit, progress: Callable[[float], None] | None = None
     docstring; the step of the lowest loss kept), exported as sav-gradnet, re-levelled,
     its notes measured again and the fine-tune in its provenance; `progress` gets each
     step's share of the whole (they add up to 1). ParameterError for a preset the lane twin
-    cannot play (`check_plucked`)."""
-    check_plucked(fit.preset)
+    cannot learn (`check_learnable`)."""
+    check_learnable(fit.preset)
     begun = time.monotonic()
     potential = starting_potential(fit.preset)
     body = instrument(fit.preset)

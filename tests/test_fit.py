@@ -190,7 +190,7 @@ def test_refine_without_the_training_side_is_refused_before_any_work(tmp_path, s
 
 
 @pytest.mark.parametrize("options,reason", [
-    (["--learn-nonlinearity", "--from", "piano-wound"], "plucked strings only"),
+    (["--learn-nonlinearity", "--from", "piano-wound"], "exact geometric string or a GradNet"),
     (["--learn-nonlinearity", "--nonlinearity-steps", "0"], "is 1 to 1000"),
     (["--refine", "--nonlinearity-steps", "5"], "goes with --learn-nonlinearity")])
 def test_a_nonlinearity_it_cannot_learn_is_refused_before_any_work(tmp_path, steel_note,

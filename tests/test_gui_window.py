@@ -374,9 +374,11 @@ def test_fit_from_recordings_refuses_a_bad_file_fits_saves_and_plays(window, qtb
     assert not dialog.save_button.isEnabled()
     assert not list((home / "data").rglob("my-piano.safetensors"))
     assert dialog.learn.isEnabled() and not dialog.learn.isChecked()
-    dialog.learn.setChecked(True)  # a piano's nonlinearity: refused before the fit's work
+    dialog.learn.setChecked(True)  # the piano's Kirchhoff-Carrier string: refused before the
+    # fit's work
     qtbot.mouseClick(dialog.fit_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "plucked strings only" in dialog.status.text(), timeout=60000)
+    qtbot.waitUntil(lambda: "exact geometric string or a GradNet" in dialog.status.text(),
+                    timeout=60000)
     assert gc.isenabled() and dialog.fit_button.isEnabled()
     dialog.learn.setChecked(False)
     dialog.refine.setChecked(True)  # and its body refined by gradient
