@@ -354,7 +354,8 @@ def _bench(args: argparse.Namespace) -> None:
         from synth.bench import realism
 
         realism.run(args.preset, args.reference, figures=args.figures,
-                    make=args.make_reference, listening=args.listening, prefix=args.prefix)
+                    make=args.make_reference, listening=args.listening, prefix=args.prefix,
+                    soundfont=args.soundfont)
         return
     if args.what == "fit":
         from synth.bench import fit
@@ -363,7 +364,7 @@ def _bench(args: argparse.Namespace) -> None:
             raise ParameterError("bench fit needs --reference DIR (recordings NOTE-80.wav)")
         fit.run(args.reference, args.kind, args.notes, args.held_out, args.make_reference,
                 figures=args.figures, listening=args.listening,
-                stages=_fit_stages(args, plugins))
+                stages=_fit_stages(args, plugins), soundfont=args.soundfont)
         return
     if args.preset is not None:
         raise ParameterError(f"bench {args.what} takes no preset (only bench realism does)")
@@ -581,6 +582,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="realism, fit: first make the references in DIR from the FluidR3 "
                             "General MIDI soundfont with fluidsynth, dry, with this GM "
                             "program (0-based: 0 piano, 24 nylon guitar, 25 steel guitar)")
+    bench.add_argument("--soundfont", metavar="SF2",
+                       help="realism, fit: with --make-reference, the General MIDI soundfont "
+                            "to make them from instead of FluidR3 (another sample set: "
+                            "Debian's musescore-general-soundfont-lossless, for one)")
     bench.add_argument("--figures", metavar="DIR",
                        help="realism: draw spectrograms and onsets into DIR; fit: a fitted and "
                             "a held-out note's spectrograms and waveforms; hammer: its force "

@@ -60,6 +60,16 @@ def test_bench_realism_refuses_a_missing_reference_folder(tmp_path, capsys):
     assert "takes no preset" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("what", [["realism", "nylon-guitar"], ["fit"]])
+def test_another_soundfont_that_is_not_there_is_refused_in_one_line(tmp_path, capsys, what):
+    if shutil.which("fluidsynth") is None:
+        skip_or_fail("fluidsynth is not installed")
+    missing = tmp_path / "other.sf2"
+    assert main(["bench", *what, "--reference", str(tmp_path / "refs"), "--make-reference",
+                 "24", "--soundfont", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: no soundfont at {missing}"
+
+
 def test_a_reference_that_is_not_audio_is_one_line(tmp_path, capsys):
     (tmp_path / "55-80.wav").write_bytes(b"RIFF but no audio")
     assert main(["bench", "realism", "nylon-guitar", "--reference", str(tmp_path)]) == 2

@@ -7,9 +7,9 @@ the fitted preset and by the shipped preset the fit started from (the closest to
 recordings), at the velocity the fit matched (the median over the fitted notes), and each is
 compared with that note's recording: the multi-resolution log-spectral distance
 (`acoustics.log_spectral_distance`), f0, B and the T60 of partials 1, 2, 5 and 10, measured
-the same way on both. With --make-reference, the recordings are first made from FluidR3 with
-fluidsynth (`bench realism`'s `make_references`), a stand-in for a user's recordings with the
-limits that bench prints.
+the same way on both. With --make-reference, the recordings are first made from FluidR3 (or
+--soundfont's samples) with fluidsynth (`bench realism`'s `make_references`), a stand-in for
+a user's recordings with the limits that bench prints.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from synth import acoustics
-from synth.bench.realism import FIGURE_DPI, LIMITS, make_references, reference_path, write_flac
+from synth.bench.realism import (
+    FIGURE_DPI,
+    GM_SOUNDFONT,
+    LIMITS,
+    make_references,
+    reference_path,
+    write_flac,
+)
 from synth.errors import ParameterError
 from synth.fit import (
     REPORTED_PARTIALS,
@@ -58,7 +65,7 @@ def held_out_figures(preset, note, velocity: int) -> dict:
 def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
         held_out: list[int] | None = None, program: int | None = None,
         figures: str | None = None, listening: str | None = None,
-        stages: Sequence[Stage] = ()) -> list[dict]:
+        stages: Sequence[Stage] = (), soundfont: str | None = None) -> list[dict]:
     """Fit (then take it through each of `stages`, `synth.fit.fit_in_stages`: as
     `models.refine.refine_body` and `models.nonlinearity.learn_nonlinearity`), play
     the held-out notes, print the table, and with `figures` draw DIR/fit-KIND.png, with
@@ -70,7 +77,8 @@ def run(directory: str, kind: str = "guitar", fitted: list[int] | None = None,
     held_out = held_out or list(DEFAULT_NOTES[kind][1])
     folder = Path(directory)
     if program is not None:
-        make_references(folder, program, tuple(sorted({*fitted, *held_out})))
+        make_references(folder, program, tuple(sorted({*fitted, *held_out})),
+                        Path(soundfont) if soundfont else GM_SOUNDFONT)
     paths = [reference_path(folder, n, VELOCITY) for n in [*fitted, *held_out]]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:

@@ -111,7 +111,8 @@ def make_references(directory: Path, program: int, notes: tuple[int, ...],
         raise ParameterError("making references needs fluidsynth (Debian: apt-get install "
                              "fluidsynth fluid-soundfont-gm)")
     if not Path(soundfont).is_file():
-        raise ParameterError(f"no soundfont at {soundfont} (Debian: fluid-soundfont-gm)")
+        raise ParameterError(f"no soundfont at {soundfont}"
+                             + (" (Debian: fluid-soundfont-gm)" * (soundfont == GM_SOUNDFONT)))
     Path(directory).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         for note in notes:
@@ -249,13 +250,15 @@ def write_flac(x: np.ndarray, fs: float, target: Path) -> Path:
 
 
 def run(preset_name: str | None, reference: str | None, figures: str | None = None,
-        make: int | None = None, listening: str | None = None, prefix: str = "") -> list:
+        make: int | None = None, listening: str | None = None, prefix: str = "",
+        soundfont: str | None = None) -> list:
     preset = load_preset(find_preset(preset_name))
     reference_dir = Path(reference) if reference else None
     if make is not None:
         if reference_dir is None:
             raise ParameterError("--make-reference needs --reference DIR to write into")
-        make_references(reference_dir, make, notes_of(preset))
+        make_references(reference_dir, make, notes_of(preset),
+                        Path(soundfont) if soundfont else GM_SOUNDFONT)
     if reference_dir is not None and not reference_dir.is_dir():
         raise ParameterError(f"{reference_dir}: no such folder of references (make them with "
                              "--make-reference PROGRAM)")
