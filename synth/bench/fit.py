@@ -172,4 +172,4 @@ def print_table(rows: list[dict], base: str, velocity: int) -> None:
               f"({_ratio(fit['distance'], base_row['distance'])})  {cents:+.1f}  "
               f"{_ratio(fit['b'], recorded['b'])} / {_ratio(base_row['b'], recorded['b'])}  "
               f"{t60}")
-    print("limits of FluidR3 as a stand-in: " + "; ".join(LIMITS))
+    print("limits of soundfont samples as a stand-in (as found in FluidR3): " + "; ".join(LIMITS))
