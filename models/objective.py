@@ -91,11 +91,16 @@ def _advances(x: torch.Tensor, fs: float, frequencies: torch.Tensor
     return sums[:, 1:] * sums[:, :-1].conj(), torch.minimum(power[:, 1:], power[:, :-1]), hop
 
 
+def _hertz(advance: torch.Tensor, fs: float, hop: int) -> torch.Tensor:
+    """The frequency (Hz) a phase advance (radians over `hop` samples) adds."""
+    return advance * fs / (2.0 * math.pi * hop)
+
+
 def _cents(advance: torch.Tensor, fs: float, hop: int, frequencies: torch.Tensor
            ) -> torch.Tensor:
     """The frequency a phase advance (radians over `hop` samples) adds to `frequencies`
     (P, 1) Hz, in cents of them."""
-    return 1200.0 * torch.log2(1.0 + advance * fs / (2.0 * math.pi * hop) / frequencies)
+    return 1200.0 * torch.log2(1.0 + _hertz(advance, fs, hop) / frequencies)
 
 
 def pitch_track(x: torch.Tensor, fs: float, frequencies: torch.Tensor
@@ -130,8 +135,7 @@ def pitch_distance(x: torch.Tensor, y: torch.Tensor, fs: float,
     floor = their_power.max(-1, keepdim=True).values * 10.0 ** (-TRACK_RANGE / 10.0)
     weight = torch.where((their_power > floor) & (our_power > floor),
                          their_power / their_power.max().clamp_min(1e-300), 0.0)
-    sounding = frequencies[:, None] * 2.0 ** (_cents(torch.angle(theirs), fs, hop,
-                                                     frequencies[:, None]) / 1200.0)
+    sounding = frequencies[:, None] + _hertz(torch.angle(theirs), fs, hop)
     apart = _cents(torch.angle(ours * theirs.conj()), fs, hop, sounding)
     return (apart.abs() * weight).sum() / weight.sum().clamp_min(1e-300)
 
